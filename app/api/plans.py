@@ -1,0 +1,212 @@
+"""Growth plans, their preview, on-demand booking and their blocks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Query, Response, status
+from pydantic import AwareDatetime
+from sqlalchemy import select
+
+from app.api.schemas import BlockOut, BookingOut, PlanActive, PlanOut, PreviewOut, Slot
+from app.db.models import Block, Plan, User
+from app.deps import CurrentUser, RuntimeDep, SchedulerDep, SessionDep
+from app.domain.plan import PlanSpec
+from app.domain.time import IsoWeek
+from app.scheduler import BookingScheduler, slot_for
+from app.services import plans as plan_service
+from app.services.booking import preview_week
+from app.services.errors import InvalidInputError
+from app.tasks import book_plan, book_plan_horizon
+
+router = APIRouter(tags=["plans"])
+
+WeekQuery = Annotated[
+    str | None,
+    Query(description="ISO week, e.g. 2027-W03; default: the current week in the plan's zone"),
+]
+NowQuery = Annotated[
+    AwareDatetime | None,
+    Query(description="Evaluate as of this moment (ISO 8601 with offset); default: now"),
+]
+
+
+def _week(text: str | None, now: datetime, zone_of: tuple[Plan, User]) -> IsoWeek:
+    if text is None:
+        plan, user = zone_of
+        return IsoWeek.containing(now, plan_service.plan_zone(plan_service.spec_of(plan), user))
+    try:
+        return IsoWeek.parse(text)
+    except ValueError as error:
+        raise InvalidInputError([("query.week", str(error))]) from None
+
+
+def _out(plan: Plan, scheduler: BookingScheduler | None) -> PlanOut:
+    return PlanOut(
+        id=plan.id,
+        active=plan.active,
+        spec=plan_service.spec_of(plan),
+        next_booking_at=scheduler.next_run(plan.id) if scheduler else None,
+        created_at=plan.created_at,
+        updated_at=plan.updated_at,
+    )
+
+
+def _reschedule(scheduler: BookingScheduler | None, plan: Plan, user: User) -> None:
+    # Runs as a background task, i.e. after the request's transaction has committed.
+    if scheduler is None:
+        return
+    if plan.active:
+        scheduler.schedule_plan(slot_for(plan, user))
+        scheduler.book_soon(plan.id)
+    else:
+        scheduler.unschedule_plan(plan.id)
+
+
+@router.post("/plans", response_model=PlanOut, status_code=status.HTTP_201_CREATED)
+def create_plan(
+    spec: PlanSpec,
+    user: CurrentUser,
+    session: SessionDep,
+    scheduler: SchedulerDep,
+    background: BackgroundTasks,
+) -> PlanOut:
+    """Create a plan; its first booking runs right away, then weekly at `book_at`."""
+    plan = plan_service.create_plan(session, user, spec)
+    background.add_task(_reschedule, scheduler, plan, user)
+    return _out(plan, scheduler)
+
+
+@router.get("/plans", response_model=list[PlanOut])
+def list_plans(user: CurrentUser, session: SessionDep, scheduler: SchedulerDep) -> list[PlanOut]:
+    """The user's plans."""
+    return [_out(plan, scheduler) for plan in plan_service.list_plans(session, user)]
+
+
+@router.get("/plans/{plan_id}", response_model=PlanOut)
+def get_plan(
+    plan_id: int, user: CurrentUser, session: SessionDep, scheduler: SchedulerDep
+) -> PlanOut:
+    """One plan."""
+    return _out(plan_service.get_plan(session, user, plan_id), scheduler)
+
+
+@router.put("/plans/{plan_id}", response_model=PlanOut)
+def replace_plan(
+    plan_id: int,
+    spec: PlanSpec,
+    user: CurrentUser,
+    session: SessionDep,
+    scheduler: SchedulerDep,
+    background: BackgroundTasks,
+) -> PlanOut:
+    """Replace a plan's document."""
+    plan = plan_service.replace_plan(session, user, plan_id, spec)
+    background.add_task(_reschedule, scheduler, plan, user)
+    return _out(plan, scheduler)
+
+
+@router.patch("/plans/{plan_id}", response_model=PlanOut)
+def set_active(
+    plan_id: int,
+    body: PlanActive,
+    user: CurrentUser,
+    session: SessionDep,
+    scheduler: SchedulerDep,
+    background: BackgroundTasks,
+) -> PlanOut:
+    """Pause or resume a plan."""
+    plan = plan_service.set_active(session, user, plan_id, body.active)
+    background.add_task(_reschedule, scheduler, plan, user)
+    return _out(plan, scheduler)
+
+
+@router.delete("/plans/{plan_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_plan(
+    plan_id: int,
+    user: CurrentUser,
+    session: SessionDep,
+    scheduler: SchedulerDep,
+    background: BackgroundTasks,
+) -> Response:
+    """Delete a plan and its block records (events already on calendars stay)."""
+    plan_service.delete_plan(session, user, plan_id)
+    if scheduler is not None:
+        background.add_task(scheduler.unschedule_plan, plan_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/plans/{plan_id}/preview", response_model=PreviewOut)
+def preview(
+    plan_id: int,
+    user: CurrentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    week: WeekQuery = None,
+    now: NowQuery = None,
+) -> PreviewOut:
+    """What booking would put on a week's calendar, and why when it is less than the target."""
+    plan = plan_service.get_plan(session, user, plan_id)
+    moment = now or runtime.clock()
+    iso_week = _week(week, moment, (plan, user))
+    result = preview_week(session, plan, iso_week, moment, runtime.connectors)
+    spec = plan_service.spec_of(plan)
+    return PreviewOut(
+        plan_id=plan.id,
+        week=result.week,
+        timezone=str(plan_service.plan_zone(spec, user)),
+        blocks=sorted(
+            [
+                Slot(start=i.start, end=i.end, minutes=round(i.minutes), status="kept")
+                for i in result.kept
+            ]
+            + [
+                Slot(start=i.start, end=i.end, minutes=round(i.minutes), status="new")
+                for i in result.new
+            ],
+            key=lambda s: s.start,
+        ),
+        target_minutes=result.target_minutes,
+        booked_minutes=result.booked_minutes,
+        shortfall_reason=result.shortfall_reason,
+    )
+
+
+@router.post("/plans/{plan_id}/book", response_model=list[BookingOut])
+def book_now(
+    plan_id: int,
+    user: CurrentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    week: WeekQuery = None,
+) -> list[BookingOut]:
+    """Book now: one week, or (without `week`) the plan's whole horizon. Idempotent."""
+    plan = plan_service.get_plan(session, user, plan_id)
+    now = runtime.clock()
+    if week is None:
+        reports = book_plan_horizon(plan.id, now)
+    else:
+        report = book_plan(plan.id, str(_week(week, now, (plan, user))), now)
+        reports = [] if report is None else [report]
+    return [BookingOut(**vars(r)) for r in reports]
+
+
+@router.get("/blocks", response_model=list[BlockOut])
+def list_blocks(
+    user: CurrentUser,
+    session: SessionDep,
+    plan_id: int | None = None,
+    week: Annotated[str | None, Query(description="ISO week, e.g. 2027-W03")] = None,
+) -> list[BlockOut]:
+    """The user's growth blocks, optionally for one plan and/or week."""
+    query = select(Block).join(Plan, Plan.id == Block.plan_id).where(Plan.user_id == user.id)
+    if plan_id is not None:
+        query = query.where(Block.plan_id == plan_id)
+    if week is not None:
+        try:
+            query = query.where(Block.week == str(IsoWeek.parse(week)))
+        except ValueError as error:
+            raise InvalidInputError([("query.week", str(error))]) from None
+    rows = session.scalars(query.order_by(Block.start))
+    return [BlockOut.model_validate(row) for row in rows]

@@ -1,0 +1,106 @@
+"""Request and response bodies of the HTTP API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from app.domain.plan import PlanSpec
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr
+    timezone: str = Field(description="IANA time zone, e.g. Europe/Berlin")
+    working_hours: dict[str, list[str]] | None = Field(
+        default=None,
+        description='Per weekday, e.g. {"mon": ["09:00-12:00", "13:00-17:00"]}; '
+        "missing weekdays are days off. Default: Mon-Fri 09:00-17:00.",
+    )
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    email: str
+    timezone: str
+    working_hours: dict[str, list[str]]
+
+
+class UserCreated(UserOut):
+    api_token: str = Field(description="Shown once; send it as `Authorization: Bearer <token>`")
+
+
+class PlanOut(BaseModel):
+    id: int
+    active: bool
+    spec: PlanSpec
+    next_booking_at: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class PlanActive(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    active: bool
+
+
+class Slot(BaseModel):
+    start: datetime
+    end: datetime
+    minutes: int
+    status: str = Field(description="kept (already on the calendar) or new (would be booked)")
+
+
+class PreviewOut(BaseModel):
+    plan_id: int
+    week: str
+    timezone: str
+    blocks: list[Slot]
+    target_minutes: int
+    booked_minutes: int
+    shortfall_reason: str | None
+
+
+class BlockOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    plan_id: int
+    week: str
+    slot_key: str
+    start: datetime
+    end: datetime
+    state: str
+    provider_event_id: str | None
+
+
+class BookingOut(BaseModel):
+    plan_id: int
+    week: str
+    created: list[str]
+    kept: list[str]
+    lost: list[str]
+    adopted: list[str]
+    booked_minutes: int
+    target_minutes: int
+    shortfall_reason: str | None
+
+
+class NotificationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    status: str
+    created_at: datetime
+
+
+class Health(BaseModel):
+    status: str

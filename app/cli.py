@@ -1,0 +1,217 @@
+"""The `growthguard` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, NoReturn
+
+import yaml
+from cryptography.fernet import Fernet
+from pydantic import ValidationError
+
+from app.domain.intervals import Interval
+from app.domain.plan import DEFAULT_WORKING_HOURS, PlanSpec, plan_problems
+from app.domain.planner import plan_week
+from app.domain.time import IsoWeek, resolve_zone
+
+PROG = "growthguard"
+
+
+class CliError(Exception):
+    """A problem the person can fix; printed as one line, exit status 2."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        result: int = args.handler(args)
+    except CliError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description="GrowthGuard: protect growth time.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    plan = sub.add_parser("plan", help="show the blocks a plan would book in a week")
+    plan.add_argument("--events", required=True, type=Path, help="busy events, iCalendar file")
+    plan.add_argument("--plan", required=True, type=Path, help="the plan, YAML or JSON")
+    plan.add_argument("--week", required=True, help="ISO week, e.g. 2027-W03")
+    plan.add_argument("--now", help="ISO 8601 with offset; default: the start of that week")
+    plan.add_argument("--format", choices=["json", "text"], default="json")
+    plan.set_defaults(handler=_cmd_plan)
+
+    serve = sub.add_parser("serve", help="run the web service with its scheduler")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(handler=_cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="create or upgrade the database schema")
+    migrate.set_defaults(handler=_cmd_migrate)
+
+    keygen = sub.add_parser("keygen", help="print a new encryption key for GG_ENCRYPTION_KEYS")
+    keygen.set_defaults(handler=lambda _: _print(Fernet.generate_key().decode()))
+
+    init_env = sub.add_parser("init-env", help="write .env with fresh secrets if it is missing")
+    init_env.add_argument("--path", type=Path, default=Path(".env"))
+    init_env.add_argument("--example", type=Path, default=Path(".env.example"))
+    init_env.set_defaults(handler=_cmd_init_env)
+    return parser
+
+
+def _print(text: str) -> int:
+    print(text)
+    return 0
+
+
+def _fail(message: str) -> NoReturn:
+    raise CliError(message)
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from app.ics import IcsError, busy_between, parse_calendar  # heavy imports only when needed
+
+    spec = _read_plan(args.plan)
+    try:
+        week = IsoWeek.parse(args.week)
+    except ValueError as error:
+        _fail(f"--week: {error}")
+    zone = resolve_zone(spec.timezone or "UTC")
+    working_hours = spec.working_ranges(DEFAULT_WORKING_HOURS)
+    problems = plan_problems(spec, working_hours)
+    if problems:
+        _fail(f"plan file {args.plan}: " + "; ".join(f"{f}: {m}" for f, m in problems))
+    now = _parse_now(args.now) if args.now else week.start(zone)
+    try:
+        data = args.events.read_bytes()
+    except OSError as error:
+        _fail(f"events file {args.events}: {error.strerror or error}")
+    margin = timedelta(minutes=spec.buffer_minutes)
+    try:
+        calendar = parse_calendar(data)
+        busy = busy_between(calendar, week.start(zone) - margin, week.end(zone) + margin, zone)
+    except IcsError as error:
+        _fail(f"events file {args.events}: {error}")
+    result = plan_week(spec, week, busy, now, zone=zone, working_hours=working_hours)
+    report: dict[str, Any] = {
+        "blocks": [_slot(block, zone) for block in result.new_blocks],
+        "target_minutes": result.target_minutes,
+        "booked_minutes": result.booked_minutes,
+        "shortfall_reason": result.shortfall_reason,
+    }
+    if args.format == "json":
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"{week} in {zone.key}: {result.booked_minutes} of {result.target_minutes} minutes")
+        for block in report["blocks"]:
+            print(f"  {block['start']} -> {block['end']}")
+        if result.shortfall_reason:
+            print(f"  {result.shortfall_reason}")
+    return 0
+
+
+def _slot(block: Interval, zone: Any) -> dict[str, str]:
+    return {
+        "start": block.start.astimezone(zone).isoformat(),
+        "end": block.end.astimezone(zone).isoformat(),
+    }
+
+
+def _read_plan(path: Path) -> PlanSpec:
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        _fail(f"plan file {path}: {error.strerror or error}")
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        _fail(f"plan file {path}: not valid YAML or JSON{where}")
+    if not isinstance(document, dict):
+        _fail(f"plan file {path}: expected a mapping of plan fields at the top level")
+    try:
+        return PlanSpec.model_validate(document)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "plan"
+        more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+        _fail(f"plan file {path}: {field}: {first['msg']}{more}")
+
+
+def _parse_now(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        _fail(f"--now: {text!r} is not an ISO 8601 date-time")
+    if moment.tzinfo is None:
+        _fail(f"--now: {text!r} needs a UTC offset, e.g. 2027-01-18T09:00:00+01:00")
+    return moment
+
+
+def _settings_or_fail() -> Any:
+    from app.config import SettingsError, load_settings
+
+    try:
+        return load_settings()
+    except SettingsError as error:
+        _fail(f"invalid settings: {error}")
+
+
+def _cmd_migrate(_: argparse.Namespace) -> int:
+    from app.db.migrate import upgrade
+
+    settings = _settings_or_fail()
+    upgrade(settings.database_url)
+    print("database is up to date")
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import logging
+
+    import uvicorn
+
+    from app.main import create_app
+
+    settings = _settings_or_fail()
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    uvicorn.run(
+        create_app(),
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        log_level=settings.log_level.lower(),
+    )
+    return 0
+
+
+def _cmd_init_env(args: argparse.Namespace) -> int:
+    from app.config import PLACEHOLDER_FERNET_KEY, PLACEHOLDER_SECRET
+
+    if args.path.exists():
+        print(f"{args.path} exists; leaving it alone")
+        return 0
+    try:
+        text = args.example.read_text(encoding="utf-8")
+    except OSError as error:
+        _fail(f"{args.example}: {error.strerror or error}")
+    text = text.replace(PLACEHOLDER_FERNET_KEY, Fernet.generate_key().decode())
+    text = text.replace(PLACEHOLDER_SECRET, secrets.token_urlsafe(48))
+    args.path.write_text(text, encoding="utf-8")
+    args.path.chmod(0o600)
+    print(f"wrote {args.path} with fresh secrets")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

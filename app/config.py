@@ -1,0 +1,138 @@
+"""Settings, read from the environment (prefix ``GG_``) and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from typing import Annotated
+
+from cryptography.fernet import Fernet
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from app.domain.time import resolve_zone
+
+# Values shipped in .env.example; a production deployment must replace every one of them.
+PLACEHOLDER_SECRET = "change-me"
+PLACEHOLDER_FERNET_KEY = "Y2hhbmdlLW1lLWNoYW5nZS1tZS1jaGFuZ2UtbWUtMDA="
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Every setting GrowthGuard reads. `.env.example` documents each one."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GG_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    env: Environment = Environment.DEVELOPMENT
+    database_url: str = "sqlite:///./var/growthguard.db"
+    secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
+    encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=lambda: [SecretStr(PLACEHOLDER_FERNET_KEY)]
+    )
+    public_url: str = "http://127.0.0.1:8000"
+    default_timezone: str = "UTC"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    scheduler_enabled: bool = True
+    allow_signup: bool = True
+    poll_interval_seconds: int = Field(default=300, ge=30, le=86400)
+    log_level: str = "INFO"
+
+    @field_validator("encryption_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("encryption_keys")
+    @classmethod
+    def _valid_fernet_keys(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        if not keys:
+            raise ValueError("at least one key is required")
+        for index, key in enumerate(keys):
+            try:
+                Fernet(key.get_secret_value().encode())
+            except (ValueError, TypeError):
+                raise ValueError(
+                    f"key #{index + 1} is not a Fernet key (32 url-safe base64 bytes); "
+                    "make one with `growthguard keygen`"
+                ) from None
+        return keys
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _valid_zone(cls, value: str) -> str:
+        resolve_zone(value)
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _valid_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("log_level")
+    @classmethod
+    def _valid_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return level
+
+    @model_validator(mode="after")
+    def _no_placeholders_in_production(self) -> Settings:
+        if self.env is not Environment.PRODUCTION:
+            return self
+        if self.secret_key.get_secret_value() in {PLACEHOLDER_SECRET, ""}:
+            raise ValueError("GG_SECRET_KEY still has the placeholder value; set a random secret")
+        if len(self.secret_key.get_secret_value()) < 32:
+            raise ValueError("GG_SECRET_KEY must be at least 32 characters in production")
+        if any(k.get_secret_value() == PLACEHOLDER_FERNET_KEY for k in self.encryption_keys):
+            raise ValueError(
+                "GG_ENCRYPTION_KEYS still holds the placeholder key; make one with "
+                "`growthguard keygen`"
+            )
+        return self
+
+    @property
+    def push_enabled(self) -> bool:
+        """Providers can only push to a public https URL; otherwise we poll."""
+        return self.public_url.startswith("https://")
+
+
+class SettingsError(Exception):
+    """Settings are invalid; the message names each bad variable."""
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """Turn a pydantic error into lines like ``GG_PORT: Input should be ...``."""
+    lines = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"])
+        name = f"GG_{field.upper()}" if field else "settings"
+        message = str(item["msg"]).removeprefix("Value error, ")
+        lines.append(f"{name}: {message}")
+    return "; ".join(lines)
+
+
+def load_settings() -> Settings:
+    """Read settings now, raising SettingsError with variable names on bad input."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise SettingsError(describe_validation_error(error)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings (cached; tests pass their own Settings instead)."""
+    return load_settings()

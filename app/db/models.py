@@ -1,0 +1,193 @@
+"""SQLAlchemy models. The schema itself is built by the Alembic migrations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from app.db.types import UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utc_now() -> datetime:
+    """Row timestamps only; domain logic always receives `now` explicitly."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class AccountStatus(StrEnum):
+    OK = "ok"
+    NEEDS_REAUTH = "needs_reauth"
+    ERROR = "error"
+
+
+class BlockState(StrEnum):
+    BOOKED = "booked"  # on the calendar, as far as we last saw
+    LOST = "lost"  # the person deleted or declined it; never re-created that week
+
+
+class NotificationStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    timezone: Mapped[str] = mapped_column(String(64))
+    # {"mon": ["09:00-17:00"], ...}; weekdays missing from the map are days off.
+    working_hours: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    plans: Mapped[list[Plan]] = relationship(back_populates="user", lazy="raise")
+    accounts: Mapped[list[Account]] = relationship(back_populates="user", lazy="raise")
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # SHA-256 of the token: a leaked database does not leak usable tokens.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    last_used_at: Mapped[datetime | None]
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("user_id", "provider", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(320))
+    display_name: Mapped[str] = mapped_column(String(320), default="")
+    status: Mapped[AccountStatus] = mapped_column(String(32), default=AccountStatus.OK)
+    status_detail: Mapped[str] = mapped_column(Text, default="")
+    # Fernet ciphertext; the keys live in settings, never in the database.
+    credentials: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+    user: Mapped[User] = relationship(back_populates="accounts", lazy="raise")
+    calendars: Mapped[list[Calendar]] = relationship(back_populates="account", lazy="raise")
+
+
+class Calendar(Base):
+    __tablename__ = "calendars"
+    __table_args__ = (UniqueConstraint("account_id", "provider_calendar_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    provider_calendar_id: Mapped[str] = mapped_column(String(512))
+    name: Mapped[str] = mapped_column(String(320), default="")
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_busy_source: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_target: Mapped[bool] = mapped_column(Boolean, default=False)
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    sync_cursor: Mapped[str | None] = mapped_column(Text)
+    last_synced_at: Mapped[datetime | None]
+
+    account: Mapped[Account] = relationship(back_populates="calendars", lazy="raise")
+
+
+class Plan(Base):
+    __tablename__ = "plans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    goal: Mapped[str] = mapped_column(String(200))
+    # The validated PlanSpec document (DESIGN §5), as JSON.
+    spec: Mapped[dict[str, Any]]
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+    user: Mapped[User] = relationship(back_populates="plans", lazy="raise")
+
+
+class Block(Base):
+    __tablename__ = "blocks"
+    __table_args__ = (UniqueConstraint("plan_id", "week", "ordinal"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
+    calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"))
+    week: Mapped[str] = mapped_column(String(8))
+    ordinal: Mapped[int] = mapped_column(Integer)
+    slot_key: Mapped[str] = mapped_column(String(64), unique=True)
+    provider_event_id: Mapped[str | None] = mapped_column(String(1024))
+    start: Mapped[datetime]
+    end: Mapped[datetime]
+    state: Mapped[BlockState] = mapped_column(String(16), default=BlockState.BOOKED)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+
+class Notification(Base):
+    """Outbox: written in the same transaction as the change it reports."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    # Same key, same notification: re-running a task never notifies twice.
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[NotificationStatus] = mapped_column(
+        String(16), default=NotificationStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    read_at: Mapped[datetime | None]
+
+
+class AuditEntry(Base):
+    """One row per write GrowthGuard makes to somebody's calendar."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+    calendar_id: Mapped[int | None] = mapped_column(ForeignKey("calendars.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(32))
+    provider_event_id: Mapped[str | None] = mapped_column(String(1024))
+    slot_key: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[dict[str, Any]]
+    at: Mapped[datetime] = mapped_column(default=utc_now)

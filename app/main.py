@@ -1,0 +1,82 @@
+"""The FastAPI application and its lifespan (runtime wiring and the in-process scheduler)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+
+from app import runtime as runtime_module
+from app.api import health, plans, users
+from app.config import get_settings
+from app.runtime import Runtime, build_runtime
+from app.scheduler import BookingScheduler, weekly_slots
+from app.services.errors import ConflictError, InvalidInputError, NotFoundError
+
+log = logging.getLogger(__name__)
+
+
+def create_app(runtime: Runtime | None = None, *, scheduler: bool | None = None) -> FastAPI:
+    """Build the app. Without a runtime, settings come from the environment at start-up."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        rt = runtime or build_runtime(get_settings())
+        app.state.runtime = rt
+        runtime_module.install(rt)
+        booking_scheduler = None
+        if scheduler if scheduler is not None else rt.settings.scheduler_enabled:
+            booking_scheduler = BookingScheduler(rt.engine)
+            with rt.sessions() as session:
+                slots = weekly_slots(session)
+            booking_scheduler.start(paused=True)
+            booking_scheduler.sync(slots)  # before resuming, so nothing fires on stale jobs
+            booking_scheduler.resume()
+        app.state.scheduler = booking_scheduler
+        try:
+            yield
+        finally:
+            if booking_scheduler is not None:
+                booking_scheduler.shutdown()
+            runtime_module.install(None)
+
+    app = FastAPI(
+        title="GrowthGuard",
+        version="0.1.0",
+        description="Books growth blocks into your calendar and defends them.",
+        lifespan=lifespan,
+    )
+    app.include_router(health.router)
+    app.include_router(users.router)
+    app.include_router(plans.router)
+    _install_error_handlers(app)
+    return app
+
+
+def _location(field: str) -> list[str]:
+    parts = field.split(".")
+    if parts[0] in {"query", "path", "body"}:
+        return parts
+    return ["body", *parts]
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(InvalidInputError)
+    async def invalid(_: Request, error: InvalidInputError) -> JSONResponse:
+        # The same shape FastAPI uses for schema errors, so clients handle one format.
+        detail = [
+            {"loc": _location(field), "msg": message, "type": "value_error"}
+            for field, message in error.problems
+        ]
+        return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+    @app.exception_handler(NotFoundError)
+    async def not_found(_: Request, error: NotFoundError) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=status.HTTP_404_NOT_FOUND)
+
+    @app.exception_handler(ConflictError)
+    async def conflict(_: Request, error: ConflictError) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=status.HTTP_409_CONFLICT)

@@ -1,0 +1,71 @@
+"""The process's wiring: settings, database, connectors and clock, built once at start-up.
+
+Tasks run in scheduler threads (or, later, queue workers) and take only ids, so they find their
+collaborators here instead of in arguments that would have to be serialised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.config import Settings
+from app.db.session import make_engine, make_session_factory
+from app.security import CredentialCipher
+from app.services.connections import ConnectorProvider, registry_provider
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    cipher: CredentialCipher
+    connectors: ConnectorProvider
+    clock: Clock
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    connectors: ConnectorProvider | None = None,
+    clock: Clock = system_clock,
+    engine: Engine | None = None,
+) -> Runtime:
+    """Wire a runtime; tests pass their own connectors, clock or engine."""
+    engine = engine or make_engine(settings.database_url)
+    cipher = CredentialCipher(settings.encryption_keys)
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=make_session_factory(engine),
+        cipher=cipher,
+        connectors=connectors or registry_provider(cipher),
+        clock=clock,
+    )
+
+
+_current: Runtime | None = None
+
+
+def install(runtime: Runtime | None) -> None:
+    """Make `runtime` the one tasks use (None uninstalls)."""
+    global _current
+    _current = runtime
+
+
+def current() -> Runtime:
+    """The installed runtime; tasks fail loudly if the process was not wired."""
+    if _current is None:
+        raise RuntimeError("no runtime installed; call app.runtime.install() at start-up")
+    return _current

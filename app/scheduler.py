@@ -1,0 +1,142 @@
+"""When tasks run: APScheduler in-process, with its jobs persisted in our database.
+
+Jobs live in the same database as everything else, so a restart neither loses a run (a run
+that fell due while the process was down fires once at start-up: coalesced, no grace limit)
+nor duplicates one (one job per plan, with a stable id; an unchanged schedule is left alone
+so its pending next run time survives).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from app.db.models import Plan, User
+from app.services.plans import plan_zone, spec_of
+
+log = logging.getLogger(__name__)
+
+WEEKLY_JOB = "app.tasks:scheduled_booking"
+
+
+@dataclass(frozen=True)
+class WeeklySlot:
+    """When a plan's weekly booking runs, in the plan's own zone."""
+
+    plan_id: int
+    day: str
+    hour: int
+    minute: int
+    zone: ZoneInfo
+
+    def trigger(self) -> CronTrigger:
+        return CronTrigger(
+            day_of_week=self.day, hour=self.hour, minute=self.minute, timezone=self.zone
+        )
+
+
+def job_id(plan_id: int) -> str:
+    return f"book-plan-{plan_id}"
+
+
+def now_job_id(plan_id: int) -> str:
+    return f"book-plan-now-{plan_id}"
+
+
+def slot_for(plan: Plan, user: User) -> WeeklySlot:
+    """When this plan's weekly booking runs."""
+    spec = spec_of(plan)
+    clock = spec.book_at.clock
+    return WeeklySlot(plan.id, spec.book_at.day, clock.hour, clock.minute, plan_zone(spec, user))
+
+
+def weekly_slots(session: Session) -> list[WeeklySlot]:
+    """The schedule every active plan asks for."""
+    rows = session.execute(
+        select(Plan, User).join(User, User.id == Plan.user_id).where(Plan.active.is_(True))
+    )
+    return [slot_for(plan, user) for plan, user in rows]
+
+
+class BookingScheduler:
+    """A thin wrapper that only decides *when* booking tasks run."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._scheduler = BackgroundScheduler(
+            jobstores={"default": SQLAlchemyJobStore(engine=engine)},
+            job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
+            timezone=UTC,
+        )
+
+    @property
+    def running(self) -> bool:
+        return bool(self._scheduler.running)
+
+    def start(self, paused: bool = False) -> None:
+        self._scheduler.start(paused=paused)
+
+    def resume(self) -> None:
+        self._scheduler.resume()
+
+    def shutdown(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=True)
+
+    def sync(self, slots: list[WeeklySlot]) -> None:
+        """Make the stored weekly jobs match the plans: add, reschedule, remove."""
+        wanted = {job_id(slot.plan_id): slot for slot in slots}
+        for job in self._scheduler.get_jobs():
+            weekly = job.id.startswith("book-plan-") and not job.id.startswith("book-plan-now-")
+            if weekly and job.id not in wanted:
+                job.remove()
+        for jid, slot in wanted.items():
+            self.schedule_plan(slot, jid)
+
+    def schedule_plan(self, slot: WeeklySlot, jid: str | None = None) -> None:
+        """Add or update one plan's weekly job, leaving an unchanged one untouched."""
+        jid = jid or job_id(slot.plan_id)
+        trigger = slot.trigger()
+        job = self._scheduler.get_job(jid)
+        if job is None:
+            self._scheduler.add_job(
+                WEEKLY_JOB, trigger=trigger, args=[slot.plan_id], id=jid, name=jid
+            )
+        elif _describe(job.trigger) != _describe(trigger):
+            self._scheduler.reschedule_job(jid, trigger=trigger)
+
+    def unschedule_plan(self, plan_id: int) -> None:
+        for jid in (job_id(plan_id), now_job_id(plan_id)):
+            if self._scheduler.get_job(jid) is not None:
+                self._scheduler.remove_job(jid)
+
+    def book_soon(self, plan_id: int, when: datetime | None = None) -> None:
+        """Run a plan's booking once, now (e.g. right after it was created or changed)."""
+        self._scheduler.add_job(
+            WEEKLY_JOB,
+            trigger="date",
+            run_date=when,
+            args=[plan_id],
+            id=now_job_id(plan_id),
+            name=now_job_id(plan_id),
+            replace_existing=True,
+        )
+
+    def next_run(self, plan_id: int) -> datetime | None:
+        job = self._scheduler.get_job(job_id(plan_id))
+        return None if job is None else job.next_run_time
+
+    def jobs(self) -> list[tuple[str, datetime | None]]:
+        return [(job.id, job.next_run_time) for job in self._scheduler.get_jobs()]
+
+
+def _describe(trigger: object) -> str:
+    zone = getattr(trigger, "timezone", None)
+    return f"{trigger} @ {zone}"

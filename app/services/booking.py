@@ -1,0 +1,392 @@
+"""Weekly booking: reconcile a plan's blocks for one ISO week with the calendars.
+
+Idempotent by construction: every block has a slot key (plan, week, ordinal) that is stored in
+our table *and* tagged on the provider's event, and connectors create by slot key. Re-running,
+or re-running after a crash half-way, adopts what already exists and books only what is missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.db.models import Account, Block, BlockState, Calendar, Plan, User
+from app.domain.intervals import Interval
+from app.domain.plan import PlanSpec
+from app.domain.planner import Busy, PlannerResult, plan_week
+from app.domain.time import IsoWeek
+from app.services import audit, notify
+from app.services.connections import (
+    ConnectorProvider,
+    mark_needs_reauth,
+    target_calendar,
+    user_calendars,
+)
+from app.services.plans import plan_working_hours, plan_zone, spec_of
+from connectors.base import (
+    BlockSpec,
+    BlockTag,
+    CalendarConnector,
+    Event,
+    EventStatus,
+    EventType,
+    SelfResponse,
+)
+from connectors.errors import ConnectorError, ReauthRequired
+
+
+def slot_key(plan_id: int, week: IsoWeek, ordinal: int) -> str:
+    """Deterministic block identity: the same plan, week and ordinal give the same key."""
+    return f"{plan_id}.{week}.{ordinal}"
+
+
+def parse_slot_key(key: str) -> tuple[int, IsoWeek, int]:
+    plan_id, week, ordinal = key.split(".")
+    return int(plan_id), IsoWeek.parse(week), int(ordinal)
+
+
+class BookingBlockedError(Exception):
+    """Booking for this week cannot proceed safely (e.g. a busy source cannot be read)."""
+
+
+@dataclass
+class WeekAssessment:
+    """What booking would do for one week, computed without writing anything."""
+
+    plan: Plan
+    week: IsoWeek
+    kept: list[Block]
+    lost: list[Block]
+    adopted: list[tuple[Event, int]]  # provider blocks we have no row for, with their ordinal
+    moved: list[tuple[Block, Event]]  # blocks the person moved: we follow them
+    result: PlannerResult
+    target: tuple[Account, Calendar] | None
+    next_ordinal: int
+
+
+@dataclass(frozen=True)
+class BookingReport:
+    """The outcome of one booking run for one week."""
+
+    plan_id: int
+    week: str
+    created: list[str]
+    kept: list[str]
+    lost: list[str]
+    adopted: list[str]
+    booked_minutes: int
+    target_minutes: int
+    shortfall_reason: str | None
+
+
+def to_busy(event: Event) -> Busy:
+    """Map a provider event to planner busy time (OOO blocks its whole day)."""
+    return Busy(
+        start=event.start,
+        end=event.end,
+        all_day=event.all_day,
+        out_of_office=event.event_type is EventType.OUT_OF_OFFICE,
+    )
+
+
+def counts_as_busy(event: Event) -> bool:
+    """Busy for planning: opaque, not cancelled, not declined by the person."""
+    return (
+        event.busy
+        and event.status is not EventStatus.CANCELLED
+        and event.self_response is not SelfResponse.DECLINED
+        and event.event_type is not EventType.WORKING_LOCATION
+    )
+
+
+def read_busy_sources(
+    session: Session, user: User, start: datetime, end: datetime, connectors: ConnectorProvider
+) -> list[Event]:
+    """Events from every busy-source calendar of every account the user has connected.
+
+    A source that cannot be read stops the booking: booking over time we cannot see could
+    double-book the person. A revoked grant is surfaced on the account as well.
+    """
+    events: list[Event] = []
+    for account, calendar in user_calendars(session, user):
+        if not calendar.is_busy_source:
+            continue
+        connector = connectors(account)
+        try:
+            events.extend(connector.list_events(calendar.provider_calendar_id, start, end))
+        except ReauthRequired as error:
+            mark_needs_reauth(session, account, str(error))
+            raise BookingBlockedError(
+                f"{account.display_name} needs to be reconnected before booking"
+            ) from error
+    return events
+
+
+def assess_week(
+    session: Session, plan: Plan, week: IsoWeek, now: datetime, connectors: ConnectorProvider
+) -> WeekAssessment:
+    """Reconcile stored blocks with the calendars and run the planner, without writing."""
+    user = session.get_one(User, plan.user_id)
+    spec = spec_of(plan)
+    zone = plan_zone(spec, user)
+    window = Interval(week.start(zone), week.end(zone))
+    margin = timedelta(minutes=spec.buffer_minutes)
+    events = read_busy_sources(
+        session, user, window.start - margin, window.end + margin, connectors
+    )
+    target = target_calendar(session, user)
+    if target is not None and not target[1].is_busy_source:
+        # Blocks live on the target; we must see them even if it is not a busy source.
+        target_account, target_cal = target
+        events.extend(
+            e
+            for e in connectors(target_account).list_events(
+                target_cal.provider_calendar_id, window.start, window.end
+            )
+            if e.tag is not None
+        )
+
+    ours: dict[str, Event] = {}
+    busy: list[Busy] = []
+    for event in events:
+        if event.tag is not None and event.tag.plan_id == str(plan.id):
+            if event.tag.slot_key.split(".")[1:2] == [str(week)]:
+                ours[event.tag.slot_key] = event
+            continue  # this plan's own blocks are never busy time for itself
+        if counts_as_busy(event):
+            busy.append(to_busy(event))
+
+    rows = list(
+        session.scalars(
+            select(Block).where(Block.plan_id == plan.id, Block.week == str(week))
+        ).all()
+    )
+    known = {row.slot_key for row in rows}
+    kept: list[Block] = []
+    lost: list[Block] = []
+    moved: list[tuple[Block, Event]] = []
+    kept_intervals: list[Interval] = []
+    for row in rows:
+        found = ours.get(row.slot_key)
+        if row.state == BlockState.LOST or (found is None and row.end > now):
+            lost.append(row)
+            continue
+        kept.append(row)
+        if found is not None and (found.start, found.end) != (row.start, row.end):
+            moved.append((row, found))  # the person moved it: follow them
+            kept_intervals.append(Interval(found.start, found.end))
+        else:
+            # A past block missing from the calendar is history, not a loss.
+            kept_intervals.append(Interval(row.start, row.end))
+    adopted = [
+        (event, parse_slot_key(key)[2]) for key, event in sorted(ours.items()) if key not in known
+    ]
+    kept_intervals += [Interval(event.start, event.end) for event, _ in adopted]
+    consumed = sum(round((row.end - row.start).total_seconds() / 60) for row in lost)
+    result = plan_week(
+        spec,
+        week,
+        busy,
+        now,
+        zone=zone,
+        working_hours=plan_working_hours(spec, user),
+        kept=kept_intervals,
+        consumed_minutes=consumed,
+    )
+    ordinals = [row.ordinal for row in rows] + [ordinal for _, ordinal in adopted]
+    return WeekAssessment(
+        plan=plan,
+        week=week,
+        kept=kept,
+        lost=lost,
+        adopted=adopted,
+        moved=moved,
+        result=result,
+        target=target,
+        next_ordinal=max(ordinals, default=-1) + 1,
+    )
+
+
+def apply_assessment(
+    session: Session, assessment: WeekAssessment, connectors: ConnectorProvider
+) -> BookingReport:
+    """Write what the assessment decided: rows for what exists, provider events for what not."""
+    plan, week = assessment.plan, assessment.week
+    spec = spec_of(plan)
+    newly_lost = [row for row in assessment.lost if row.state != BlockState.LOST]
+    for row in newly_lost:
+        row.state = BlockState.LOST
+        notify.record(
+            session,
+            plan.user_id,
+            "block.lost",
+            {
+                "plan_id": plan.id,
+                "week": str(week),
+                "start": row.start.isoformat(),
+                "end": row.end.isoformat(),
+                "message": "A growth block was removed from your calendar; "
+                "it will not be re-booked this week.",
+            },
+            dedupe_key=f"block.lost:{row.slot_key}",
+        )
+    for row, event in assessment.moved:
+        row.start, row.end = event.start, event.end
+        row.provider_event_id = event.id
+
+    created: list[str] = []
+    adopted: list[str] = []
+    if assessment.target is not None:
+        account, calendar = assessment.target
+        for event, ordinal in assessment.adopted:
+            session.add(_block_row(plan, week, ordinal, calendar, event))
+            adopted.append(event.tag.slot_key if event.tag else "")
+        session.flush()
+        if assessment.result.new_blocks:
+            connector = connectors(account)
+            for offset, interval in enumerate(assessment.result.new_blocks):
+                ordinal = assessment.next_ordinal + offset
+                key = slot_key(plan.id, week, ordinal)
+                event = _create(session, plan, spec, calendar, connector, key, interval)
+                session.add(_block_row(plan, week, ordinal, calendar, event))
+                session.flush()  # each block is recorded as soon as it exists at the provider
+                created.append(key)
+
+    reason = assessment.result.shortfall_reason
+    booked = assessment.result.booked_minutes
+    if assessment.target is None and assessment.result.new_blocks:
+        booked -= sum(round(i.minutes) for i in assessment.result.new_blocks)
+        reason = "No calendar is chosen as the target for growth blocks; connect one first."
+    if reason is not None:
+        notify.record(
+            session,
+            plan.user_id,
+            "plan.target_missed",
+            {
+                "plan_id": plan.id,
+                "week": str(week),
+                "target_minutes": assessment.result.target_minutes,
+                "booked_minutes": booked,
+                "message": reason,
+            },
+            dedupe_key=f"plan.target_missed:{plan.id}:{week}",
+        )
+    return BookingReport(
+        plan_id=plan.id,
+        week=str(week),
+        created=created,
+        kept=[row.slot_key for row in assessment.kept],
+        lost=[row.slot_key for row in assessment.lost],
+        adopted=adopted,
+        booked_minutes=booked,
+        target_minutes=assessment.result.target_minutes,
+        shortfall_reason=reason,
+    )
+
+
+def _create(
+    session: Session,
+    plan: Plan,
+    spec: PlanSpec,
+    calendar: Calendar,
+    connector: CalendarConnector,
+    key: str,
+    interval: Interval,
+) -> Event:
+    block = BlockSpec(
+        tag=BlockTag(plan_id=str(plan.id), slot_key=key),
+        title=spec.block_title(),
+        start=interval.start,
+        end=interval.end,
+        description=f"Reserved growth time for: {spec.goal}\nBooked by GrowthGuard.",
+    )
+    try:
+        event = connector.create_block(calendar.provider_calendar_id, block)
+    except ConnectorError as error:
+        audit.record_write(
+            session,
+            user_id=plan.user_id,
+            calendar=calendar,
+            action="create_block",
+            outcome="error",
+            slot_key=key,
+            detail={"error": type(error).__name__, "start": interval.start.isoformat()},
+        )
+        session.flush()
+        raise
+    audit.record_write(
+        session,
+        user_id=plan.user_id,
+        calendar=calendar,
+        action="create_block",
+        outcome="ok",
+        provider_event_id=event.id,
+        slot_key=key,
+        detail={"start": event.start.isoformat(), "end": event.end.isoformat()},
+    )
+    return event
+
+
+def _block_row(plan: Plan, week: IsoWeek, ordinal: int, calendar: Calendar, event: Event) -> Block:
+    return Block(
+        plan_id=plan.id,
+        calendar_id=calendar.id,
+        week=str(week),
+        ordinal=ordinal,
+        slot_key=slot_key(plan.id, week, ordinal),
+        provider_event_id=event.id,
+        start=event.start,
+        end=event.end,
+        state=BlockState.BOOKED,
+    )
+
+
+def book_week(
+    session: Session, plan: Plan, week: IsoWeek, now: datetime, connectors: ConnectorProvider
+) -> BookingReport:
+    """Reconcile one week of one plan with the calendars (idempotent)."""
+    return apply_assessment(session, assess_week(session, plan, week, now, connectors), connectors)
+
+
+def horizon_weeks(spec: PlanSpec, current: IsoWeek) -> list[IsoWeek]:
+    """This week (its remainder) plus `horizon_weeks` following ones."""
+    return [current.plus(n) for n in range(spec.horizon_weeks + 1)]
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What booking would leave on the calendar for a week, and why it falls short if it does."""
+
+    week: str
+    kept: list[Interval]
+    new: list[Interval]
+    target_minutes: int
+    booked_minutes: int
+    shortfall_reason: str | None
+
+
+def preview_week(
+    session: Session, plan: Plan, week: IsoWeek, now: datetime, connectors: ConnectorProvider
+) -> Preview:
+    """Dry run of `book_week`: reads the calendars, writes nothing."""
+    assessment = assess_week(session, plan, week, now, connectors)
+    moved = {row.slot_key: event for row, event in assessment.moved}
+    kept = [
+        Interval(moved[row.slot_key].start, moved[row.slot_key].end)
+        if row.slot_key in moved
+        else Interval(row.start, row.end)
+        for row in assessment.kept
+    ]
+    kept += [Interval(event.start, event.end) for event, _ in assessment.adopted]
+    result = assessment.result
+    return Preview(
+        week=str(week),
+        kept=sorted(kept, key=lambda i: i.start),
+        new=list(result.new_blocks),
+        target_minutes=result.target_minutes,
+        booked_minutes=result.booked_minutes,
+        shortfall_reason=result.shortfall_reason,
+    )

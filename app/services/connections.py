@@ -1,0 +1,108 @@
+"""Accounts and calendars, and turning an account row into a live connector."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.db.models import Account, AccountStatus, Calendar, User
+from app.security import CredentialCipher
+from app.services import notify
+from connectors import registry
+from connectors.base import CalendarConnector, CalendarInfo
+
+ConnectorProvider = Callable[[Account], CalendarConnector]
+
+
+def registry_provider(cipher: CredentialCipher) -> ConnectorProvider:
+    """Build connectors from the registry; refreshed credentials are written back encrypted."""
+
+    def provide(account: Account) -> CalendarConnector:
+        factory = registry.get_factory(account.provider)
+        blob = cipher.decrypt(account.credentials) if account.credentials else None
+
+        def save(new_blob: bytes) -> None:
+            account.credentials = cipher.encrypt(new_blob)
+
+        return factory(blob, save)
+
+    return provide
+
+
+def add_account(
+    session: Session,
+    user: User,
+    provider: str,
+    external_id: str,
+    calendars: list[CalendarInfo],
+    credentials: bytes | None = None,
+) -> Account:
+    """Store a connected account and its calendars: primary is the target, all owned are busy."""
+    account = Account(
+        user_id=user.id,
+        provider=provider,
+        external_id=external_id,
+        display_name=external_id,
+        credentials=credentials,
+    )
+    session.add(account)
+    session.flush()
+    has_target = user_has_target(session, user)
+    for info in calendars:
+        session.add(
+            Calendar(
+                account_id=account.id,
+                provider_calendar_id=info.id,
+                name=info.name,
+                is_primary=info.primary,
+                is_busy_source=info.owned,
+                is_target=info.primary and info.can_write and not has_target,
+                timezone=info.timezone,
+            )
+        )
+    session.flush()
+    return account
+
+
+def user_has_target(session: Session, user: User) -> bool:
+    return target_calendar(session, user) is not None
+
+
+def user_calendars(session: Session, user: User) -> list[tuple[Account, Calendar]]:
+    """Every calendar of every account of the user, in a stable order."""
+    rows = session.execute(
+        select(Account, Calendar)
+        .join(Calendar, Calendar.account_id == Account.id)
+        .where(Account.user_id == user.id)
+        .order_by(Account.id, Calendar.id)
+    )
+    return [(account, calendar) for account, calendar in rows]
+
+
+def target_calendar(session: Session, user: User) -> tuple[Account, Calendar] | None:
+    """Where blocks are written: the first calendar marked as target."""
+    for account, calendar in user_calendars(session, user):
+        if calendar.is_target:
+            return account, calendar
+    return None
+
+
+def mark_needs_reauth(session: Session, account: Account, detail: str) -> None:
+    """The grant is gone: say so on the account and tell the person, once per episode."""
+    if account.status == AccountStatus.NEEDS_REAUTH:
+        return
+    account.status = AccountStatus.NEEDS_REAUTH
+    account.status_detail = detail
+    notify.record(
+        session,
+        account.user_id,
+        "account.needs_reauth",
+        {
+            "account_id": account.id,
+            "provider": account.provider,
+            "account": account.display_name,
+            "message": f"GrowthGuard lost access to {account.display_name}; please reconnect it.",
+        },
+    )

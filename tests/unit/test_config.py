@@ -1,0 +1,66 @@
+"""Settings: bad values fail at start naming the variable; production refuses placeholders."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.fernet import Fernet
+
+from app.config import PLACEHOLDER_FERNET_KEY, SettingsError, load_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path):
+    for name in list(__import__("os").environ):
+        if name.startswith("GG_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)  # no stray .env
+
+
+def test_defaults_are_the_embedded_mode():
+    settings = load_settings()
+    assert settings.database_url.startswith("sqlite:///")
+    assert settings.scheduler_enabled and not settings.push_enabled
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("GG_DEFAULT_TIMEZONE", "Mars/Olympus"),
+        ("GG_PORT", "eighty"),
+        ("GG_ENCRYPTION_KEYS", "not-a-key"),
+        ("GG_PUBLIC_URL", "ftp://example.org"),
+        ("GG_ENV", "staging"),
+        ("GG_LOG_LEVEL", "LOUD"),
+    ],
+)
+def test_invalid_settings_name_the_variable(monkeypatch, variable: str, value: str):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError, match=variable):
+        load_settings()
+
+
+def test_production_refuses_placeholder_secrets(monkeypatch):
+    monkeypatch.setenv("GG_ENV", "production")
+    with pytest.raises(SettingsError, match="GG_SECRET_KEY"):
+        load_settings()
+    monkeypatch.setenv("GG_SECRET_KEY", "x" * 40)
+    with pytest.raises(SettingsError, match="GG_ENCRYPTION_KEYS"):
+        load_settings()
+    monkeypatch.setenv(
+        "GG_ENCRYPTION_KEYS", f"{Fernet.generate_key().decode()},{PLACEHOLDER_FERNET_KEY}"
+    )
+    with pytest.raises(SettingsError, match="GG_ENCRYPTION_KEYS"):
+        load_settings()
+    monkeypatch.setenv("GG_ENCRYPTION_KEYS", Fernet.generate_key().decode())
+    assert load_settings().env == "production"
+
+
+def test_https_public_url_enables_push(monkeypatch):
+    monkeypatch.setenv("GG_PUBLIC_URL", "https://gg.example.org/")
+    settings = load_settings()
+    assert settings.push_enabled and settings.public_url == "https://gg.example.org"
+
+
+def test_env_file_is_read(tmp_path):
+    (tmp_path / ".env").write_text("GG_DEFAULT_TIMEZONE=Asia/Kolkata\n")
+    assert load_settings().default_timezone == "Asia/Kolkata"
