@@ -7,6 +7,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from app.db.session import ensure_sqlite_folder
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -21,6 +23,7 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Bring the schema at `database_url` up to `revision`."""
+    ensure_sqlite_folder(database_url)
     command.upgrade(alembic_config(database_url), revision)
 
 
