@@ -257,10 +257,13 @@ def apply_assessment(
 
     reason = assessment.result.shortfall_reason
     booked = assessment.result.booked_minutes
+    notify_shortfall = reason is not None
     if assessment.target is None and assessment.result.new_blocks:
         booked -= sum(round(i.minutes) for i in assessment.result.new_blocks)
         reason = "No calendar is chosen as the target for growth blocks; connect one first."
-    if reason is not None:
+        # Not a missed target but a setup step; the dashboard says so, no notification spam.
+        notify_shortfall = False
+    if notify_shortfall:
         notify.record(
             session,
             plan.user_id,

@@ -308,3 +308,14 @@ def _fields(event: Event) -> dict[str, object]:
 
 def test_slot_keys_round_trip():
     assert booking.parse_slot_key(booking.slot_key(7, WEEK, 3)) == (7, WEEK, 3)
+
+
+def test_without_a_target_calendar_nothing_is_written_and_no_alert(
+    runtime: Runtime, world: MemoryWorld, clock: FakeClock
+):
+    clock.now = berlin(10, 18)
+    plan_id = setup_plan(runtime, world, accounts=())
+    report = tasks.book_plan(plan_id, str(WEEK))
+    assert report is not None and report.created == [] and report.booked_minutes == 0
+    assert report.shortfall_reason and "target" in report.shortfall_reason
+    assert count(runtime, Notification) == 0
