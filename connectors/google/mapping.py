@@ -145,9 +145,11 @@ def block_body(spec: BlockSpec, event_id: str, focus_time: bool) -> JSON:
     }
     if focus_time:
         body["eventType"] = "focusTime"
-        body["focusTimeProperties"] = {
+        focus: JSON = {
             "autoDeclineMode": spec.auto_decline or "declineNone",
-            "declineMessage": spec.description,
             "chatStatus": "doNotDisturb",
         }
+        if spec.description:
+            focus["declineMessage"] = spec.description
+        body["focusTimeProperties"] = focus
     return body

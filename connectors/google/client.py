@@ -1,0 +1,218 @@
+"""Thin Calendar v3 access: per-thread services, retries with backoff, one error mapping."""
+
+from __future__ import annotations
+
+import email.utils
+import functools
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import google_auth_httplib2
+import httplib2
+from google.auth.exceptions import RefreshError, TransportError
+from googleapiclient.discovery import build
+from googleapiclient.errors import HttpError
+
+from connectors.base import SaveCredentials
+from connectors.errors import (
+    Conflict,
+    ConnectorError,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    ReauthRequired,
+    TransientError,
+)
+from connectors.google.oauth import GoogleConfig, dump_credentials, load_credentials
+
+__all__ = ["BadRequest", "GoogleClient", "Sleep", "map_http_error"]
+
+Sleep = Callable[[float], None]
+JSON = dict[str, Any]
+
+_RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded", "usageLimits"}
+
+
+class BadRequest(ConnectorError):
+    """Google rejected the request as invalid (HTTP 400)."""
+
+
+def _reason(error: HttpError) -> str:
+    try:
+        body = json.loads(error.content)
+        detail = body["error"]
+        errors = detail.get("errors") or []
+        if errors and errors[0].get("reason"):
+            return str(errors[0]["reason"])
+        return str(detail.get("status") or "")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return ""
+
+
+def _retry_after(error: HttpError) -> float | None:
+    value = error.resp.get("retry-after") if error.resp is not None else None
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:  # the HTTP-date form
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max((moment - datetime.now(UTC)).total_seconds(), 0.0)
+
+
+def is_rate_limit(status: int, reason: str) -> bool:
+    """429, or a 403 whose reason says quota rather than permission."""
+    return status == 429 or (status == 403 and reason in _RATE_REASONS)
+
+
+def map_http_error(
+    status: int, reason: str, what: str, *, gone: type[ConnectorError] = NotFound
+) -> ConnectorError:
+    """The one place Google HTTP errors become `connectors.errors` (messages carry no tokens)."""
+    detail = f"Google {what} failed: HTTP {status}" + (f" ({reason})" if reason else "")
+    if is_rate_limit(status, reason):
+        return RateLimited(None, detail)
+    if status == 400:
+        return BadRequest(detail)
+    if status == 401:
+        return ReauthRequired(detail)
+    if status == 403:
+        return PermissionDenied(detail)
+    if status == 404:
+        return NotFound(detail)
+    if status in (409, 412):
+        return Conflict(detail)
+    if status == 410:
+        return gone(detail)
+    if status >= 500 or status == 408:
+        return TransientError(detail)
+    return ConnectorError(detail)
+
+
+def _call_with_token(
+    make: Callable[[Any, str | None], Any], token: str | None, service: Any
+) -> Any:
+    return make(service, token)
+
+
+class GoogleClient:
+    """Executes Calendar v3 requests for one account.
+
+    httplib2 is not thread-safe, so every thread gets its own `Http` and service object; the
+    credentials are shared, and whenever a call refreshed them `save` gets the new blob.
+    """
+
+    def __init__(
+        self,
+        config: GoogleConfig,
+        credentials: bytes,
+        save: SaveCredentials,
+        *,
+        sleep: Sleep = time.sleep,
+        max_attempts: int = 4,
+        max_wait: float = 32.0,
+    ) -> None:
+        self.config = config
+        self._credentials = load_credentials(config, credentials)
+        if not (self._credentials.token or self._credentials.refresh_token):
+            raise ReauthRequired("stored Google credentials hold no token")
+        self._save = save
+        self._sleep = sleep
+        self._max_attempts = max_attempts
+        self._max_wait = max_wait
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._saved_token = self._credentials.token
+
+    def service(self) -> Any:
+        """This thread's Calendar v3 service (built from the bundled discovery document)."""
+        service = getattr(self._local, "service", None)
+        if service is None:
+            http = google_auth_httplib2.AuthorizedHttp(
+                self._credentials, http=httplib2.Http(timeout=self.config.timeout)
+            )
+            service = build(
+                "calendar",
+                "v3",
+                http=http,
+                client_options={"api_endpoint": self.config.api_endpoint},
+                static_discovery=True,
+                cache_discovery=False,
+            )
+            self._local.service = service
+        return service
+
+    def execute(
+        self,
+        make: Callable[[Any], Any],
+        what: str,
+        *,
+        gone: type[ConnectorError] = NotFound,
+    ) -> JSON:
+        """Run `make(service)` with bounded retries of rate limits, 5xx and network errors."""
+        for attempt in range(self._max_attempts):
+            retry_after: float | None = None
+            try:
+                result = make(self.service()).execute(num_retries=0)
+                return result if isinstance(result, dict) else {}
+            except HttpError as error:
+                status, reason = int(error.resp.status), _reason(error)
+                failure = map_http_error(status, reason, what, gone=gone)
+                if not isinstance(failure, TransientError):
+                    raise failure from None
+                if isinstance(failure, RateLimited):
+                    retry_after = _retry_after(error)
+                    failure = RateLimited(retry_after, str(failure))
+            except RefreshError as error:
+                if not getattr(error, "retryable", False):
+                    raise ReauthRequired(f"Google refused to refresh the grant ({what})") from None
+                failure = TransientError(f"Google token refresh failed temporarily ({what})")
+            except (TransportError, httplib2.HttpLib2Error, OSError) as error:
+                failure = TransientError(f"network error on Google {what}: {type(error).__name__}")
+            finally:
+                self._save_if_refreshed()
+            wait = self._backoff(attempt, retry_after)
+            if attempt + 1 >= self._max_attempts or wait is None:
+                raise failure
+            self._sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def pages(
+        self,
+        make: Callable[[Any, str | None], Any],
+        what: str,
+        *,
+        gone: type[ConnectorError] = NotFound,
+    ) -> Iterator[JSON]:
+        """Every page of a list call, following nextPageToken."""
+        token: str | None = None
+        while True:
+            page = self.execute(functools.partial(_call_with_token, make, token), what, gone=gone)
+            yield page
+            token = page.get("nextPageToken")
+            if not token:
+                return
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float | None:
+        """Seconds to wait before the next attempt; None when the server asks for too long."""
+        if retry_after is not None:
+            return retry_after if retry_after <= self._max_wait else None
+        # full exponential with jitter, so many workers hitting one quota spread out
+        ceiling = min(self._max_wait, 2.0**attempt)
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+    def _save_if_refreshed(self) -> None:
+        with self._lock:
+            token = self._credentials.token
+            if token and token != self._saved_token:
+                self._saved_token = token
+                self._save(dump_credentials(self._credentials))

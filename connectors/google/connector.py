@@ -1,0 +1,348 @@
+"""`GoogleConnector`: the connector contract over Google Calendar v3."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+from connectors.base import (
+    BlockSpec,
+    CalendarConnector,
+    CalendarInfo,
+    Capability,
+    Event,
+    Response,
+    SaveCredentials,
+    SyncPage,
+    Watch,
+    as_utc,
+)
+from connectors.errors import (
+    Conflict,
+    CursorExpired,
+    NotAGrowthBlock,
+    NotFound,
+    PermissionDenied,
+    ReauthRequired,
+    TransientError,
+)
+from connectors.google.client import JSON, BadRequest, GoogleClient, Sleep
+from connectors.google.mapping import (
+    LISTED_EVENT_TYPES,
+    block_body,
+    event_from_google,
+    event_id_for_slot,
+    iso_utc,
+    self_attendee,
+    tag_of,
+)
+from connectors.google.oauth import GoogleConfig
+from connectors.registry import ConnectorFactory
+
+__all__ = ["GoogleConnector", "make_factory"]
+
+_PAGE = 250
+# Google filters all-day events by the calendar's own zone; widen the query and filter here.
+_SLACK = timedelta(days=1)
+_WATCH_TTL = "604800"  # seven days, Google's default; channels are renewed before expiry
+
+
+def _by_start(events: list[Event]) -> list[Event]:
+    return sorted(events, key=lambda e: (e.start, e.end, e.id))
+
+
+class GoogleConnector:
+    """One Google account. See `CalendarConnector` for the semantics of every method.
+
+    Growth blocks get the event id `event_id_for_slot(slot_key)`, which makes creation idempotent
+    (Google answers a repeated insert with 409). Native focus time is tried once per calendar;
+    calendars where Google refuses it are remembered in `focus_time_unsupported`.
+    """
+
+    provider: ClassVar[str] = "google"
+    capabilities: ClassVar[Capability] = (
+        Capability.WRITE
+        | Capability.RESPOND
+        | Capability.PUSH
+        | Capability.INCREMENTAL_SYNC
+        | Capability.FOCUS_TIME
+    )
+
+    def __init__(
+        self,
+        config: GoogleConfig,
+        credentials: bytes,
+        save: SaveCredentials,
+        *,
+        sleep: Sleep = time.sleep,
+    ) -> None:
+        self._client = GoogleClient(config, credentials, save, sleep=sleep)
+        self._focus_unsupported: set[str] = set()
+
+    @property
+    def focus_time_unsupported(self) -> frozenset[str]:
+        """Calendars where Google refused a focus-time event; blocks there are plain events."""
+        return frozenset(self._focus_unsupported)
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def list_calendars(self) -> list[CalendarInfo]:
+        """The account's calendar list."""
+        calendars = []
+        pages = self._client.pages(
+            lambda s, token: s.calendarList().list(maxResults=_PAGE, pageToken=token),
+            "calendarList.list",
+        )
+        for page in pages:
+            for item in page.get("items") or []:
+                role = item.get("accessRole", "reader")
+                calendars.append(
+                    CalendarInfo(
+                        id=item["id"],
+                        name=item.get("summaryOverride") or item.get("summary") or item["id"],
+                        primary=bool(item.get("primary")),
+                        can_write=role in ("owner", "writer"),
+                        timezone=item.get("timeZone"),
+                        owned=role == "owner",
+                    )
+                )
+        return calendars
+
+    def list_events(self, calendar_id: str, start: datetime, end: datetime) -> list[Event]:
+        """Live events overlapping [start, end), instances expanded, by start."""
+        start, end = as_utc(start, "start"), as_utc(end, "end")
+        if end < start:
+            raise ValueError("window ends before it starts")
+        pages = self._client.pages(
+            lambda s, token: s.events().list(
+                calendarId=calendar_id,
+                singleEvents=True,
+                timeMin=iso_utc(start - _SLACK),
+                timeMax=iso_utc(end + _SLACK),
+                eventTypes=LISTED_EVENT_TYPES,
+                maxResults=_PAGE,
+                pageToken=token,
+            ),
+            "events.list",
+        )
+        events = [
+            event_from_google(item, calendar_id)
+            for page in pages
+            for item in page.get("items") or []
+            if item.get("status") != "cancelled"
+        ]
+        return _by_start([e for e in events if e.start < end and e.end > start])
+
+    def sync(self, calendar_id: str, cursor: str | None) -> SyncPage:
+        """Full sync (no time bounds, no ordering: the only way to get a sync token) or delta."""
+        params: dict[str, Any] = {
+            "calendarId": calendar_id,
+            "singleEvents": True,
+            "eventTypes": LISTED_EVENT_TYPES,
+            "maxResults": _PAGE,
+        }
+        if cursor is not None:
+            params["syncToken"] = cursor
+        changed: dict[str, Event] = {}
+        removed: set[str] = set()
+        next_cursor: str | None = None
+        pages = self._client.pages(
+            lambda s, token: s.events().list(pageToken=token, **params),
+            "events.list (sync)",
+            gone=CursorExpired if cursor is not None else NotFound,
+        )
+        for page in pages:
+            for item in page.get("items") or []:
+                if item.get("status") == "cancelled":
+                    changed.pop(item["id"], None)
+                    if cursor is not None:
+                        removed.add(item["id"])
+                else:
+                    removed.discard(item["id"])
+                    changed[item["id"]] = event_from_google(item, calendar_id)
+            next_cursor = page.get("nextSyncToken") or next_cursor
+        if not next_cursor:
+            raise TransientError("Google sync ended without a nextSyncToken")
+        return SyncPage(
+            changed=_by_start(list(changed.values())),
+            removed_ids=sorted(removed),
+            next_cursor=next_cursor,
+        )
+
+    # --- growth blocks -----------------------------------------------------------------------
+
+    def create_block(self, calendar_id: str, spec: BlockSpec) -> Event:
+        """Insert the block under its slot-derived id; an existing block is returned as is."""
+        event_id = event_id_for_slot(spec.tag.slot_key)
+        focus = spec.focus_time and calendar_id not in self._focus_unsupported
+        try:
+            item = self._insert(calendar_id, spec, event_id, focus)
+        except BadRequest:
+            if not focus:
+                raise
+            # Google does not say why (consumer account, secondary calendar): stop asking
+            self._focus_unsupported.add(calendar_id)
+            item = self._insert(calendar_id, spec, event_id, False)
+        return event_from_google(item, calendar_id)
+
+    def _insert(self, calendar_id: str, spec: BlockSpec, event_id: str, focus: bool) -> JSON:
+        body = block_body(spec, event_id, focus)
+        try:
+            return self._client.execute(
+                lambda s: s.events().insert(calendarId=calendar_id, body=body), "events.insert"
+            )
+        except Conflict:
+            existing = self._get(calendar_id, event_id)
+        if existing.get("status") == "cancelled":
+            # Google keeps deleted ids reserved; bring the old block back in the new shape.
+            # Its type cannot change, so keep whatever it was created as.
+            body = block_body(spec, event_id, existing.get("eventType") == "focusTime")
+            body["status"] = "confirmed"
+            return self._client.execute(
+                lambda s: s.events().update(calendarId=calendar_id, eventId=event_id, body=body),
+                "events.update",
+            )
+        tag = tag_of(existing)
+        if tag is None or tag.slot_key != spec.tag.slot_key:
+            raise Conflict(f"event id {event_id!r} is taken by an event GrowthGuard did not tag")
+        return existing
+
+    def find_block(self, calendar_id: str, slot_key: str) -> Event | None:
+        """The live block with this slot key (looked up by its derived id), or None."""
+        try:
+            item = self._get(calendar_id, event_id_for_slot(slot_key))
+        except NotFound:
+            return None
+        tag = tag_of(item)
+        if item.get("status") == "cancelled" or tag is None or tag.slot_key != slot_key:
+            return None
+        return event_from_google(item, calendar_id)
+
+    def update_block(self, calendar_id: str, event_id: str, spec: BlockSpec) -> Event:
+        """Patch time, title, description and tag of a block; its id and type stay.
+
+        A block moved to another slot key keeps its old id, so `find_block` will not see it
+        under the new key (the booking service never re-keys blocks).
+        """
+        current = self._block(calendar_id, event_id)
+        rekeyed = tag_of(current) != spec.tag
+        other = self.find_block(calendar_id, spec.tag.slot_key) if rekeyed else None
+        if other is not None and other.id != event_id:
+            raise Conflict(f"slot {spec.tag.slot_key!r} is already booked as {other.id!r}")
+        body = block_body(spec, event_id, current.get("eventType") == "focusTime")
+        for fixed in ("id", "eventType", "reminders"):
+            body.pop(fixed, None)
+        item = self._client.execute(
+            lambda s: s.events().patch(calendarId=calendar_id, eventId=event_id, body=body),
+            "events.patch",
+        )
+        return event_from_google(item, calendar_id)
+
+    def delete_block(self, calendar_id: str, event_id: str) -> None:
+        """Delete a block (Google keeps it as cancelled)."""
+        self._block(calendar_id, event_id)
+        self._client.execute(
+            lambda s: s.events().delete(calendarId=calendar_id, eventId=event_id),
+            "events.delete",
+        )
+
+    # --- RSVPs and push ----------------------------------------------------------------------
+
+    def respond(
+        self,
+        calendar_id: str,
+        event_id: str,
+        response: Response,
+        message: str | None = None,
+        propose: tuple[datetime, datetime] | None = None,
+    ) -> Event:
+        """Set only the user's own attendee status (and comment), telling the organizer.
+
+        Google's API cannot propose a new time, so `propose` is validated and not sent.
+        """
+        if propose is not None and as_utc(propose[1]) <= as_utc(propose[0]):
+            raise ValueError("proposed time must end after it starts")
+        current = self._live(calendar_id, event_id)
+        if (current.get("organizer") or {}).get("self"):
+            raise PermissionDenied(f"event {event_id!r} is organized by the user")
+        me = self_attendee(current)
+        if me is None:
+            raise PermissionDenied(f"the user is not an attendee of event {event_id!r}")
+        entry: JSON = {"email": me["email"], "responseStatus": response.value}
+        if message is not None:
+            entry["comment"] = message
+        # attendeesOmitted: patching `attendees` would otherwise replace the whole guest list
+        body = {"attendeesOmitted": True, "attendees": [entry]}
+        item = self._client.execute(
+            lambda s: s.events().patch(
+                calendarId=calendar_id, eventId=event_id, body=body, sendUpdates="all"
+            ),
+            "events.patch (respond)",
+        )
+        if item.get("attendeesOmitted") or not item.get("attendees"):
+            merged = [{**a, **entry} if a.get("self") else a for a in current["attendees"]]
+            item = {**current, **item, "attendees": merged}
+        return event_from_google(item, calendar_id)
+
+    def watch(self, calendar_id: str, callback_url: str, secret: str) -> Watch:
+        """Open a web_hook channel on the calendar's events; `secret` comes back as its token."""
+        body = {
+            "id": uuid.uuid4().hex,
+            "type": "web_hook",
+            "address": callback_url,
+            "token": secret,
+            "params": {"ttl": _WATCH_TTL},
+        }
+        item = self._client.execute(
+            lambda s: s.events().watch(
+                calendarId=calendar_id, body=body, eventTypes=LISTED_EVENT_TYPES
+            ),
+            "events.watch",
+        )
+        expiration = datetime.fromtimestamp(int(item["expiration"]) / 1000, UTC)
+        return Watch(
+            id=item.get("id", body["id"]),
+            calendar_id=calendar_id,
+            resource_id=item.get("resourceId"),
+            expires_at=expiration,
+            secret=secret,
+        )
+
+    def unwatch(self, watch: Watch) -> None:
+        """Stop a channel; unknown or expired channels are ignored."""
+        body = {"id": watch.id, "resourceId": watch.resource_id}
+        with contextlib.suppress(NotFound):
+            self._client.execute(lambda s: s.channels().stop(body=body), "channels.stop")
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _get(self, calendar_id: str, event_id: str) -> JSON:
+        return self._client.execute(
+            lambda s: s.events().get(calendarId=calendar_id, eventId=event_id), "events.get"
+        )
+
+    def _live(self, calendar_id: str, event_id: str) -> JSON:
+        item = self._get(calendar_id, event_id)
+        if item.get("status") == "cancelled":
+            raise NotFound(f"event {event_id!r} was cancelled")
+        return item
+
+    def _block(self, calendar_id: str, event_id: str) -> JSON:
+        item = self._live(calendar_id, event_id)
+        if tag_of(item) is None:
+            raise NotAGrowthBlock(f"event {event_id!r} is not a growth block")
+        return item
+
+
+def make_factory(config: GoogleConfig) -> ConnectorFactory:
+    """A registry factory building `GoogleConnector`s with `config`."""
+
+    def factory(credentials: bytes | None, save: SaveCredentials) -> CalendarConnector:
+        if credentials is None:
+            raise ReauthRequired("no Google credentials stored for this account")
+        return GoogleConnector(config, credentials, save)
+
+    return factory

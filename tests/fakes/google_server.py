@@ -1,0 +1,425 @@
+"""A stateful fake of Google's OAuth endpoints and the Calendar v3 subset GrowthGuard uses.
+
+    with FakeGoogle() as google:           # serves on http://127.0.0.1:<random port>
+        google.add_account("me@example.com")
+        creds = google.mint_credentials("me@example.com")
+        ...  # point GoogleConfig at google.base_url (see `google_config` in the tests)
+
+Real protocol shapes (error JSON, token responses, push headers) because the real
+google-api-python-client, google-auth and oauthlib talk to it. Control methods run in the test
+process; the HTTP side runs in a uvicorn thread. Calendar semantics live in `google_store`.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from tests.fakes.google_oauth import (
+    ALL_SCOPES,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    EVENTS_SCOPE,
+    LIST_SCOPE,
+    REDIRECT_URI,
+    Account,
+    OAuthServer,
+    _Ctx,
+)
+from tests.fakes.google_push import Delivery, PushHub
+from tests.fakes.google_store import JSON, ApiError, Calendar, CalendarStore
+from tests.fakes.http_server import BackgroundServer
+
+__all__ = [
+    "ALL_SCOPES",
+    "CLIENT_ID",
+    "CLIENT_SECRET",
+    "REDIRECT_URI",
+    "Delivery",
+    "FakeGoogle",
+    "Recorded",
+    "when",
+]
+_RATE_REASONS = {429: "rateLimitExceeded", 403: "rateLimitExceeded"}
+
+
+@dataclass
+class Recorded:
+    """One request the fake received."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    json: Any
+
+
+@dataclass
+class _Failure:
+    target: str
+    status: int
+    retry_after: float | None
+    body: Any
+    count: int
+
+
+def _error(status: int, reason: str, message: str) -> JSONResponse:
+    return JSONResponse(ApiError(status, reason, message).body(), status_code=status)
+
+
+class FakeGoogle:
+    """Fake Google server; use as a context manager or call `start()`/`stop()`."""
+
+    def __init__(
+        self,
+        client_id: str = CLIENT_ID,
+        client_secret: str = CLIENT_SECRET,
+        redirect_uris: tuple[str, ...] = (REDIRECT_URI,),
+    ) -> None:
+        self.lock = threading.RLock()
+        self.store = CalendarStore()
+        self.accounts: dict[str, Account] = {}
+        self.requests: list[Recorded] = []
+        self.max_page_size = 250
+        self.oauth = OAuthServer(self.accounts, client_id, client_secret, redirect_uris)
+        self._failures: list[_Failure] = []
+        self.push = PushHub(self.lock)
+        self._server = BackgroundServer(
+            Starlette(
+                routes=[
+                    Route(
+                        "/{p:path}", self._asgi, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]
+                    )
+                ]
+            )
+        )
+        self._routes: list[tuple[str, re.Pattern[str], Callable[[_Ctx], Response]]] = [
+            ("GET", re.compile(r"/o/oauth2/auth"), self.oauth.authorize),
+            ("POST", re.compile(r"/token"), self.oauth.token),
+            ("POST", re.compile(r"/revoke"), self.oauth.revoke),
+            ("GET", re.compile(r"/v1/userinfo"), self.oauth.userinfo),
+            ("GET", re.compile(r"/calendar/v3/users/me/calendarList"), self._calendar_list),
+            ("POST", re.compile(r"/calendar/v3/channels/stop"), self._stop_channel),
+            (
+                "POST",
+                re.compile(r"/calendar/v3/calendars/(?P<cal>[^/]+)/events/watch"),
+                self._watch,
+            ),
+            ("GET", re.compile(r"/calendar/v3/calendars/(?P<cal>[^/]+)/events"), self._list),
+            ("POST", re.compile(r"/calendar/v3/calendars/(?P<cal>[^/]+)/events"), self._insert),
+            (
+                "*",
+                re.compile(r"/calendar/v3/calendars/(?P<cal>[^/]+)/events/(?P<eid>[^/]+)"),
+                self._event,
+            ),
+        ]
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return self._server.base_url
+
+    def endpoints(self) -> dict[str, str]:
+        """Client settings for this fake: `GoogleConfig(**fake.endpoints())`."""
+        base = self.base_url
+        return {
+            "client_id": self.oauth.client_id,
+            "client_secret": self.oauth.client_secret,
+            "redirect_uri": self.oauth.redirect_uris[0],
+            "auth_uri": f"{base}/o/oauth2/auth",
+            "token_uri": f"{base}/token",
+            "revoke_uri": f"{base}/revoke",
+            "userinfo_uri": f"{base}/v1/userinfo",
+            "api_endpoint": f"{base}/calendar/v3/",
+        }
+
+    def start(self) -> FakeGoogle:
+        self._server.start()
+        self.push.start()
+        return self
+
+    def stop(self) -> None:
+        self.push.stop()
+        self._server.stop()
+
+    def __enter__(self) -> FakeGoogle:
+        return self.start()
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # --- test control ------------------------------------------------------------------------
+
+    def add_account(
+        self, email: str, *, workspace: bool = True, verified: bool = True, time_zone: str = "UTC"
+    ) -> str:
+        """A user with a primary calendar (id = email); returns the calendar id."""
+        with self.lock:
+            self.accounts[email] = Account(
+                email, str(random.randrange(10**20)), verified, workspace
+            )
+            self.store.calendars[email] = Calendar(email, email, email, True, "owner", time_zone)
+            return email
+
+    def add_calendar(self, email: str, summary: str = "Team", access_role: str = "owner") -> str:
+        """A secondary calendar of `email` (access_role owner/writer/reader); returns its id."""
+        cal_id = f"{secrets.token_hex(8)}@group.calendar.google.com"
+        with self.lock:
+            self.store.calendars[cal_id] = Calendar(cal_id, email, summary, False, access_role)
+        return cal_id
+
+    def set_consent(
+        self, email: str, *, scopes: list[str] | None = None, deny: bool = False
+    ) -> None:
+        """Who approves the consent screen next; `scopes` limits what they grant."""
+        with self.lock:
+            self.oauth.set_consent(email, scopes=scopes, deny=deny)
+
+    def mint_credentials(
+        self, email: str, scopes: list[str] | None = None, *, expired: bool = False
+    ) -> dict[str, Any]:
+        """Tokens as if the OAuth dance had happened: token, refresh_token, expiry, scopes."""
+        with self.lock:
+            return self.oauth.mint_credentials(email, scopes, expired=expired)
+
+    def expire_access_tokens(self, email: str) -> None:
+        """Make every access token of `email` expired so the next call refreshes."""
+        with self.lock:
+            self.oauth.expire_access_tokens(email)
+
+    def revoke_grant(self, email: str) -> None:
+        """The user removed the app's access: calls get 401, refreshes invalid_grant."""
+        with self.lock:
+            self.oauth.revoke_grant(email)
+
+    def fail_next(
+        self,
+        target: str,
+        status: int,
+        *,
+        retry_after: float | None = None,
+        body: Any = None,
+        count: int = 1,
+    ) -> None:
+        """Answer the next `count` requests whose method or path contains `target` with `status`."""
+        with self.lock:
+            self._failures.append(_Failure(target, status, retry_after, body, count))
+
+    def clear_failures(self) -> None:
+        """Forget failures that were planned but not used up."""
+        with self.lock:
+            self._failures.clear()
+
+    def expire_sync_tokens(self, calendar_id: str) -> None:
+        with self.lock:
+            self.store.expire_sync_tokens(calendar_id)
+
+    def insert_event(self, calendar_id: str, body: JSON, organizer: str | None = None) -> str:
+        """Insert as the calendar's owner (or `organizer`); returns the id."""
+        with self.lock:
+            cal = self.store.calendars[calendar_id]
+            event = self.store.insert(cal, body, organizer)
+            self.push.notify(calendar_id)
+            return str(event["id"])
+
+    def insert_invite(
+        self,
+        calendar_id: str,
+        title: str,
+        start: datetime,
+        end: datetime,
+        *,
+        organizer: str = "boss@example.com",
+        attendee_count: int = 3,
+        recurrence: list[str] | None = None,
+    ) -> str:
+        """A meeting `organizer` invited the calendar's owner to (owner needsAction)."""
+        owner = self.store.calendars[calendar_id].owner
+        guests = [{"email": organizer, "organizer": True, "responseStatus": "accepted"}]
+        guests.append({"email": owner, "responseStatus": "needsAction"})
+        for n in range(max(attendee_count - 2, 0)):
+            guests.append({"email": f"guest{n}@example.com", "responseStatus": "needsAction"})
+        body: JSON = {"summary": title, "start": when(start), "end": when(end)}
+        body["attendees"] = guests
+        if recurrence:
+            body["recurrence"] = recurrence
+        return self.insert_event(calendar_id, body, organizer)
+
+    def patch_event(self, calendar_id: str, event_id: str, body: JSON) -> None:
+        with self.lock:
+            self.store.patch(self.store.calendars[calendar_id], event_id, body)
+            self.push.notify(calendar_id)
+
+    def delete_event(self, calendar_id: str, event_id: str) -> None:
+        with self.lock:
+            self.store.delete(self.store.calendars[calendar_id], event_id)
+            self.push.notify(calendar_id)
+
+    def events(self, calendar_id: str) -> list[JSON]:
+        """Stored events (masters, singles, exceptions) as the owner sees them."""
+        with self.lock:
+            cal = self.store.calendars[calendar_id]
+            return [self.store.render(cal, e) for e in cal.events.values()]
+
+    def event(self, calendar_id: str, event_id: str) -> JSON:
+        with self.lock:
+            cal = self.store.calendars[calendar_id]
+            return self.store.render(cal, self.store.get(cal, event_id))
+
+    def rsvps(self, calendar_id: str, event_id: str) -> list[tuple[str, str | None]]:
+        """(responseStatus, comment) the owner sent for the event, oldest first."""
+        with self.lock:
+            return [
+                (s, c) for cal, ev, s, c in self.store.rsvps if (cal, ev) == (calendar_id, event_id)
+            ]
+
+    def deliver_to(self, base_url: str | None) -> None:
+        """Deliver push notifications to `base_url` instead of the registered scheme and host."""
+        with self.lock:
+            self.push.deliver_base = base_url
+
+    def wait_for_deliveries(self, count: int, timeout: float = 5.0) -> list[Delivery]:
+        """Block until at least `count` notifications were sent; returns all of them."""
+        return self.push.wait_for(count, timeout)
+
+    @property
+    def deliveries(self) -> list[Delivery]:
+        """Push notifications sent so far, oldest first."""
+        with self.lock:
+            return list(self.push.deliveries)
+
+    def channels(self) -> list[str]:
+        with self.lock:
+            return self.push.channel_ids()
+
+    # --- HTTP plumbing -----------------------------------------------------------------------
+
+    async def _asgi(self, request: Request) -> Response:
+        body = await request.body()
+        path = request.scope["path"]
+        ctx = _Ctx(request.method, path, parse_qs(request.url.query), dict(request.headers), body)
+        if body and "json" in request.headers.get("content-type", ""):
+            ctx.json = json.loads(body)
+        with self.lock:
+            self.requests.append(Recorded(ctx.method, path, ctx.query, ctx.json))
+            failed = self._take_failure(ctx)
+            if failed is not None:
+                return failed
+            for method, pattern, handler in self._routes:
+                found = pattern.fullmatch(path)
+                if found and method in ("*", ctx.method):
+                    ctx.match = found.groupdict()
+                    try:
+                        return handler(ctx)
+                    except ApiError as error:
+                        return JSONResponse(error.body(), status_code=error.status)
+        return _error(404, "notFound", "Not Found")
+
+    def _take_failure(self, ctx: _Ctx) -> Response | None:
+        for failure in self._failures:
+            if failure.target == ctx.method or failure.target in ctx.path:
+                failure.count -= 1
+                if failure.count <= 0:
+                    self._failures.remove(failure)
+                headers = {}
+                if failure.retry_after is not None:
+                    headers["Retry-After"] = f"{failure.retry_after:g}"
+                body = failure.body
+                if body is None:
+                    reason = _RATE_REASONS.get(failure.status, "backendError")
+                    body = ApiError(failure.status, reason, "Injected failure").body()
+                return JSONResponse(body, status_code=failure.status, headers=headers)
+        return None
+
+    # --- Calendar v3 -------------------------------------------------------------------------
+
+    def _calendar(self, ctx: _Ctx, *, write: bool = False) -> tuple[Account, Calendar]:
+        account = self.oauth.bearer(ctx, EVENTS_SCOPE)
+        cal_id = account.email if ctx.match["cal"] == "primary" else ctx.match["cal"]
+        cal = self.store.calendars.get(cal_id)
+        if cal is None or cal.owner != account.email:
+            raise ApiError(404, "notFound", "Not Found")
+        if write and cal.access_role not in ("owner", "writer"):
+            raise ApiError(403, "requiredAccessLevel", "You need to have writer access.")
+        return account, cal
+
+    def _calendar_list(self, ctx: _Ctx) -> Response:
+        account = self.oauth.bearer(ctx, LIST_SCOPE)
+        items = [
+            {
+                "kind": "calendar#calendarListEntry",
+                "id": c.id,
+                "summary": c.summary,
+                "timeZone": c.time_zone,
+                "accessRole": c.access_role,
+                **({"primary": True} if c.primary else {}),
+            }
+            for c in self.store.calendars.values()
+            if c.owner == account.email
+        ]
+        return JSONResponse({"kind": "calendar#calendarList", "items": items})
+
+    def _list(self, ctx: _Ctx) -> Response:
+        _, cal = self._calendar(ctx)
+        return JSONResponse(self.store.list_events(cal, ctx.query, self.max_page_size))
+
+    def _insert(self, ctx: _Ctx) -> Response:
+        account, cal = self._calendar(ctx, write=True)
+        body = ctx.json or {}
+        if body.get("eventType") == "focusTime" and not (account.workspace and cal.primary):
+            raise ApiError(400, "invalid", "Focus time events are not supported on this calendar.")
+        if body.get("eventType") in ("fromGmail", "birthday"):
+            raise ApiError(400, "invalid", "This event type cannot be created.")
+        event = self.store.insert(cal, body)
+        self.push.notify(cal.id)
+        return JSONResponse(self.store.render(cal, event))
+
+    def _event(self, ctx: _Ctx) -> Response:
+        event_id = ctx.match["eid"]
+        if ctx.method == "GET":
+            _, cal = self._calendar(ctx)
+            return JSONResponse(self.store.render(cal, self.store.get(cal, event_id)))
+        _, cal = self._calendar(ctx, write=True)
+        if ctx.method == "DELETE":
+            self.store.delete(cal, event_id)
+            self.push.notify(cal.id)
+            return Response(status_code=204)
+        event = self.store.patch(cal, event_id, ctx.json or {}, replace=ctx.method == "PUT")
+        self.push.notify(cal.id)
+        return JSONResponse(self.store.render(cal, event))
+
+    # --- push --------------------------------------------------------------------------------
+
+    def _watch(self, ctx: _Ctx) -> Response:
+        _, cal = self._calendar(ctx)
+        return JSONResponse(self.push.watch(cal.id, ctx.json or {}))
+
+    def _stop_channel(self, ctx: _Ctx) -> Response:
+        self.oauth.bearer(ctx, None)
+        self.push.stop_channel(ctx.json or {})
+        return Response(status_code=204)
+
+
+def when(value: datetime) -> JSON:
+    """A start/end node for an aware datetime, keeping its IANA zone when it has one."""
+    zone = getattr(value.tzinfo, "key", None)
+    node: JSON = {"dateTime": value.isoformat()}
+    if zone:
+        node["timeZone"] = zone
+    return node
