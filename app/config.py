@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     allow_signup: bool = True
     poll_interval_seconds: int = Field(default=300, ge=30, le=86400)
     log_level: str = "INFO"
+    google_client_id: str = ""
+    google_client_secret: SecretStr = SecretStr("")
+    microsoft_client_id: str = ""
+    microsoft_client_secret: SecretStr = SecretStr("")
+    microsoft_authority: str = "https://login.microsoftonline.com/common"
 
     @field_validator("encryption_keys", mode="before")
     @classmethod
@@ -102,6 +107,25 @@ class Settings(BaseSettings):
                 "`growthguard keygen`"
             )
         return self
+
+    @field_validator("microsoft_authority")
+    @classmethod
+    def _valid_authority(cls, value: str) -> str:
+        if not value.startswith("https://"):
+            raise ValueError("must be an https URL, e.g. https://login.microsoftonline.com/common")
+        return value.rstrip("/")
+
+    @property
+    def google_enabled(self) -> bool:
+        return bool(self.google_client_id and self.google_client_secret.get_secret_value())
+
+    @property
+    def microsoft_enabled(self) -> bool:
+        return bool(self.microsoft_client_id and self.microsoft_client_secret.get_secret_value())
+
+    def redirect_uri(self, provider: str) -> str:
+        """One exact redirect URI per provider (mix-up defence, RFC 9700)."""
+        return f"{self.public_url}/auth/{provider}/callback"
 
     @property
     def push_enabled(self) -> bool:

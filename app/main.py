@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
 from app import runtime as runtime_module
-from app.api import health, plans, users
+from app.api import accounts, auth, health, pages, plans, users, webhooks
 from app.config import get_settings
 from app.runtime import Runtime, build_runtime
 from app.scheduler import BookingScheduler, weekly_slots
@@ -34,6 +34,9 @@ def create_app(runtime: Runtime | None = None, *, scheduler: bool | None = None)
                 slots = weekly_slots(session)
             booking_scheduler.start(paused=True)
             booking_scheduler.sync(slots)  # before resuming, so nothing fires on stale jobs
+            booking_scheduler.schedule_maintenance(
+                rt.settings.poll_interval_seconds, rt.settings.push_enabled
+            )
             booking_scheduler.resume()
         app.state.scheduler = booking_scheduler
         try:
@@ -41,6 +44,7 @@ def create_app(runtime: Runtime | None = None, *, scheduler: bool | None = None)
         finally:
             if booking_scheduler is not None:
                 booking_scheduler.shutdown()
+            rt.dispatcher.shutdown()
             runtime_module.install(None)
 
     app = FastAPI(
@@ -52,6 +56,10 @@ def create_app(runtime: Runtime | None = None, *, scheduler: bool | None = None)
     app.include_router(health.router)
     app.include_router(users.router)
     app.include_router(plans.router)
+    app.include_router(accounts.router)
+    app.include_router(auth.router)
+    app.include_router(webhooks.router)
+    app.include_router(pages.router)
     _install_error_handlers(app)
     return app
 

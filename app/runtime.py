@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.db.session import make_engine, make_session_factory
+from app.dispatch import InProcessDispatcher
+from app.providers import Providers, providers_from_settings, register_connectors
 from app.security import CredentialCipher
 from app.services.connections import ConnectorProvider, registry_provider
 
@@ -33,6 +35,8 @@ class Runtime:
     cipher: CredentialCipher
     connectors: ConnectorProvider
     clock: Clock
+    providers: Providers
+    dispatcher: InProcessDispatcher
 
 
 def build_runtime(
@@ -41,10 +45,13 @@ def build_runtime(
     connectors: ConnectorProvider | None = None,
     clock: Clock = system_clock,
     engine: Engine | None = None,
+    providers: Providers | None = None,
 ) -> Runtime:
-    """Wire a runtime; tests pass their own connectors, clock or engine."""
+    """Wire a runtime; tests pass their own connectors, clock, engine or provider endpoints."""
     engine = engine or make_engine(settings.database_url)
     cipher = CredentialCipher(settings.encryption_keys)
+    providers = providers or providers_from_settings(settings)
+    register_connectors(providers)
     return Runtime(
         settings=settings,
         engine=engine,
@@ -52,6 +59,8 @@ def build_runtime(
         cipher=cipher,
         connectors=connectors or registry_provider(cipher),
         clock=clock,
+        providers=providers,
+        dispatcher=InProcessDispatcher(),
     )
 
 

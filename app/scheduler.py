@@ -112,6 +112,29 @@ class BookingScheduler:
         elif _describe(job.trigger) != _describe(trigger):
             self._scheduler.reschedule_job(jid, trigger=trigger)
 
+    def schedule_maintenance(self, poll_seconds: int, push_enabled: bool) -> None:
+        """Polling (frequent without push, a daily safety net with it) and channel renewal."""
+        self._scheduler.add_job(
+            "app.tasks:poll_calendars",
+            trigger="interval",
+            seconds=poll_seconds if not push_enabled else 24 * 3600,
+            id="poll-calendars",
+            name="poll-calendars",
+            replace_existing=True,
+        )
+        if push_enabled:
+            self._scheduler.add_job(
+                "app.tasks:renew_watches",
+                trigger="interval",
+                hours=1,
+                id="renew-watches",
+                name="renew-watches",
+                replace_existing=True,
+                next_run_time=datetime.now(UTC),
+            )
+        elif self._scheduler.get_job("renew-watches") is not None:
+            self._scheduler.remove_job("renew-watches")
+
     def unschedule_plan(self, plan_id: int) -> None:
         for jid in (job_id(plan_id), now_job_id(plan_id)):
             if self._scheduler.get_job(jid) is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from sqlalchemy import select
 from tenacity import (
     retry,
     retry_if_exception_type,
@@ -14,8 +15,11 @@ from tenacity import (
 from tenacity.wait import wait_base
 
 from app import runtime
-from app.db.models import Plan, User
+from app.db.models import Account, AccountStatus, Calendar, Plan, User
+from app.db.session import transaction
 from app.domain.time import IsoWeek
+from app.services import push
+from app.services import sync as sync_service
 from app.services.booking import BookingBlockedError, BookingReport, book_week, horizon_weeks
 from app.services.plans import plan_zone, spec_of
 from connectors.errors import RateLimited, TransientError
@@ -99,3 +103,73 @@ def scheduled_booking(plan_id: int) -> None:
             report.booked_minutes,
             report.target_minutes,
         )
+
+
+@_provider_retry
+def sync_calendar(calendar_id: int, *, recreate_watch: bool = False, full: bool = False) -> None:
+    """Pull a calendar's changes into the cache (and re-create its push channel if asked)."""
+    rt = runtime.current()
+    now = rt.clock()
+    with transaction(rt.sessions) as session:
+        calendar = session.get(Calendar, calendar_id)
+        if calendar is None:
+            return
+        if full:
+            calendar.sync_cursor = None
+        if recreate_watch and rt.settings.push_enabled:
+            push.ensure_watch(session, calendar, rt.connectors, rt.settings.public_url, now)
+        sync_service.sync_calendar(session, calendar, rt.connectors, now)
+
+
+def enqueue_sync(calendar_id: int, *, recreate_watch: bool = False, full: bool = False) -> bool:
+    """Hand a calendar sync to the dispatcher (coalesced per calendar)."""
+    rt = runtime.current()
+    key = f"sync:{calendar_id}:{int(recreate_watch)}:{int(full)}"
+
+    def run() -> None:
+        try:
+            sync_calendar(calendar_id, recreate_watch=recreate_watch, full=full)
+        except TransientError as error:
+            # Retries are spent: show it on the account; the next poll or push tries again.
+            with transaction(rt.sessions) as session:
+                calendar = session.get(Calendar, calendar_id)
+                account = session.get(Account, calendar.account_id) if calendar else None
+                if account is not None and account.status == AccountStatus.OK:
+                    account.status = AccountStatus.ERROR
+                    account.status_detail = f"sync failed: {type(error).__name__}: {error}"
+            raise
+
+    return rt.dispatcher.submit(key, run)
+
+
+def poll_calendars() -> int:
+    """Queue a sync of every busy-source calendar of every healthy account (polling mode)."""
+    rt = runtime.current()
+    with rt.sessions() as session:
+        ids = list(
+            session.scalars(
+                select(Calendar.id)
+                .join(Account, Account.id == Calendar.account_id)
+                .where(Calendar.is_busy_source.is_(True), Account.status == AccountStatus.OK)
+            )
+        )
+    return sum(enqueue_sync(calendar_id) for calendar_id in ids)
+
+
+def renew_watches() -> int:
+    """Create or renew push channels that are missing or close to expiry."""
+    rt = runtime.current()
+    if not rt.settings.push_enabled:
+        return 0
+    changed = 0
+    now = rt.clock()
+    with rt.sessions() as session:
+        ids = list(session.scalars(select(Calendar.id).where(Calendar.is_busy_source.is_(True))))
+    for calendar_id in ids:
+        with transaction(rt.sessions) as session:
+            calendar = session.get(Calendar, calendar_id)
+            if calendar is not None and push.ensure_watch(
+                session, calendar, rt.connectors, rt.settings.public_url, now
+            ):
+                changed += 1
+    return changed

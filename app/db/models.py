@@ -44,6 +44,7 @@ class AccountStatus(StrEnum):
     OK = "ok"
     NEEDS_REAUTH = "needs_reauth"
     ERROR = "error"
+    DISCONNECTED = "disconnected"  # the person disconnected it; credentials are deleted
 
 
 class BlockState(StrEnum):
@@ -91,6 +92,8 @@ class Account(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     provider: Mapped[str] = mapped_column(String(32))
     external_id: Mapped[str] = mapped_column(String(320))
+    # The provider's stable account id (Google `sub`, MSAL home_account_id).
+    provider_account_id: Mapped[str | None] = mapped_column(String(320))
     display_name: Mapped[str] = mapped_column(String(320), default="")
     status: Mapped[AccountStatus] = mapped_column(String(32), default=AccountStatus.OK)
     status_detail: Mapped[str] = mapped_column(Text, default="")
@@ -119,6 +122,12 @@ class Calendar(Base):
     timezone: Mapped[str | None] = mapped_column(String(64))
     sync_cursor: Mapped[str | None] = mapped_column(Text)
     last_synced_at: Mapped[datetime | None]
+    focus_time_unsupported: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Push channel (Google) or subscription (Graph). The secret is kept as a SHA-256 hash.
+    watch_id: Mapped[str | None] = mapped_column(String(256), unique=True)
+    watch_resource_id: Mapped[str | None] = mapped_column(String(256))
+    watch_secret_hash: Mapped[str | None] = mapped_column(String(64))
+    watch_expires_at: Mapped[datetime | None]
 
     account: Mapped[Account] = relationship(back_populates="calendars", lazy="raise")
 
@@ -191,3 +200,71 @@ class AuditEntry(Base):
     outcome: Mapped[str] = mapped_column(String(16))
     detail: Mapped[dict[str, Any]]
     at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class CalendarEvent(Base):
+    """The last synced state of an event on a busy-source calendar (a cache, not a source)."""
+
+    __tablename__ = "calendar_events"
+    __table_args__ = (UniqueConstraint("calendar_id", "provider_event_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    calendar_id: Mapped[int] = mapped_column(
+        ForeignKey("calendars.id", ondelete="CASCADE"), index=True
+    )
+    provider_event_id: Mapped[str] = mapped_column(String(1024))
+    title: Mapped[str] = mapped_column(Text, default="")
+    start: Mapped[datetime]
+    end: Mapped[datetime]
+    all_day: Mapped[bool] = mapped_column(Boolean, default=False)
+    busy: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(16))
+    event_type: Mapped[str] = mapped_column(String(32))
+    organizer_email: Mapped[str | None] = mapped_column(String(320))
+    self_is_organizer: Mapped[bool] = mapped_column(Boolean, default=False)
+    self_response: Mapped[str | None] = mapped_column(String(16))
+    attendee_count: Mapped[int] = mapped_column(Integer, default=0)
+    series_id: Mapped[str | None] = mapped_column(String(1024))
+    tag_plan_id: Mapped[str | None] = mapped_column(String(64))
+    tag_slot_key: Mapped[str | None] = mapped_column(String(64))
+    updated: Mapped[datetime | None]
+    synced_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class OAuthState(Base):
+    """A pending authorization: one-time, bound to a browser session, expiring."""
+
+    __tablename__ = "oauth_states"
+
+    state: Mapped[str] = mapped_column(String(128), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    browser_hash: Mapped[str] = mapped_column(String(64))
+    # Encrypted: the PKCE verifier (Google) or the MSAL flow dict (Microsoft).
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class WebSession(Base):
+    """A signed-in browser. The cookie holds a random id; only its hash is stored."""
+
+    __tablename__ = "web_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    expires_at: Mapped[datetime]
+
+
+class WebhookReceipt(Base):
+    """Provider notifications already accepted (deduplication)."""
+
+    __tablename__ = "webhook_receipts"
+    __table_args__ = (UniqueConstraint("provider", "channel_id", "message_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(256))
+    message_key: Mapped[str] = mapped_column(String(256))
+    received_at: Mapped[datetime] = mapped_column(default=utc_now)

@@ -49,21 +49,30 @@ def add_account(
     )
     session.add(account)
     session.flush()
-    has_target = user_has_target(session, user)
+    store_calendars(session, user, account, calendars)
+    return account
+
+
+def store_calendars(
+    session: Session, user: User, account: Account, calendars: list[CalendarInfo]
+) -> None:
+    """Add new calendars (primary is the target if there is none; owned ones are busy)."""
+    known = {
+        c.provider_calendar_id: c
+        for c in session.scalars(select(Calendar).where(Calendar.account_id == account.id))
+    }
     for info in calendars:
-        session.add(
-            Calendar(
+        row = known.get(info.id)
+        if row is None:
+            row = Calendar(
                 account_id=account.id,
                 provider_calendar_id=info.id,
-                name=info.name,
-                is_primary=info.primary,
                 is_busy_source=info.owned,
-                is_target=info.primary and info.can_write and not has_target,
-                timezone=info.timezone,
+                is_target=info.primary and info.can_write and not user_has_target(session, user),
             )
-        )
-    session.flush()
-    return account
+            session.add(row)
+            session.flush()
+        row.name, row.is_primary, row.timezone = info.name, info.primary, info.timezone
 
 
 def user_has_target(session: Session, user: User) -> bool:

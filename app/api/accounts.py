@@ -1,0 +1,140 @@
+"""Connected accounts and their calendars."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from app import tasks
+from app.deps import CurrentUser, RuntimeDep, SessionDep
+from app.services import calendars as calendar_service
+from app.services.sync import cached_events
+
+router = APIRouter(tags=["accounts"])
+
+
+class CalendarOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    is_primary: bool
+    is_busy_source: bool
+    is_target: bool
+    timezone: str | None
+    last_synced_at: datetime | None
+    push_active: bool = False
+
+
+class AccountOut(BaseModel):
+    id: int
+    provider: str
+    email: str
+    status: str
+    status_detail: str
+    calendars: list[CalendarOut]
+
+
+class CalendarRoles(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    is_busy_source: bool | None = None
+    is_target: bool | None = None
+
+
+class EventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    provider_event_id: str
+    title: str
+    start: datetime
+    end: datetime
+    all_day: bool
+    busy: bool
+    status: str
+    event_type: str
+    organizer_email: str | None
+    self_is_organizer: bool
+    self_response: str | None
+    attendee_count: int
+    tag_slot_key: str | None
+    synced_at: datetime
+
+
+def _calendar_out(calendar: object) -> CalendarOut:
+    out = CalendarOut.model_validate(calendar)
+    out.push_active = getattr(calendar, "watch_id", None) is not None
+    return out
+
+
+@router.get("/accounts", response_model=list[AccountOut])
+def list_accounts(user: CurrentUser, session: SessionDep) -> list[AccountOut]:
+    """Connected accounts with their calendars and status."""
+    return [
+        AccountOut(
+            id=account.id,
+            provider=account.provider,
+            email=account.display_name,
+            status=account.status,
+            status_detail=account.status_detail,
+            calendars=[_calendar_out(c) for c in calendars],
+        )
+        for account, calendars in calendar_service.accounts_of(session, user)
+    ]
+
+
+@router.patch("/calendars/{calendar_id}", response_model=CalendarOut)
+def change_roles(
+    calendar_id: int, body: CalendarRoles, user: CurrentUser, session: SessionDep
+) -> CalendarOut:
+    """Choose whether a calendar counts as busy and whether blocks are written to it."""
+    calendar = calendar_service.set_roles(
+        session, user, calendar_id, busy_source=body.is_busy_source, target=body.is_target
+    )
+    return _calendar_out(calendar)
+
+
+@router.delete("/accounts/{account_id}", response_model=AccountOut)
+def disconnect(
+    account_id: int, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+) -> AccountOut:
+    """Disconnect: stop push, revoke the grant, delete the stored credential."""
+    account = calendar_service.disconnect(
+        session,
+        user,
+        account_id,
+        cipher=runtime.cipher,
+        providers=runtime.providers,
+        connectors=runtime.connectors,
+    )
+    return AccountOut(
+        id=account.id,
+        provider=account.provider,
+        email=account.display_name,
+        status=account.status,
+        status_detail=account.status_detail,
+        calendars=[],
+    )
+
+
+@router.post("/calendars/{calendar_id}/sync", status_code=202)
+def sync_now(calendar_id: int, user: CurrentUser, session: SessionDep) -> dict[str, bool]:
+    """Queue an incremental sync of one calendar."""
+    calendar = calendar_service.get_calendar(session, user, calendar_id)
+    return {"queued": tasks.enqueue_sync(calendar.id)}
+
+
+@router.get("/calendars/{calendar_id}/events", response_model=list[EventOut])
+def events(
+    calendar_id: int,
+    user: CurrentUser,
+    session: SessionDep,
+    start: Annotated[AwareDatetime | None, Query()] = None,
+    end: Annotated[AwareDatetime | None, Query()] = None,
+) -> list[EventOut]:
+    """Events as last synced from the provider."""
+    calendar = calendar_service.get_calendar(session, user, calendar_id)
+    return [EventOut.model_validate(e) for e in cached_events(session, calendar, start, end)]

@@ -1,0 +1,115 @@
+"""Connect / sign in with Google or Microsoft: start, callback, sign out."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+
+from app import tasks
+from app.db.models import Calendar
+from app.db.session import transaction
+from app.deps import SESSION_COOKIE, RuntimeDep, signed_in_user_id
+from app.services import accounts, websessions
+from app.web import render
+
+router = APIRouter(tags=["auth"])
+
+BROWSER_COOKIE = "gg_browser"
+PROVIDER_NAMES = {"google": "Google Calendar", "microsoft": "Outlook / Microsoft 365"}
+
+
+def _cookie_flags(runtime: RuntimeDep) -> dict[str, object]:
+    return {
+        "httponly": True,
+        "samesite": "lax",
+        "secure": runtime.settings.public_url.startswith("https://"),
+        "path": "/",
+    }
+
+
+@router.get("/auth/{provider}/start", response_class=RedirectResponse, status_code=302)
+def start(provider: str, request: Request, runtime: RuntimeDep) -> Response:
+    """Send the browser to the provider's consent screen (PKCE; state bound to this browser)."""
+    browser_id = request.cookies.get(BROWSER_COOKIE) or accounts.new_browser_id()
+    try:
+        with transaction(runtime.sessions) as session:
+            url = accounts.begin_connect(
+                session, runtime.cipher, runtime.providers, provider, browser_id, runtime.clock()
+            )
+    except accounts.ConnectRejectedError as error:
+        return _problem(request, str(error), status.HTTP_404_NOT_FOUND)
+    response = RedirectResponse(url, status_code=status.HTTP_302_FOUND)
+    response.set_cookie(BROWSER_COOKIE, browser_id, max_age=3600, **_cookie_flags(runtime))  # type: ignore[arg-type]
+    return response
+
+
+@router.get("/auth/{provider}/callback", response_class=HTMLResponse)
+def callback(provider: str, request: Request, runtime: RuntimeDep) -> Response:
+    """Finish the authorization: verify state, exchange the code, sign in, list calendars."""
+    params = dict(request.query_params)
+    now = runtime.clock()
+    try:
+        secrets_ = accounts.consume_state(
+            runtime.sessions,
+            runtime.cipher,
+            provider,
+            params.get("state", ""),
+            request.cookies.get(BROWSER_COOKIE),
+            now,
+        )
+        with transaction(runtime.sessions) as session:
+            connected = accounts.complete_connect(
+                session,
+                cipher=runtime.cipher,
+                providers=runtime.providers,
+                connectors=runtime.connectors,
+                provider=provider,
+                secrets_=secrets_,
+                params=params,
+                default_timezone=runtime.settings.default_timezone,
+                signed_in_user_id=signed_in_user_id(request, runtime),
+            )
+            cookie = websessions.sign_in(session, connected.user_id, now)
+    except accounts.MissingPermissionsError as error:
+        return render(
+            request,
+            "missing_scopes.html",
+            {"provider": PROVIDER_NAMES.get(provider, provider), "missing": error.missing},
+            status_code=status.HTTP_400_BAD_REQUEST,
+        )
+    except accounts.ConnectRejectedError as error:
+        return _problem(request, str(error), status.HTTP_400_BAD_REQUEST)
+    _after_connect(runtime, connected.account_id)
+    response = RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
+    response.set_cookie(SESSION_COOKIE, cookie, max_age=14 * 86400, **_cookie_flags(runtime))  # type: ignore[arg-type]
+    response.delete_cookie(BROWSER_COOKIE, path="/")
+    return response
+
+
+@router.post("/auth/sign-out", status_code=status.HTTP_303_SEE_OTHER)
+def sign_out(request: Request, runtime: RuntimeDep) -> Response:
+    """End the browser session."""
+    value = request.cookies.get(SESSION_COOKIE)
+    if value:
+        with transaction(runtime.sessions) as session:
+            websessions.sign_out(session, value)
+    response = RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+def _after_connect(runtime: RuntimeDep, account_id: int) -> None:
+    # First sync and push channels run in the background; the person sees the page at once.
+    with runtime.sessions() as session:
+        ids = session.scalars(
+            select(Calendar.id).where(
+                Calendar.account_id == account_id, Calendar.is_busy_source.is_(True)
+            )
+        ).all()
+    for calendar_id in ids:
+        tasks.enqueue_sync(calendar_id, recreate_watch=True)
+
+
+def _problem(request: Request, message: str, code: int) -> Response:
+    return render(request, "problem.html", {"message": message}, status_code=code)

@@ -1,0 +1,53 @@
+"""Provider push endpoints: verify, record, answer fast, sync in the background."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, status
+from fastapi.responses import PlainTextResponse, Response
+
+from app import tasks
+from app.db.session import transaction
+from app.deps import RuntimeDep
+from app.services import push
+
+router = APIRouter(tags=["webhooks"])
+
+
+@router.post("/webhooks/google", status_code=status.HTTP_200_OK)
+def google(request: Request, runtime: RuntimeDep) -> Response:
+    """Google push: channel id + token checked; a hint to sync, never trusted as data."""
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    try:
+        with transaction(runtime.sessions) as session:
+            wanted = push.google_notification(session, headers)
+    except push.WebhookRejectedError as error:
+        return PlainTextResponse(str(error), status_code=error.status)
+    if wanted is not None:
+        tasks.enqueue_sync(wanted.calendar_id)
+    return Response(status_code=status.HTTP_200_OK)
+
+
+@router.post("/webhooks/microsoft")
+@router.post("/webhooks/microsoft/lifecycle")
+async def microsoft(request: Request, runtime: RuntimeDep) -> Response:
+    """Graph change and lifecycle notifications, and the subscription validation handshake."""
+    token = request.query_params.get("validationToken")
+    if token is not None:
+        # Graph wants the decoded token back as plain text within 10 seconds.
+        return PlainTextResponse(token, status_code=status.HTTP_200_OK)
+    try:
+        body: Any = await request.json()
+    except ValueError:
+        return PlainTextResponse("body is not JSON", status_code=status.HTTP_400_BAD_REQUEST)
+    if not isinstance(body, dict):
+        return PlainTextResponse("body is not an object", status_code=status.HTTP_400_BAD_REQUEST)
+    try:
+        with transaction(runtime.sessions) as session:
+            wanted = push.microsoft_notifications(session, body, runtime.clock())
+    except push.WebhookRejectedError as error:
+        return PlainTextResponse(str(error), status_code=error.status)
+    for item in wanted:
+        tasks.enqueue_sync(item.calendar_id, recreate_watch=item.recreate_watch, full=item.full)
+    return Response(status_code=status.HTTP_202_ACCEPTED)

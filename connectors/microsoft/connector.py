@@ -1,0 +1,361 @@
+"""`MicrosoftConnector`: the connector contract over Microsoft Graph (Outlook / Microsoft 365)."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+from urllib.parse import urlsplit, urlunsplit
+
+from connectors.base import (
+    BlockSpec,
+    CalendarInfo,
+    Capability,
+    Event,
+    EventStatus,
+    Response,
+    SaveCredentials,
+    SelfResponse,
+    SyncPage,
+    Watch,
+    as_utc,
+)
+from connectors.errors import (
+    Conflict,
+    CursorExpired,
+    NotAGrowthBlock,
+    NotFound,
+    PermissionDenied,
+    ReauthRequired,
+)
+from connectors.microsoft.client import GraphClient, segment
+from connectors.microsoft.mapping import (
+    CATEGORY,
+    block_body,
+    calendar_info,
+    event_from_graph,
+    expand_tag,
+    graph_datetime,
+    parse_instant,
+    slot_filter,
+)
+from connectors.microsoft.oauth import MicrosoftConfig, TokenSource
+from connectors.registry import ConnectorFactory
+
+__all__ = ["SYNC_FUTURE", "SYNC_PAST", "WATCH_LIFETIME", "MicrosoftConnector", "make_factory"]
+
+# Graph's delta works over a window fixed when the cursor is started.
+SYNC_PAST, SYNC_FUTURE = timedelta(days=7), timedelta(weeks=12)
+# A full sync re-anchors the window once it has drifted this far behind the clock.
+SYNC_REANCHOR = timedelta(days=7)
+# Outlook event subscriptions live at most 4230 minutes; stay clear of the cap.
+WATCH_LIFETIME = timedelta(hours=70)
+_CURSOR_PREFIX = "ms1|"
+_PAGE = 100
+_ACTIONS = {
+    Response.ACCEPT: "accept",
+    Response.DECLINE: "decline",
+    Response.TENTATIVE: "tentativelyAccept",
+}
+_AFTER = {
+    Response.ACCEPT: SelfResponse.ACCEPTED,
+    Response.DECLINE: SelfResponse.DECLINED,
+    Response.TENTATIVE: SelfResponse.TENTATIVE,
+}
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _sorted(events: list[Event]) -> list[Event]:
+    return sorted(events, key=lambda e: (e.start, e.end, e.id))
+
+
+class MicrosoftConnector:
+    """One Microsoft 365 / Outlook.com account via Graph (see `CalendarConnector`).
+
+    `credentials` is a serialized MSAL token cache; `save` receives it whenever MSAL changed it.
+    `clock` anchors the sync window and watch expiry. Growth blocks carry their tag in two
+    single-value extended properties and the "Growth" category (which delta results show).
+    """
+
+    provider: ClassVar[str] = "microsoft"
+    capabilities: ClassVar[Capability] = (
+        Capability.WRITE | Capability.RESPOND | Capability.PUSH | Capability.INCREMENTAL_SYNC
+    )
+
+    def __init__(
+        self,
+        config: MicrosoftConfig,
+        credentials: bytes,
+        save: SaveCredentials,
+        *,
+        home_account_id: str | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.tokens = TokenSource(config, credentials, save, home_account_id)
+        self.client = GraphClient(config, self.tokens, sleep=sleep)
+        self._clock = clock
+
+    def close(self) -> None:
+        """Release the HTTP connection pool."""
+        self.client.close()
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def list_calendars(self) -> list[CalendarInfo]:
+        """The account's calendars (`owned` when the signed-in user owns them)."""
+        email = self.tokens.username
+        return [
+            calendar_info(item, email)
+            for page in self.client.pages("/me/calendars")
+            for item in page.get("value", [])
+        ]
+
+    def list_events(self, calendar_id: str, start: datetime, end: datetime) -> list[Event]:
+        """Live occurrences overlapping [start, end), sorted (calendarView never has masters)."""
+        start, end = as_utc(start, "start"), as_utc(end, "end")
+        if end < start:
+            raise ValueError("window ends before it starts")
+        events = [
+            e
+            for e in self._view(calendar_id, start, end)
+            if e.status is not EventStatus.CANCELLED and e.start < end and e.end > start
+        ]
+        return _sorted(events)
+
+    def _view(self, calendar_id: str, start: datetime, end: datetime) -> list[Event]:
+        params = {"startDateTime": _iso(start), "endDateTime": _iso(end), "$expand": expand_tag()}
+        return [
+            event_from_graph(item, calendar_id)
+            for page in self.client.pages(f"{self._cal(calendar_id)}/calendarView", params, _PAGE)
+            for item in page.get("value", [])
+            if item.get("type") != "seriesMaster"
+        ]
+
+    def sync(self, calendar_id: str, cursor: str | None) -> SyncPage:
+        """Full sync over [now - 7 days, now + 12 weeks) without a cursor, else the delta."""
+        delta_path = f"{self._cal(calendar_id)}/calendarView/delta"
+        if cursor is None:
+            anchor = self._clock()
+            start, end = anchor - SYNC_PAST, anchor + SYNC_FUTURE
+            url = delta_path
+            params: dict[str, str] | None = {"startDateTime": _iso(start), "endDateTime": _iso(end)}
+        else:
+            anchor, url = self._parse_cursor(cursor, calendar_id)
+            params = None
+        changed: dict[str, Event] = {}
+        removed: set[str] = set()
+        candidates: set[str] = set()
+        while True:
+            page: dict[str, Any] = self.client.request("GET", url, params=params, page_size=_PAGE)
+            # Graph may replay items across pages and rounds: the last word on an id wins.
+            for item in page.get("value", []):
+                event_id = str(item["id"])
+                if "@removed" in item:  # deleted, or moved out of the window
+                    changed.pop(event_id, None)
+                    removed.add(event_id)
+                    continue
+                if item.get("type") == "seriesMaster":
+                    continue
+                event = event_from_graph(item, calendar_id)
+                if event.status is EventStatus.CANCELLED:
+                    changed.pop(event_id, None)
+                    removed.add(event_id)
+                    continue
+                removed.discard(event_id)
+                changed[event_id] = event
+                if CATEGORY in (item.get("categories") or []):
+                    candidates.add(event_id)
+            if "@odata.deltaLink" in page:
+                link = page["@odata.deltaLink"]
+                next_cursor = f"{_CURSOR_PREFIX}{calendar_id}|{_iso(anchor)}|{link}"
+                break
+            url, params = page["@odata.nextLink"], None
+        self._read_tags(calendar_id, changed, candidates, removed)
+        return SyncPage(
+            changed=_sorted(list(changed.values())),
+            removed_ids=sorted(removed) if cursor is not None else [],
+            next_cursor=next_cursor,
+        )
+
+    def _parse_cursor(self, cursor: str, calendar_id: str) -> tuple[datetime, str]:
+        # Our cursor wraps Graph's opaque deltaLink with the calendar and the window's anchor.
+        if not cursor.startswith(_CURSOR_PREFIX):
+            raise CursorExpired("malformed Microsoft sync cursor")
+        try:
+            owner, anchor_text, link = cursor.removeprefix(_CURSOR_PREFIX).split("|", 2)
+            anchor = parse_instant(anchor_text)
+        except ValueError:
+            raise CursorExpired("malformed Microsoft sync cursor") from None
+        if owner != calendar_id or not link.startswith(self.client.base + "/"):
+            raise CursorExpired("the sync cursor belongs to another calendar")
+        if self._clock() - anchor > SYNC_REANCHOR:
+            raise CursorExpired("the sync window has drifted; a full sync re-anchors it")
+        return anchor, link
+
+    def _read_tags(
+        self, calendar_id: str, changed: dict[str, Event], candidates: set[str], removed: set[str]
+    ) -> None:
+        # Delta cannot $expand extended properties: read the tags of likely growth blocks (they
+        # carry our category) one by one; there are few per week.
+        for event_id in sorted(candidates):
+            try:
+                event = self._get(calendar_id, event_id)
+            except NotFound:  # deleted since the delta page was produced
+                changed.pop(event_id, None)
+                removed.add(event_id)
+                continue
+            changed[event_id] = dataclasses.replace(changed[event_id], tag=event.tag)
+
+    # --- blocks -------------------------------------------------------------------------------
+
+    def create_block(self, calendar_id: str, spec: BlockSpec) -> Event:
+        """Create the block unless one with its slot key exists (then return that one).
+
+        `focus_time` and `auto_decline` have no Graph equivalent and are ignored.
+        """
+        existing = self.find_block(calendar_id, spec.tag.slot_key)
+        if existing is not None:
+            return existing
+        item = self.client.request(
+            "POST", f"{self._cal(calendar_id)}/events", json=block_body(spec)
+        )
+        event = event_from_graph(item, calendar_id)
+        # POST answers omit extended properties unless expanded; we know what we stored
+        return dataclasses.replace(event, tag=spec.tag)
+
+    def find_block(self, calendar_id: str, slot_key: str) -> Event | None:
+        """The live growth block with this slot key, if any."""
+        params = {"$filter": slot_filter(slot_key), "$expand": expand_tag()}
+        for page in self.client.pages(f"{self._cal(calendar_id)}/events", params):
+            for item in page.get("value", []):
+                event = event_from_graph(item, calendar_id)
+                # the value filter is case-insensitive at Graph: check the exact key here
+                tagged = event.tag is not None and event.tag.slot_key == slot_key
+                if tagged and event.status is not EventStatus.CANCELLED:
+                    return event
+        return None
+
+    def update_block(self, calendar_id: str, event_id: str, spec: BlockSpec) -> Event:
+        """Reshape a growth block in place (same id)."""
+        current = self._block(calendar_id, event_id)
+        if current.tag is not None and current.tag.slot_key != spec.tag.slot_key:
+            other = self.find_block(calendar_id, spec.tag.slot_key)
+            if other is not None and other.id != event_id:
+                raise Conflict(f"slot {spec.tag.slot_key!r} is already booked")
+        path = f"{self._cal(calendar_id)}/events/{segment(event_id)}"
+        item = self.client.request("PATCH", path, json=block_body(spec))
+        return dataclasses.replace(event_from_graph(item, calendar_id), tag=spec.tag)
+
+    def delete_block(self, calendar_id: str, event_id: str) -> None:
+        """Delete a growth block; untagged events are refused."""
+        self._block(calendar_id, event_id)
+        self.client.request("DELETE", f"{self._cal(calendar_id)}/events/{segment(event_id)}")
+
+    def _block(self, calendar_id: str, event_id: str) -> Event:
+        event = self._get(calendar_id, event_id)
+        if event.tag is None:
+            raise NotAGrowthBlock("GrowthGuard only edits the growth blocks it created")
+        return event
+
+    def _get(self, calendar_id: str, event_id: str) -> Event:
+        path = f"{self._cal(calendar_id)}/events/{segment(event_id)}"
+        item = self.client.request("GET", path, params={"$expand": expand_tag()})
+        event = event_from_graph(item, calendar_id)
+        if event.status is EventStatus.CANCELLED:
+            raise NotFound("the event was cancelled")
+        return event
+
+    # --- RSVPs --------------------------------------------------------------------------------
+
+    def respond(
+        self,
+        calendar_id: str,
+        event_id: str,
+        response: Response,
+        message: str | None = None,
+        propose: tuple[datetime, datetime] | None = None,
+    ) -> Event:
+        """RSVP as the user (the organizer is told); an occurrence id answers that one only."""
+        current = self._get(calendar_id, event_id)
+        if current.self_is_organizer or current.self_response is None:
+            raise PermissionDenied("only invitees can respond to an event")
+        body: dict[str, Any] = {"sendResponse": True}
+        if message:
+            body["comment"] = message
+        if propose is not None:
+            if response is Response.ACCEPT:
+                raise ValueError("Graph proposes new times only when declining or tentative")
+            body["proposedNewTime"] = {
+                "start": graph_datetime(as_utc(propose[0], "propose start")),
+                "end": graph_datetime(as_utc(propose[1], "propose end")),
+            }
+        path = f"/me/events/{segment(event_id)}/{_ACTIONS[response]}"
+        self.client.request("POST", path, json=body)
+        try:
+            return self._get(calendar_id, event_id)
+        except NotFound:
+            # Exchange may move a declined meeting to Deleted Items right away
+            return dataclasses.replace(current, self_response=_AFTER[response])
+
+    # --- push ---------------------------------------------------------------------------------
+
+    def watch(self, calendar_id: str, callback_url: str, secret: str) -> Watch:
+        """Subscribe to changes of the calendar's events.
+
+        Lifecycle notifications (reauthorizationRequired, subscriptionRemoved, missed) go to
+        `callback_url` + "/lifecycle" by convention; Graph validates both URLs on creation.
+        """
+        parts = urlsplit(callback_url)
+        lifecycle = urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/lifecycle"))
+        body = {
+            "changeType": "created,updated,deleted",
+            "notificationUrl": callback_url,
+            "lifecycleNotificationUrl": lifecycle,
+            "resource": f"{self._cal(calendar_id)}/events",
+            "expirationDateTime": _iso(self._clock() + WATCH_LIFETIME),
+            "clientState": secret,
+        }
+        item = self.client.request("POST", "/subscriptions", json=body)
+        return Watch(
+            id=str(item["id"]),
+            calendar_id=calendar_id,
+            resource_id=None,
+            expires_at=parse_instant(str(item["expirationDateTime"])),
+            secret=secret,
+        )
+
+    def renew_watch(self, watch: Watch) -> Watch:
+        """Extend a subscription; NotFound when Graph dropped it (then watch() again)."""
+        body = {"expirationDateTime": _iso(self._clock() + WATCH_LIFETIME)}
+        item = self.client.request("PATCH", f"/subscriptions/{segment(watch.id)}", json=body)
+        return dataclasses.replace(watch, expires_at=parse_instant(str(item["expirationDateTime"])))
+
+    def unwatch(self, watch: Watch) -> None:
+        """Delete a subscription; unknown ones are ignored."""
+        with contextlib.suppress(NotFound):
+            self.client.request("DELETE", f"/subscriptions/{segment(watch.id)}")
+
+    @staticmethod
+    def _cal(calendar_id: str) -> str:
+        return f"/me/calendars/{segment(calendar_id)}"
+
+
+def make_factory(config: MicrosoftConfig, **options: Any) -> ConnectorFactory:
+    """A registry factory: credentials are a serialized MSAL cache (None → ReauthRequired).
+
+    `options` are passed on to `MicrosoftConnector` (e.g. `sleep`, `clock`).
+    """
+
+    def factory(credentials: bytes | None, save: SaveCredentials) -> MicrosoftConnector:
+        if credentials is None:
+            raise ReauthRequired("no Microsoft credentials stored; connect the account")
+        return MicrosoftConnector(config, credentials, save, **options)
+
+    return factory

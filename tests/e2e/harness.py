@@ -1,0 +1,91 @@
+"""Run the real app over HTTP behind a pretend public https name, for end-to-end tests.
+
+Providers only push to https URLs, so the app's public URL is https://gg.test; the test's
+HTTP client and the fakes' deliveries are routed to the app's loopback port, as a
+TLS-terminating proxy would do in front of a real deployment.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import uvicorn
+
+PUBLIC_URL = "https://gg.test"
+
+
+class AppServer:
+    """uvicorn serving the app (with its lifespan) on 127.0.0.1 in a background thread."""
+
+    def __init__(self, app: Any) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self.base_url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
+        )
+
+    def __enter__(self) -> AppServer:
+        self._thread.start()
+        deadline = time.monotonic() + 20
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the app did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=20)
+        self._sock.close()
+
+
+class PublicNameTransport(httpx.BaseTransport):
+    """Route public host names to loopback servers (the app, a provider's fake); others pass."""
+
+    def __init__(self, routes: dict[str, str]) -> None:
+        self._routes = {host: httpx.URL(base) for host, base in routes.items()}
+        self._inner = httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        target = self._routes.get(request.url.host)
+        if target is None:
+            return self._inner.handle_request(request)
+        # A copy: the client keeps the original URL, so cookies stay with the public name.
+        routed = httpx.Request(
+            request.method,
+            request.url.copy_with(scheme=target.scheme, host=target.host, port=target.port),
+            headers=request.headers,
+            stream=request.stream,
+            extensions=request.extensions,
+        )
+        return self._inner.handle_request(routed)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def browser(app_base: str, hosts: dict[str, str] | None = None) -> httpx.Client:
+    """A cookie-keeping client, as a person's browser would be (`hosts`: extra name -> base)."""
+    routes = {"gg.test": app_base, **(hosts or {})}
+    return httpx.Client(base_url=PUBLIC_URL, transport=PublicNameTransport(routes), timeout=15.0)
+
+
+def wait_until(check: Callable[[], Any], timeout: float, interval: float = 0.01) -> Any:
+    """Poll `check` until it returns something truthy; raise after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)

@@ -1,0 +1,120 @@
+"""Verification of provider notifications: channel tokens, clientState, dedupe, lifecycle."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.orm import Session
+
+from app.db.models import Calendar
+from app.db.session import transaction
+from app.runtime import Runtime
+from app.security import hash_token
+from app.services import push
+from app.services.connections import add_account
+from app.services.users import create_user
+from connectors.base import CalendarInfo
+
+NOW = datetime(2027, 1, 11, 8, tzinfo=UTC)
+
+
+@pytest.fixture
+def watched(runtime: Runtime) -> int:
+    with transaction(runtime.sessions) as session:
+        user, _ = create_user(session, "me@corp.example", "UTC")
+        account = add_account(
+            session,
+            user,
+            "google",
+            "me@corp.example",
+            [CalendarInfo(id="primary", name="Me", primary=True)],
+        )
+        calendar = session.query(Calendar).filter_by(account_id=account.id).one()
+        calendar.watch_id = "chan-1"
+        calendar.watch_resource_id = "res-1"
+        calendar.watch_secret_hash = hash_token("s3cret")
+        calendar.watch_expires_at = NOW + timedelta(days=7)
+        return calendar.id
+
+
+def google(session: Session, **overrides: str) -> push.SyncRequest | None:
+    headers = {
+        "x-goog-channel-id": "chan-1",
+        "x-goog-channel-token": "s3cret",
+        "x-goog-resource-id": "res-1",
+        "x-goog-resource-state": "exists",
+        "x-goog-message-number": "2",
+        **overrides,
+    }
+    return push.google_notification(session, headers)
+
+
+def test_google_push_is_verified_and_deduplicated(runtime: Runtime, watched: int):
+    with transaction(runtime.sessions) as session:
+        assert google(session) == push.SyncRequest(watched)
+        assert google(session) is None  # the same message number again
+        assert google(session, **{"x-goog-message-number": "3"}) == push.SyncRequest(watched)
+        assert (
+            google(session, **{"x-goog-message-number": "1", "x-goog-resource-state": "sync"})
+            is None
+        )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "status"),
+    [
+        ({"x-goog-channel-token": "guess"}, 403),
+        ({"x-goog-channel-token": ""}, 403),
+        ({"x-goog-channel-id": "chan-unknown"}, 404),
+        ({"x-goog-resource-id": "res-other"}, 403),
+    ],
+)
+def test_forged_google_push_is_rejected(runtime: Runtime, watched: int, overrides, status):
+    with transaction(runtime.sessions) as session, pytest.raises(push.WebhookRejectedError) as info:
+        google(session, **overrides)
+    assert info.value.status == status
+
+
+def graph(item: dict) -> dict:
+    return {"value": [{"subscriptionId": "chan-1", "clientState": "s3cret", **item}]}
+
+
+def test_graph_notifications_and_lifecycle(runtime: Runtime, watched: int):
+    change = {
+        "changeType": "created",
+        "resource": "me/events/1",
+        "resourceData": {"id": "1", "@odata.etag": "e1"},
+    }
+    with transaction(runtime.sessions) as session:
+        assert push.microsoft_notifications(session, graph(change), NOW) == [
+            push.SyncRequest(watched)
+        ]
+        assert push.microsoft_notifications(session, graph(change), NOW) == []  # Graph retried
+        missed = push.microsoft_notifications(session, graph({"lifecycleEvent": "missed"}), NOW)
+        assert missed == [push.SyncRequest(watched, full=True)]
+        removed = push.microsoft_notifications(
+            session, graph({"lifecycleEvent": "subscriptionRemoved"}), NOW
+        )
+        assert removed == [push.SyncRequest(watched, recreate_watch=True, full=True)]
+        assert session.get_one(Calendar, watched).watch_expires_at is None
+        reauth = push.microsoft_notifications(
+            session, graph({"lifecycleEvent": "reauthorizationRequired"}), NOW
+        )
+        assert reauth == [push.SyncRequest(watched, recreate_watch=True)]
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"value": [{"subscriptionId": "chan-1", "clientState": "forged"}]}, 403),
+        ({"value": [{"subscriptionId": "chan-1"}]}, 403),
+        ({"value": [{"subscriptionId": "nope", "clientState": "s3cret"}]}, 404),
+        ({"value": []}, 400),
+        ({"other": 1}, 400),
+    ],
+)
+def test_forged_graph_notifications_are_rejected(runtime: Runtime, watched: int, body, status):
+    with transaction(runtime.sessions) as session, pytest.raises(push.WebhookRejectedError) as info:
+        push.microsoft_notifications(session, body, NOW)
+    assert info.value.status == status
