@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import datetime
 
 from sqlalchemy import select
@@ -105,13 +106,22 @@ def scheduled_booking(plan_id: int) -> None:
         )
 
 
+_calendar_locks: dict[int, threading.Lock] = {}
+
+
+def _calendar_lock(calendar_id: int) -> threading.Lock:
+    # setdefault is atomic, so two threads never end up holding different locks for one id.
+    return _calendar_locks.setdefault(calendar_id, threading.Lock())
+
+
 @_provider_retry
 def sync_calendar(calendar_id: int, *, recreate_watch: bool = False, full: bool = False) -> None:
     """Pull a calendar's changes into the cache (and re-create its push channel if asked)."""
     rt = runtime.current()
     now = rt.clock()
-    with transaction(rt.sessions) as session:
-        calendar = session.get(Calendar, calendar_id)
+    # One sync per calendar at a time: in this process by a lock, across workers by a row lock.
+    with _calendar_lock(calendar_id), transaction(rt.sessions) as session:
+        calendar = session.get(Calendar, calendar_id, with_for_update=True)
         if calendar is None:
             return
         if full:

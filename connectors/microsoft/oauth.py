@@ -8,6 +8,7 @@ The credential blob GrowthGuard stores for a Microsoft account is a serialized M
 from __future__ import annotations
 
 import threading
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,16 +85,21 @@ def start_authorization(
 ) -> dict[str, Any]:
     """Begin the auth-code flow; keep the returned dict server-side, redirect to `auth_uri`.
 
-    The flow holds the state, nonce and PKCE verifier. Microsoft answers with `form_post`
-    (a POST to the redirect URI), so the code never lands in browser history or Referer headers.
+    The flow holds the state, nonce and PKCE verifier. The answer comes back in the query
+    string, not as `form_post`: browsers do not send SameSite=Lax cookies on a cross-site POST,
+    and the state is bound to such a cookie. The code stays safe in a URL because it is
+    single-use, bound to the PKCE verifier and redeemable only with the client secret.
     """
     try:
-        flow: dict[str, Any] = _application(config).initiate_auth_code_flow(
-            SCOPES,
-            redirect_uri=config.redirect_uri,
-            response_mode="form_post",
-            login_hint=login_hint,
-        )
+        with warnings.catch_warnings():
+            # MSAL nudges towards form_post; query is a deliberate choice (see above).
+            warnings.filterwarnings("ignore", message="response_mode='form_post'")
+            flow: dict[str, Any] = _application(config).initiate_auth_code_flow(
+                SCOPES,
+                redirect_uri=config.redirect_uri,
+                response_mode="query",
+                login_hint=login_hint,
+            )
     except (requests.RequestException, OSError):
         raise TransientError("could not reach the Microsoft identity platform") from None
     return flow

@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from app.domain.time import IsoWeek
 from app.main import create_app
@@ -114,3 +115,113 @@ def test_connect_book_invite_push_sync(fake: FakeGoogle, app_server: AppServer) 
         )
         assert invite["self_response"] == "needsAction" and invite["attendee_count"] == 12
         assert invite["start"].startswith(start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M"))
+
+
+def _connect(client) -> dict:
+    page = client.get("/auth/google/start", follow_redirects=True)
+    assert page.status_code == 200, page.text
+    return client.get("/accounts").json()[0]
+
+
+def _refresh_tokens(fake: FakeGoogle) -> list[str]:
+    with fake.lock:
+        return [token for token, grant in fake.oauth._grants.items() if grant.email == USER]
+
+
+def test_a_replayed_callback_is_rejected(fake: FakeGoogle, app_server: AppServer) -> None:
+    with browser(app_server.base_url) as client:
+        page = client.get("/auth/google/start", follow_redirects=True)
+        callback = next(r for r in page.history if "/auth/google/callback" in str(r.url))
+        replay = client.get(str(callback.url))
+        assert replay.status_code == 400 and "already used" in replay.text
+
+
+def test_a_state_from_another_browser_is_rejected(fake: FakeGoogle, app_server: AppServer) -> None:
+    with browser(app_server.base_url) as victim, browser(app_server.base_url) as attacker:
+        # The attacker starts a sign-in and gets the victim's browser to finish it.
+        to_provider = attacker.get("/auth/google/start")
+        to_callback = attacker.get(to_provider.headers["location"])
+        finished = victim.get(to_callback.headers["location"])
+        assert finished.status_code == 400 and "another browser" in finished.text
+        assert victim.get("/accounts").status_code == 401
+
+
+def test_missing_calendar_permission_explains_what_to_grant(
+    fake: FakeGoogle, app_server: AppServer
+) -> None:
+    fake.set_consent(USER, scopes=["openid", "https://www.googleapis.com/auth/userinfo.email"])
+    with browser(app_server.base_url) as client:
+        page = client.get("/auth/google/start", follow_redirects=True)
+        assert page.status_code == 400
+        assert "calendar.events" in page.text and "Connect again" in page.text
+
+
+def test_credentials_are_encrypted_at_rest(
+    fake: FakeGoogle, app_server: AppServer, engine: Engine, db_url: str
+) -> None:
+    with browser(app_server.base_url) as client:
+        _connect(client)
+    tokens = _refresh_tokens(fake)
+    assert tokens
+    with engine.connect() as connection:
+        stored = connection.execute(text("SELECT credentials FROM accounts")).scalar_one()
+    assert stored and not any(t.encode() in bytes(stored) for t in tokens)
+    if db_url.startswith("sqlite:///"):
+        path = Path(db_url.removeprefix("sqlite:///"))
+        raw = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+        assert not any(t.encode() in raw for t in tokens)
+
+
+def test_revoked_grant_marks_the_account_and_notifies(
+    fake: FakeGoogle, app_server: AppServer
+) -> None:
+    with browser(app_server.base_url) as client:
+        account = _connect(client)
+        calendar_id = account["calendars"][0]["id"]
+        wait_until(lambda: client.get("/accounts").json()[0]["calendars"][0]["push_active"], 5)
+        fake.revoke_grant(USER)
+        fake.expire_access_tokens(USER)
+        assert client.post(f"/calendars/{calendar_id}/sync").status_code == 202
+        status = wait_until(
+            lambda: client.get("/accounts").json()[0]["status"] == "needs_reauth", timeout=5
+        )
+        assert status
+        kinds = [n["kind"] for n in client.get("/notifications").json()]
+        assert "account.needs_reauth" in kinds
+        home = client.get("/")
+        assert "needs reauth" in home.text and "reconnect" in home.text
+
+
+def test_forged_push_is_rejected_over_http(fake: FakeGoogle, app_server: AppServer) -> None:
+    with browser(app_server.base_url) as client:
+        _connect(client)
+        wait_until(lambda: fake.channels(), timeout=5)
+        channel = fake.channels()[0]
+        forged = client.post(
+            "/webhooks/google",
+            headers={
+                "X-Goog-Channel-ID": channel,
+                "X-Goog-Channel-Token": "guessed",
+                "X-Goog-Message-Number": "99",
+                "X-Goog-Resource-State": "exists",
+            },
+        )
+        assert forged.status_code == 403
+        unknown = client.post("/webhooks/google", headers={"X-Goog-Channel-ID": "nope"})
+        assert unknown.status_code == 404
+
+
+def test_disconnect_revokes_and_deletes_the_credential(
+    fake: FakeGoogle, app_server: AppServer, engine: Engine
+) -> None:
+    with browser(app_server.base_url) as client:
+        account = _connect(client)
+        wait_until(lambda: fake.channels(), timeout=5)
+        tokens = _refresh_tokens(fake)
+        gone = client.delete(f"/accounts/{account['id']}")
+        assert gone.status_code == 200 and gone.json()["status"] == "disconnected"
+    with fake.lock:
+        assert all(fake.oauth._grants[t].revoked for t in tokens)
+    assert fake.channels() == []
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT credentials FROM accounts")).scalar_one() is None

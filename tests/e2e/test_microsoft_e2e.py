@@ -1,0 +1,105 @@
+"""Microsoft 365, end to end over HTTP: connect with MSAL, book, invite, notification, delta."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import Engine
+
+from app.domain.time import IsoWeek
+from app.main import create_app
+from app.providers import Providers
+from app.runtime import build_runtime
+from connectors.microsoft.oauth import MicrosoftConfig
+from tests.conftest import make_settings
+from tests.e2e.harness import PUBLIC_URL, AppServer, browser, wait_until
+from tests.fakes.graph_server import CLIENT_ID, CLIENT_SECRET, FakeGraphServer
+
+USER = "ben@contoso.example"
+BERLIN = ZoneInfo("Europe/Berlin")
+LOGIN = "login.microsoftonline.com"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeGraphServer]:
+    with FakeGraphServer() as server:
+        server.identity.register_app(
+            CLIENT_ID, CLIENT_SECRET, f"{PUBLIC_URL}/auth/microsoft/callback"
+        )
+        server.add_user(USER, "Calendar")
+        yield server
+
+
+@pytest.fixture
+def app_server(fake: FakeGraphServer, db_url: str, engine: Engine) -> Iterator[AppServer]:
+    settings = make_settings(
+        db_url,
+        public_url=PUBLIC_URL,
+        microsoft_client_id=CLIENT_ID,
+        microsoft_client_secret=CLIENT_SECRET,
+        default_timezone="Europe/Berlin",
+    )
+    providers = Providers(
+        microsoft=MicrosoftConfig(
+            client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET,
+            redirect_uri=settings.redirect_uri("microsoft"),
+            msal_http_client=fake.routing_session(),
+            graph_transport=fake.routing_transport(),
+        )
+    )
+    runtime = build_runtime(settings, engine=engine, providers=providers)
+    with AppServer(create_app(runtime, scheduler=False)) as server:
+        fake.deliver_to(server.base_url)
+        yield server
+
+
+def test_connect_book_invite_notification_delta(
+    fake: FakeGraphServer, app_server: AppServer
+) -> None:
+    with browser(app_server.base_url, {LOGIN: fake.base_url}) as client:
+        page = client.get("/auth/microsoft/start", follow_redirects=True)
+        assert page.status_code == 200 and USER in page.text, page.text
+        assert "Connect Outlook / Microsoft 365" in page.text
+
+        accounts = wait_until(
+            lambda: [a for a in client.get("/accounts").json() if a["calendars"][0]["push_active"]],
+            timeout=5,
+        )
+        calendar = accounts[0]["calendars"][0]
+        assert (accounts[0]["provider"], accounts[0]["status"]) == ("microsoft", "ok")
+        assert calendar["is_target"] and calendar["is_busy_source"]
+
+        plan = client.post("/plans", json={"goal": "Write the architecture RFC"}).json()
+        week = IsoWeek.containing(datetime.now(UTC), BERLIN).next()
+        booked = client.post(f"/plans/{plan['id']}/book", params={"week": str(week)})
+        assert booked.status_code == 200, booked.text
+        assert len(booked.json()[0]["created"]) == 2
+
+        cal_id = fake.calendar_id(USER)
+        blocks = [e for e in fake.events(USER, cal_id) if e.ext]
+        assert len(blocks) == 2
+        assert all("Growth" in e.categories and e.show_as == "busy" for e in blocks)
+
+        first = min(blocks, key=lambda e: e.start)
+        sent = time.monotonic()
+        invite_id = fake.insert_invite(
+            USER,
+            cal_id,
+            "Budget review",
+            first.start,
+            first.end,
+            "cfo@contoso.example",
+            attendees=[f"p{n}@contoso.example" for n in range(9)],
+        )
+
+        def seen() -> bool:
+            events = client.get(f"/calendars/{calendar['id']}/events").json()
+            return any(e["provider_event_id"] == invite_id for e in events)
+
+        wait_until(seen, timeout=1.0)
+        assert time.monotonic() - sent < 1.0
