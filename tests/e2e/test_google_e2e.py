@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, text
 
+from app import tasks
 from app.domain.time import IsoWeek
 from app.main import create_app
 from app.providers import Providers
@@ -225,3 +226,24 @@ def test_disconnect_revokes_and_deletes_the_credential(
     assert fake.channels() == []
     with engine.connect() as connection:
         assert connection.execute(text("SELECT credentials FROM accounts")).scalar_one() is None
+
+
+def test_channels_are_replaced_before_they_expire(
+    fake: FakeGoogle, app_server: AppServer, engine: Engine
+) -> None:
+    with browser(app_server.base_url) as client:
+        _connect(client)
+        old = wait_until(lambda: fake.channels(), timeout=5)[0]
+    with engine.begin() as connection:
+        connection.execute(
+            text("UPDATE calendars SET watch_expires_at = :soon"),
+            {"soon": datetime.now(UTC) + timedelta(hours=2)},
+        )
+    assert tasks.renew_watches() == 1
+    channels = fake.channels()
+    assert len(channels) == 1 and channels[0] != old  # the new one opened, the old one stopped
+    with engine.connect() as connection:
+        assert (
+            connection.execute(text("SELECT watch_id FROM calendars")).scalar_one() == channels[0]
+        )
+    assert tasks.renew_watches() == 0  # fresh channels are left alone

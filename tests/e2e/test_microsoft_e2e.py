@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from app.domain.time import IsoWeek
 from app.main import create_app
@@ -103,3 +103,57 @@ def test_connect_book_invite_notification_delta(
 
         wait_until(seen, timeout=1.0)
         assert time.monotonic() - sent < 1.0
+
+
+def _connect(client) -> dict:
+    page = client.get("/auth/microsoft/start", follow_redirects=True)
+    assert page.status_code == 200, page.text
+    return wait_until(
+        lambda: [a for a in client.get("/accounts").json() if a["calendars"][0]["push_active"]],
+        timeout=5,
+    )[0]
+
+
+def test_validation_handshake_and_forged_client_state(
+    fake: FakeGraphServer, app_server: AppServer
+) -> None:
+    with browser(app_server.base_url, {LOGIN: fake.base_url}) as client:
+        handshake = client.post("/webhooks/microsoft", params={"validationToken": "a b&c"})
+        assert handshake.status_code == 200 and handshake.text == "a b&c"
+        assert handshake.headers["content-type"].startswith("text/plain")
+        _connect(client)
+        forged = client.post(
+            "/webhooks/microsoft",
+            json={"value": [{"subscriptionId": _subscription_id(fake), "clientState": "forged"}]},
+        )
+        assert forged.status_code == 403
+
+
+def _subscription_id(fake: FakeGraphServer) -> str:
+    subscriptions = list(fake.push.subscriptions)
+    assert len(subscriptions) == 1
+    return str(subscriptions[0])
+
+
+def test_subscription_removed_is_recreated_and_resynced(
+    fake: FakeGraphServer, app_server: AppServer
+) -> None:
+    with browser(app_server.base_url, {LOGIN: fake.base_url}) as client:
+        _connect(client)
+        old = _subscription_id(fake)
+        fake.send_lifecycle(old, "subscriptionRemoved")
+        new = wait_until(lambda: set(fake.push.subscriptions) - {old}, timeout=5)
+        assert len(new) == 1
+
+
+def test_token_cache_is_encrypted_at_rest(
+    fake: FakeGraphServer, app_server: AppServer, engine: Engine
+) -> None:
+    with browser(app_server.base_url, {LOGIN: fake.base_url}) as client:
+        _connect(client)
+    with engine.connect() as connection:
+        stored = bytes(connection.execute(text("SELECT credentials FROM accounts")).scalar_one())
+    refresh_tokens = list(fake.identity.refresh_tokens)
+    assert refresh_tokens
+    assert not any(token.encode() in stored for token in refresh_tokens)
+    assert b"RefreshToken" not in stored and b"AccessToken" not in stored
