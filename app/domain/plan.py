@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import (
@@ -76,6 +76,11 @@ class BookAt(BaseModel):
         return dt.time(int(hours), int(minutes))
 
 
+AutoDecline = Literal[
+    "declineNone", "declineAllConflictingInvitations", "declineOnlyNewConflictingInvitations"
+]
+
+
 class PlanSpec(BaseModel):
     """What to book: goal, weekly target, block sizes, allowed days and windows."""
 
@@ -93,6 +98,11 @@ class PlanSpec(BaseModel):
     buffer_minutes: int = Field(default=10, ge=0, le=120)
     horizon_weeks: int = Field(default=2, ge=0, le=8)
     book_at: BookAt = Field(default_factory=BookAt)
+    # Where the calendar supports it (Google Workspace primary calendars), book blocks as native
+    # focus time. Auto-decline is off by default: GrowthGuard's boundary policy decides, with
+    # reasons and a counter-offer, instead of a blunt provider-side decline.
+    focus_time: bool = True
+    auto_decline: AutoDecline = "declineNone"
 
     @field_validator("timezone")
     @classmethod

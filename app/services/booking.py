@@ -299,12 +299,15 @@ def _create(
     key: str,
     interval: Interval,
 ) -> Event:
+    focus = spec.focus_time and not calendar.focus_time_unsupported
     block = BlockSpec(
         tag=BlockTag(plan_id=str(plan.id), slot_key=key),
         title=spec.block_title(),
         start=interval.start,
         end=interval.end,
         description=f"Reserved growth time for: {spec.goal}\nBooked by GrowthGuard.",
+        focus_time=focus,
+        auto_decline=spec.auto_decline if focus else None,
     )
     try:
         event = connector.create_block(calendar.provider_calendar_id, block)
@@ -320,6 +323,10 @@ def _create(
         )
         session.flush()
         raise
+    if focus and calendar.provider_calendar_id in getattr(
+        connector, "focus_time_unsupported", frozenset()
+    ):
+        calendar.focus_time_unsupported = True  # remembered, so later blocks do not retry
     audit.record_write(
         session,
         user_id=plan.user_id,

@@ -95,6 +95,8 @@ def test_connect_book_invite_push_sync(fake: FakeGoogle, app_server: AppServer) 
             private = event["extendedProperties"]["private"]
             assert str(plan["id"]) in private.values()
             assert event["transparency"] == "opaque"
+            assert event["eventType"] == "focusTime"  # a Workspace primary calendar
+            assert event["focusTimeProperties"]["autoDeclineMode"] == "declineNone"
 
         # 5. An invite lands on the first block; Google pushes; the service syncs.
         first = min(blocks, key=lambda e: parse_when(e["start"]))
@@ -247,3 +249,30 @@ def test_channels_are_replaced_before_they_expire(
             connection.execute(text("SELECT watch_id FROM calendars")).scalar_one() == channels[0]
         )
     assert tasks.renew_watches() == 0  # fresh channels are left alone
+
+
+def test_consumer_accounts_fall_back_to_plain_blocks_and_remember(
+    fake: FakeGoogle, app_server: AppServer, engine: Engine
+) -> None:
+    consumer = "joe@gmail.example"
+    fake.add_account(consumer, workspace=False, time_zone="Europe/Berlin")
+    fake.set_consent(consumer)
+    with browser(app_server.base_url) as client:
+        client.get("/auth/google/start", follow_redirects=True)
+        plan = client.post("/plans", json={"goal": "Learn Rust"}).json()
+        week = IsoWeek.containing(datetime.now(UTC), BERLIN).next()
+        for offset in (0, 1):
+            booked = client.post(
+                f"/plans/{plan['id']}/book", params={"week": str(week.plus(offset))}
+            )
+            assert booked.status_code == 200 and len(booked.json()[0]["created"]) == 2
+    blocks = [e for e in fake.events(consumer) if e.get("extendedProperties")]
+    assert len(blocks) == 4 and all(e.get("eventType", "default") == "default" for e in blocks)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT focus_time_unsupported FROM calendars")).scalar_one()
+    focus_attempts = [
+        r
+        for r in fake.requests
+        if r.method == "POST" and (r.json or {}).get("eventType") == "focusTime"
+    ]
+    assert len(focus_attempts) == 1  # refused once, never tried again
