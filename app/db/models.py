@@ -268,3 +268,99 @@ class WebhookReceipt(Base):
     channel_id: Mapped[str] = mapped_column(String(256))
     message_key: Mapped[str] = mapped_column(String(256))
     received_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class Policy(Base):
+    """A plan's boundary policy (DESIGN §7): the validated PolicySpec document."""
+
+    __tablename__ = "policies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    plan_id: Mapped[int | None] = mapped_column(
+        ForeignKey("plans.id", ondelete="CASCADE"), unique=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    document: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+
+class ConflictState(StrEnum):
+    OPEN = "open"  # detected, not decided yet
+    DECIDED = "decided"  # a decision was made (and carried out, unless pending)
+    OVERRIDDEN = "overridden"  # the person chose to keep the meeting
+    GONE = "gone"  # the invite was cancelled or moved off the block before anything happened
+
+
+class Conflict(Base):
+    """An invite that overlaps a growth block; decided at most once."""
+
+    __tablename__ = "conflicts"
+    __table_args__ = (UniqueConstraint("block_id", "calendar_id", "provider_event_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    block_id: Mapped[int] = mapped_column(ForeignKey("blocks.id", ondelete="CASCADE"))
+    calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"))
+    provider_event_id: Mapped[str] = mapped_column(String(1024))
+    # What the invite looked like when it was detected (for the explanation and the reports).
+    event: Mapped[dict[str, Any]]
+    state: Mapped[ConflictState] = mapped_column(String(16), default=ConflictState.OPEN)
+    detected_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class Decision(Base):
+    """What the policy decided for a conflict, why, and what was done about it."""
+
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conflict_id: Mapped[int] = mapped_column(
+        ForeignKey("conflicts.id", ondelete="CASCADE"), unique=True
+    )
+    action: Mapped[str] = mapped_column(String(32))
+    rule: Mapped[str | None] = mapped_column(String(200))
+    explanation: Mapped[str] = mapped_column(Text)
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    # pending (decline_after waiting), done, failed, skipped (dry run / overridden)
+    outcome: Mapped[str] = mapped_column(String(16))
+    due_at: Mapped[datetime | None]
+    detail: Mapped[dict[str, Any]]
+    decided_at: Mapped[datetime] = mapped_column(default=utc_now)
+    executed_at: Mapped[datetime | None]
+
+
+class NotificationChannel(Base):
+    """Where a person's notifications go besides the in-app list."""
+
+    __tablename__ = "notification_channels"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # email | slack | webhook
+    target: Mapped[str] = mapped_column(String(2048))  # an address or a URL
+    # Encrypted HMAC key of generic webhooks (shown once when the channel is created).
+    secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class NotificationDelivery(Base):
+    """One notification to one channel: retried with backoff until delivered or given up."""
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (UniqueConstraint("notification_id", "channel_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notification_id: Mapped[int] = mapped_column(
+        ForeignKey("notifications.id", ondelete="CASCADE"), index=True
+    )
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("notification_channels.id", ondelete="CASCADE")
+    )
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    delivered_at: Mapped[datetime | None]
