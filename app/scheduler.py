@@ -122,6 +122,14 @@ class BookingScheduler:
             name="poll-calendars",
             replace_existing=True,
         )
+        self._scheduler.add_job(
+            "app.tasks:decline_due",
+            trigger="interval",
+            minutes=1,
+            id="decline-due",
+            name="decline-due",
+            replace_existing=True,
+        )
         if push_enabled:
             self._scheduler.add_job(
                 "app.tasks:renew_watches",

@@ -47,3 +47,13 @@ def hash_token(token: str) -> str:
 def same_secret(a: str, b: str) -> bool:
     """Constant-time comparison."""
     return hmac.compare_digest(a.encode(), b.encode())
+
+
+def sign(message: str, key: str) -> str:
+    """HMAC-SHA256 of `message` (hex): for one-click links and webhook signatures."""
+    return hmac.new(key.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def verify_signature(message: str, signature: str, key: str) -> bool:
+    """Constant-time check of a `sign` result."""
+    return hmac.compare_digest(sign(message, key), signature)

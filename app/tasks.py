@@ -7,6 +7,7 @@ import threading
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from tenacity import (
     retry,
     retry_if_exception_type,
@@ -19,10 +20,11 @@ from app import runtime
 from app.db.models import Account, AccountStatus, Calendar, Plan, User
 from app.db.session import transaction
 from app.domain.time import IsoWeek
-from app.services import push
+from app.services import choices, conflicts, push
 from app.services import sync as sync_service
 from app.services.booking import BookingBlockedError, BookingReport, book_week, horizon_weeks
 from app.services.plans import plan_zone, spec_of
+from app.services.resolve import Resolver
 from connectors.errors import RateLimited, TransientError
 
 log = logging.getLogger(__name__)
@@ -128,7 +130,32 @@ def sync_calendar(calendar_id: int, *, recreate_watch: bool = False, full: bool 
             calendar.sync_cursor = None
         if recreate_watch and rt.settings.push_enabled:
             push.ensure_watch(session, calendar, rt.connectors, rt.settings.public_url, now)
-        sync_service.sync_calendar(session, calendar, rt.connectors, now)
+        result = sync_service.sync_calendar(session, calendar, rt.connectors, now)
+        new_conflicts = conflicts.detect(session, calendar, result, now) if result else []
+    # Each conflict is decided in its own transaction, right away (reaction time matters).
+    for conflict_id in new_conflicts:
+        resolve_conflict(conflict_id)
+
+
+def _resolver(session: Session) -> Resolver:
+    rt = runtime.current()
+    return Resolver(
+        session, rt.connectors, rt.settings.public_url, rt.settings.secret_key.get_secret_value()
+    )
+
+
+def resolve_conflict(conflict_id: int) -> None:
+    """Decide one conflict with its plan's policy and carry the decision out (once)."""
+    rt = runtime.current()
+    with transaction(rt.sessions) as session:
+        _resolver(session).resolve(conflict_id, rt.clock())
+
+
+def decline_due() -> int:
+    """Carry out declines whose grace period ended without the person choosing."""
+    rt = runtime.current()
+    with transaction(rt.sessions) as session:
+        return choices.execute_due(_resolver(session), rt.clock())
 
 
 def enqueue_sync(calendar_id: int, *, recreate_watch: bool = False, full: bool = False) -> bool:

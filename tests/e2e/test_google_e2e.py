@@ -3,65 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import Engine, text
 
 from app import tasks
 from app.domain.time import IsoWeek
-from app.main import create_app
-from app.providers import Providers
-from app.runtime import build_runtime
-from connectors.google.oauth import GoogleConfig
-from tests.conftest import make_settings
-from tests.e2e.harness import PUBLIC_URL, AppServer, browser, wait_until
-from tests.fakes.google_server import CLIENT_ID, CLIENT_SECRET, FakeGoogle
+from tests.e2e.conftest import BERLIN, USER
+from tests.e2e.harness import AppServer, browser, wait_until
+from tests.fakes.google_server import FakeGoogle
 from tests.fakes.google_store import parse_when
-
-USER = "ann@corp.example"
-BERLIN = ZoneInfo("Europe/Berlin")
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeGoogle]:
-    with FakeGoogle(redirect_uris=(f"{PUBLIC_URL}/auth/google/callback",)) as server:
-        server.add_account(USER, workspace=True, time_zone="Europe/Berlin")
-        server.set_consent(USER)
-        yield server
-
-
-@pytest.fixture
-def app_server(
-    fake: FakeGoogle, db_url: str, engine: Engine, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[AppServer]:
-    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # the fake speaks plain http
-    settings = make_settings(
-        db_url,
-        public_url=PUBLIC_URL,
-        google_client_id=CLIENT_ID,
-        google_client_secret=CLIENT_SECRET,
-    )
-    base = fake.base_url
-    providers = Providers(
-        google=GoogleConfig(
-            client_id=CLIENT_ID,
-            client_secret=CLIENT_SECRET,
-            redirect_uri=settings.redirect_uri("google"),
-            auth_uri=f"{base}/o/oauth2/auth",
-            token_uri=f"{base}/token",
-            revoke_uri=f"{base}/revoke",
-            userinfo_uri=f"{base}/v1/userinfo",
-            api_endpoint=f"{base}/calendar/v3/",
-        )
-    )
-    runtime = build_runtime(settings, engine=engine, providers=providers)
-    with AppServer(create_app(runtime, scheduler=False)) as server:
-        fake.deliver_to(server.base_url)
-        yield server
 
 
 def test_connect_book_invite_push_sync(fake: FakeGoogle, app_server: AppServer) -> None:

@@ -1,0 +1,101 @@
+"""Conflicts with their decisions; keeping a meeting; one-click links from notifications."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from app.db.models import Conflict, Decision
+from app.deps import CurrentUser, RuntimeDep, SessionDep
+from app.services import choices
+from app.services.errors import NotFoundError
+from app.services.resolve import Resolver
+from app.web import render
+
+router = APIRouter(tags=["conflicts"])
+
+
+class DecisionOut(BaseModel):
+    action: str
+    rule: str | None
+    explanation: str
+    dry_run: bool
+    outcome: str
+    due_at: datetime | None
+    decided_at: datetime
+    executed_at: datetime | None
+
+
+class ConflictOut(BaseModel):
+    id: int
+    block_id: int
+    state: str
+    event: dict[str, Any]
+    detected_at: datetime
+    decision: DecisionOut | None
+
+
+def _resolver(session: Any, runtime: RuntimeDep) -> Resolver:
+    return Resolver(
+        session,
+        runtime.connectors,
+        runtime.settings.public_url,
+        runtime.settings.secret_key.get_secret_value(),
+    )
+
+
+def _out(conflict: Conflict, decision: Decision | None) -> ConflictOut:
+    return ConflictOut(
+        id=conflict.id,
+        block_id=conflict.block_id,
+        state=conflict.state,
+        event=conflict.event,
+        detected_at=conflict.detected_at,
+        decision=DecisionOut.model_validate(decision, from_attributes=True) if decision else None,
+    )
+
+
+@router.get("/conflicts", response_model=list[ConflictOut])
+def list_conflicts(user: CurrentUser, session: SessionDep) -> list[ConflictOut]:
+    """Conflicts, newest first, each with what was decided and why."""
+    rows = session.execute(
+        select(Conflict, Decision)
+        .outerjoin(Decision, Decision.conflict_id == Conflict.id)
+        .where(Conflict.user_id == user.id)
+        .order_by(Conflict.id.desc())
+    ).all()
+    return [_out(conflict, decision) for conflict, decision in rows]
+
+
+@router.post("/conflicts/{conflict_id}/override", response_model=dict[str, Any])
+def override(
+    conflict_id: int, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+) -> dict[str, Any]:
+    """Keep the meeting: undo a decline (re-accept), cancel a pending one, move the block."""
+    resolver = _resolver(session, runtime)
+    conflict = choices.get_conflict(resolver, user, conflict_id)
+    return choices.keep_meeting(resolver, conflict, runtime.clock())
+
+
+@router.get("/conflicts/{conflict_id}/choose", response_class=HTMLResponse, include_in_schema=False)
+def choose(
+    conflict_id: int,
+    choice: str,
+    sig: str,
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> HTMLResponse:
+    """A signed one-click link from a notification (keep the meeting / decline now)."""
+    try:
+        message = choices.choose_by_link(
+            _resolver(session, runtime), conflict_id, choice, sig, runtime.clock()
+        )
+    except NotFoundError:
+        return render(request, "problem.html", {"message": "This link is not valid."}, 404)
+    return render(request, "choice.html", {"message": message})

@@ -1,0 +1,157 @@
+"""Boundary policies: presets, a plan's policy, and "explain" for a sample invite."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from app.db.models import Policy
+from app.deps import CurrentUser, RuntimeDep, SessionDep
+from app.domain.decide import Context, Invite, decide
+from app.domain.intervals import Interval
+from app.domain.policy import PRESETS, PolicySpec
+from app.domain.time import resolve_zone
+from app.services import plans as plan_service
+from app.services import policies as policy_service
+
+router = APIRouter(tags=["policies"])
+
+
+class PolicyOut(BaseModel):
+    id: int | None
+    plan_id: int | None
+    name: str
+    policy: PolicySpec
+
+
+class SampleInvite(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(max_length=500)
+    start: AwareDatetime
+    end: AwareDatetime
+    organizer_email: str | None = None
+    attendee_count: int = Field(default=2, ge=0, le=10000)
+    recurring: bool = False
+    self_response: Literal["needsAction", "tentative", "accepted"] = "needsAction"
+    self_is_organizer: bool = False
+    calendar: str = ""
+    block_start: AwareDatetime | None = Field(
+        default=None, description="The growth block it overlaps; default: the invite's own time"
+    )
+    block_end: AwareDatetime | None = None
+    declines_this_week: int = Field(default=0, ge=0)
+
+
+class Explanation(BaseModel):
+    action: str
+    rule: str | None
+    explanation: str
+    writes: bool
+    due_at: datetime | None
+
+
+def _out(row: Policy) -> PolicyOut:
+    return PolicyOut(
+        id=row.id,
+        plan_id=row.plan_id,
+        name=row.name,
+        policy=PolicySpec.model_validate(row.document),
+    )
+
+
+@router.get("/policies/presets", response_model=dict[str, PolicySpec])
+def presets() -> dict[str, PolicySpec]:
+    """The built-in presets: gentle (flag only), balanced (the default), strict."""
+    return PRESETS
+
+
+@router.get("/policies", response_model=list[PolicyOut])
+def list_policies(user: CurrentUser, session: SessionDep) -> list[PolicyOut]:
+    """The user's stored policies."""
+    return [_out(row) for row in policy_service.list_policies(session, user)]
+
+
+@router.get("/plans/{plan_id}/policy", response_model=PolicyOut)
+def plan_policy(plan_id: int, user: CurrentUser, session: SessionDep) -> PolicyOut:
+    """The plan's policy; a plan without one uses the balanced preset."""
+    plan = plan_service.get_plan(session, user, plan_id)
+    row = session.scalars(select(Policy).where(Policy.plan_id == plan.id)).first()
+    if row is None:
+        default = policy_service.DEFAULT_PRESET
+        return PolicyOut(id=None, plan_id=plan.id, name=default, policy=PRESETS[default])
+    return _out(row)
+
+
+@router.put("/plans/{plan_id}/policy", response_model=PolicyOut)
+def set_plan_policy(
+    plan_id: int, spec: PolicySpec, user: CurrentUser, session: SessionDep
+) -> PolicyOut:
+    """Replace the plan's policy (invalid rules get 422 naming the rule and field)."""
+    return _out(policy_service.set_policy(session, user, plan_id, spec))
+
+
+@router.put("/plans/{plan_id}/policy/preset/{name}", response_model=PolicyOut)
+def use_preset(plan_id: int, name: str, user: CurrentUser, session: SessionDep) -> PolicyOut:
+    """Use a preset for the plan (a copy: later edits do not change the preset)."""
+    spec = policy_service.preset(name)
+    return _out(policy_service.set_policy(session, user, plan_id, spec, name=name))
+
+
+@router.get("/policies/{policy_id}", response_model=PolicyOut)
+def get_policy(policy_id: int, user: CurrentUser, session: SessionDep) -> PolicyOut:
+    return _out(policy_service.get_policy(session, user, policy_id))
+
+
+@router.delete("/policies/{policy_id}", status_code=204)
+def delete_policy(policy_id: int, user: CurrentUser, session: SessionDep) -> None:
+    """Delete a policy; its plan goes back to the balanced preset."""
+    policy_service.delete_policy(session, user, policy_id)
+
+
+@router.post("/policies/{policy_id}/explain", response_model=Explanation)
+def explain(
+    policy_id: int,
+    sample: SampleInvite,
+    user: CurrentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> Explanation:
+    """What this policy would do with a sample invite, and why. Nothing is written."""
+    row = policy_service.get_policy(session, user, policy_id)
+    spec = PolicySpec.model_validate(row.document)
+    zone = resolve_zone(user.timezone)
+    if row.plan_id is not None:
+        plan = plan_service.get_plan(session, user, row.plan_id)
+        zone = plan_service.plan_zone(plan_service.spec_of(plan), user)
+    invite = Invite(
+        title=sample.title,
+        start=sample.start,
+        end=sample.end,
+        organizer_email=sample.organizer_email,
+        self_is_organizer=sample.self_is_organizer,
+        self_response=sample.self_response,
+        attendee_count=sample.attendee_count,
+        recurring=sample.recurring,
+        calendar=sample.calendar,
+        calendar_id=sample.calendar,
+    )
+    context = Context(
+        now=runtime.clock(),
+        zone=zone,
+        user_domains=frozenset({user.email.rsplit("@", 1)[-1].lower()}),
+        block=Interval(sample.block_start or sample.start, sample.block_end or sample.end),
+        declines_this_week=sample.declines_this_week,
+    )
+    verdict = decide(invite, spec, context)
+    return Explanation(
+        action=verdict.action,
+        rule=verdict.rule,
+        explanation=verdict.explanation,
+        writes=verdict.writes,
+        due_at=verdict.due_at,
+    )

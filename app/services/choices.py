@@ -1,0 +1,136 @@
+"""The person's say: keep the meeting (override), decline now, and the grace-period deadline."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from app.db.models import (
+    Account,
+    Block,
+    Calendar,
+    Conflict,
+    ConflictState,
+    Decision,
+    Plan,
+    User,
+)
+from app.security import verify_signature
+from app.services import audit
+from app.services.errors import InvalidInputError, NotFoundError
+from app.services.resolve import Resolver
+from connectors.base import Response
+from connectors.errors import ConnectorError
+
+
+def get_conflict(resolver: Resolver, user: User, conflict_id: int) -> Conflict:
+    conflict = resolver.session.get(Conflict, conflict_id)
+    if conflict is None or conflict.user_id != user.id:
+        raise NotFoundError("conflict")
+    return conflict
+
+
+def decision_of(resolver: Resolver, conflict: Conflict) -> Decision | None:
+    return resolver.session.scalars(
+        select(Decision).where(Decision.conflict_id == conflict.id)
+    ).first()
+
+
+def keep_meeting(resolver: Resolver, conflict: Conflict, now: datetime) -> dict[str, object]:
+    """Keep the meeting: cancel a pending decline, re-accept a declined one, move the block."""
+    session = resolver.session
+    decision = decision_of(resolver, conflict)
+    result: dict[str, object] = {"reaccepted": False, "block_moved": False}
+    if decision is not None and decision.outcome == "pending":
+        decision.outcome = "skipped"
+    elif decision is not None and decision.action == "decline" and decision.outcome == "done":
+        calendar = session.get_one(Calendar, conflict.calendar_id)
+        account = session.get_one(Account, calendar.account_id)
+        try:
+            resolver.connectors(account).respond(
+                calendar.provider_calendar_id, conflict.provider_event_id, Response.ACCEPT
+            )
+            result["reaccepted"] = True
+            audit.record_write(
+                session,
+                user_id=conflict.user_id,
+                calendar=calendar,
+                action="accept",
+                outcome="ok",
+                provider_event_id=conflict.provider_event_id,
+            )
+        except ConnectorError as error:
+            result["error"] = type(error).__name__
+    if conflict.state != ConflictState.OVERRIDDEN:
+        block = session.get_one(Block, conflict.block_id)
+        plan = session.get_one(Plan, block.plan_id)
+        user = session.get_one(User, plan.user_id)
+        # The meeting stays on the block, so give the growth time another slot if one fits.
+        moved = resolver._move_block(block, plan, user, now)
+        result["block_moved"] = moved is not None
+    conflict.state = ConflictState.OVERRIDDEN
+    session.flush()
+    return result
+
+
+def decline_now(resolver: Resolver, conflict: Conflict, now: datetime) -> bool:
+    """Carry out a pending decline_after at once (the person pressed "decline now")."""
+    decision = decision_of(resolver, conflict)
+    if decision is None or decision.outcome != "pending":
+        return False
+    return _execute(resolver, conflict, decision, now)
+
+
+def execute_due(resolver: Resolver, now: datetime) -> int:
+    """Decline the invites whose grace period ended without the person choosing."""
+    due = resolver.session.scalars(
+        select(Decision)
+        .join(Conflict, Conflict.id == Decision.conflict_id)
+        .where(
+            Decision.outcome == "pending",
+            Decision.due_at <= now,
+            Conflict.state == ConflictState.DECIDED,
+        )
+    ).all()
+    done = 0
+    for decision in due:
+        conflict = resolver.session.get_one(Conflict, decision.conflict_id)
+        done += _execute(resolver, conflict, decision, now)
+    return done
+
+
+def _execute(resolver: Resolver, conflict: Conflict, decision: Decision, now: datetime) -> bool:
+    block = resolver.session.get_one(Block, conflict.block_id)
+    plan = resolver.session.get_one(Plan, block.plan_id)
+    user = resolver.session.get_one(User, plan.user_id)
+    # Re-check the invariants now: the person may have accepted meanwhile, or hit the cap.
+    verdict = resolver.evaluate(conflict, block, plan, user, now, choice="decline")
+    if verdict.action != "decline" or not verdict.writes:
+        decision.outcome, decision.explanation = "skipped", verdict.explanation
+        return False
+    outcome, detail = resolver._decline(conflict, plan, user, now)
+    decision.outcome = outcome
+    decision.executed_at = now
+    decision.detail = {**decision.detail, **detail}
+    resolver.session.flush()
+    return outcome == "done"
+
+
+def choose_by_link(
+    resolver: Resolver, conflict_id: int, choice: str, signature: str, now: datetime
+) -> str:
+    """A one-click link from a notification; the signature stands in for signing in."""
+    if choice not in ("keep", "decline"):
+        raise InvalidInputError([("query.choice", "must be keep or decline")])
+    if not verify_signature(f"{conflict_id}:{choice}", signature, resolver.secret_key):
+        raise NotFoundError("conflict")
+    conflict = resolver.session.get(Conflict, conflict_id)
+    if conflict is None:
+        raise NotFoundError("conflict")
+    if choice == "keep":
+        keep_meeting(resolver, conflict, now)
+        return "Kept: the meeting stays, and your growth block was moved if another slot fit."
+    if decline_now(resolver, conflict, now):
+        return "Declined, with your message and other times offered."
+    return "Nothing to do: this invite was already handled."

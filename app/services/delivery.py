@@ -1,0 +1,436 @@
+"""Delivering the notifications outbox to email, Slack and generic webhook channels.
+
+`fan_out` turns each pending notification into one delivery per active channel; `deliver_due`
+attempts the deliveries that are due. A failed delivery only reschedules itself: the decision
+that caused the notification was committed long before and is never touched here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import random
+import secrets
+import smtplib
+import ssl
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Any
+
+import httpx
+from sqlalchemy import exists, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.db.models import (
+    Notification,
+    NotificationChannel,
+    NotificationDelivery,
+    NotificationStatus,
+)
+from app.security import CredentialCipher
+from app.services.channels import LOCAL_HOSTS, get_channel, webhook_secret
+
+log = logging.getLogger(__name__)
+
+PENDING, SENT, FAILED = "pending", "sent", "failed"
+MAX_ATTEMPTS = 8
+BASE_DELAY = timedelta(minutes=1)
+MAX_DELAY = timedelta(hours=1)
+TIMEOUT_SECONDS = 10.0
+MAX_ERROR_CHARS = 500
+USER_AGENT = "GrowthGuard-Notifier"
+
+TITLES = {
+    "conflict.decided": "A meeting conflict was decided",
+    "block.moved": "A growth block was moved",
+    "block.lost": "A growth block was removed",
+    "plan.target_missed": "A weekly plan target was missed",
+    "account.needs_reauth": "A calendar account needs reconnecting",
+    "report.weekly": "Your weekly report",
+    "review.quarterly": "Your quarterly review",
+    "test": "Test notification",
+}
+TEST_MESSAGE = "This is a test notification from GrowthGuard: this channel works."
+
+
+class DeliveryError(Exception):
+    """A channel refused the message or could not be reached; the text is safe to store."""
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where email goes out; no username means no login."""
+
+    host: str
+    port: int
+    username: str
+    password: str = field(repr=False)
+    sender: str
+    starttls: bool
+
+
+EmailSender = Callable[[str, str, str], None]  # (to, subject, text)
+JsonPoster = Callable[[str, bytes, Mapping[str, str]], None]  # (url, body bytes, headers)
+
+
+@dataclass(frozen=True)
+class Senders:
+    """The two ways out; tests inject their own. Each raises on failure."""
+
+    email: EmailSender
+    post_json: JsonPoster
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+
+@dataclass(frozen=True)
+class Message:
+    """What is announced, independent of the channel."""
+
+    id: int | None
+    kind: str
+    created_at: datetime
+    payload: dict[str, Any]
+
+
+# --- default senders ----------------------------------------------------------------------
+
+
+def smtp_sender(config: SmtpSettings, timeout: float = TIMEOUT_SECONDS) -> EmailSender:
+    """Plain-text email through an SMTP relay (STARTTLS and login when configured)."""
+
+    def send(to: str, subject: str, text: str) -> None:
+        if config.username and not config.starttls and config.host not in LOCAL_HOSTS:
+            # Never put the relay password on the wire in the clear.
+            raise DeliveryError("refusing to log in to a remote SMTP server without STARTTLS")
+        message = EmailMessage()
+        message["From"] = config.sender
+        message["To"] = to
+        message["Subject"] = subject
+        message["Date"] = formatdate(usegmt=True)
+        # An explicit domain: make_msgid would otherwise do a (possibly slow) FQDN lookup.
+        message["Message-ID"] = make_msgid(domain=config.sender.rpartition("@")[2] or "localhost")
+        message.set_content(text)
+        with smtplib.SMTP(config.host, config.port, timeout=timeout) as client:
+            if config.starttls:
+                client.starttls(context=ssl.create_default_context())
+            if config.username:
+                client.login(config.username, config.password)
+            client.send_message(message)
+
+    return send
+
+
+def http_poster(timeout: float = TIMEOUT_SECONDS) -> JsonPoster:
+    """POST the exact body bytes; anything but a 2xx answer (redirects included) fails."""
+
+    def post(url: str, body: bytes, headers: Mapping[str, str]) -> None:
+        response = httpx.post(
+            url,
+            content=body,
+            headers={"User-Agent": USER_AGENT, **headers},
+            timeout=timeout,
+            follow_redirects=False,
+        )
+        if not response.is_success:
+            raise DeliveryError(f"HTTP {response.status_code}")
+
+    return post
+
+
+def _email_not_configured(to: str, subject: str, text: str) -> None:
+    raise DeliveryError("email delivery is not configured (no SMTP server)")
+
+
+def default_senders(smtp: SmtpSettings | None) -> Senders:
+    """SMTP (when configured) and httpx."""
+    email = smtp_sender(smtp) if smtp is not None else _email_not_configured
+    return Senders(email=email, post_json=http_poster())
+
+
+# --- message content ------------------------------------------------------------------------
+
+
+def title_of(message: Message) -> str:
+    return TITLES.get(message.kind, message.kind)
+
+
+def text_of(message: Message) -> str:
+    text = message.payload.get("message")
+    return text if isinstance(text, str) and text else title_of(message)
+
+
+def email_content(message: Message) -> tuple[str, str]:
+    """Subject and plain-text body: the message, then every other payload field."""
+    lines = [
+        text_of(message),
+        "",
+        f"Event: {message.kind}",
+        f"Time: {message.created_at:%Y-%m-%d %H:%M %Z}",
+    ]
+    for key, value in message.payload.items():
+        if key == "message":
+            continue
+        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        lines.append(f"{key.replace('_', ' ').capitalize()}: {shown}")
+    lines += ["", "-- ", "GrowthGuard"]
+    return f"[GrowthGuard] {title_of(message)}", "\n".join(lines) + "\n"
+
+
+def _slack_escape(text: str) -> str:
+    # Slack's mrkdwn treats these three as control characters.
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_body(message: Message) -> bytes:
+    """A Slack-compatible incoming-webhook body."""
+    text = f"*{_slack_escape(title_of(message))}*\n{_slack_escape(text_of(message))}"
+    return json.dumps({"text": text}, ensure_ascii=False).encode()
+
+
+def sign(body: bytes, secret: bytes) -> str:
+    """The X-GrowthGuard-Signature value for a body."""
+    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+def webhook_request(
+    message: Message, secret: bytes, delivery_ref: str
+) -> tuple[bytes, dict[str, str]]:
+    """Body and headers of a generic webhook; the signature covers exactly these bytes."""
+    document = {
+        "id": message.id,
+        "kind": message.kind,
+        "created_at": message.created_at.isoformat(),
+        "payload": message.payload,
+    }
+    body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-GrowthGuard-Event": message.kind,
+        "X-GrowthGuard-Delivery": delivery_ref,
+        "X-GrowthGuard-Signature": sign(body, secret),
+    }
+    return body, headers
+
+
+def _send(
+    channel: NotificationChannel,
+    message: Message,
+    delivery_ref: str,
+    senders: Senders,
+    cipher: CredentialCipher,
+) -> None:
+    if channel.kind == "email":
+        subject, text = email_content(message)
+        senders.email(channel.target, subject, text)
+    elif channel.kind == "slack":
+        senders.post_json(channel.target, slack_body(message), {"Content-Type": "application/json"})
+    elif channel.kind == "webhook":
+        secret = webhook_secret(cipher, channel)
+        body, headers = webhook_request(message, secret, delivery_ref)
+        senders.post_json(channel.target, body, headers)
+    else:
+        raise DeliveryError(f"unknown channel kind {channel.kind!r}")
+
+
+def describe(error: Exception, channel: NotificationChannel) -> str:
+    """A storable error text: no URL (a Slack URL is a credential), bounded length."""
+    if isinstance(error, DeliveryError | ValueError | OSError | httpx.TransportError):
+        text = f"{type(error).__name__}: {error}"
+    else:
+        # Unknown exception types might carry anything (request URLs, headers): name only.
+        text = type(error).__name__
+    if channel.kind != "email":
+        text = text.replace(channel.target, "[url]")
+    return text[:MAX_ERROR_CHARS]
+
+
+# --- the outbox ---------------------------------------------------------------------------
+
+
+def backoff(attempts: int, jitter: Callable[[], float] = random.random) -> timedelta:
+    """Delay after the n-th failure: 1, 2, 4, 8... minutes capped at 1 h, minus up to 25 %."""
+    base = min(BASE_DELAY * (1 << min(max(attempts - 1, 0), 12)), MAX_DELAY)
+    # Jitter spreads retries of many deliveries that failed together (e.g. an outage).
+    return base * (0.75 + 0.25 * jitter())
+
+
+def fan_out(session: Session, now: datetime, *, limit: int = 500) -> int:
+    """Create a delivery per active channel for pending notifications; returns how many."""
+    has_delivery = exists().where(NotificationDelivery.notification_id == Notification.id)
+    notes = session.scalars(
+        select(Notification)
+        .where(Notification.status == NotificationStatus.PENDING, ~has_delivery)
+        .order_by(Notification.id)
+        .limit(limit)
+    ).all()
+    channels: dict[int, list[int]] = {}
+    created = 0
+    for note in notes:
+        if note.user_id not in channels:
+            channels[note.user_id] = list(
+                session.scalars(
+                    select(NotificationChannel.id).where(
+                        NotificationChannel.user_id == note.user_id,
+                        NotificationChannel.active.is_(True),
+                    )
+                )
+            )
+        targets = channels[note.user_id]
+        if not targets:
+            note.status = NotificationStatus.DELIVERED  # the in-app list is all there is
+            continue
+        try:
+            # A savepoint: losing a race with another worker just skips this notification.
+            with session.begin_nested():
+                session.add_all(
+                    NotificationDelivery(
+                        notification_id=note.id,
+                        channel_id=channel_id,
+                        status=PENDING,
+                        attempts=0,
+                        next_attempt_at=now,
+                        last_error="",
+                    )
+                    for channel_id in targets
+                )
+        except IntegrityError:
+            continue
+        created += len(targets)
+    _settle_stale(session)
+    return created
+
+
+def deliver_due(
+    session: Session,
+    now: datetime,
+    *,
+    senders: Senders,
+    cipher: CredentialCipher,
+    limit: int = 100,
+    jitter: Callable[[], float] = random.random,
+) -> DeliveryReport:
+    """Attempt every due delivery; one failing channel never stops the others."""
+    rows = session.execute(
+        select(NotificationDelivery, NotificationChannel, Notification)
+        .join(NotificationChannel, NotificationChannel.id == NotificationDelivery.channel_id)
+        .join(Notification, Notification.id == NotificationDelivery.notification_id)
+        .where(
+            NotificationDelivery.status == PENDING,
+            or_(
+                NotificationDelivery.next_attempt_at.is_(None),
+                NotificationDelivery.next_attempt_at <= now,
+            ),
+        )
+        .order_by(NotificationDelivery.id)
+        .limit(limit)
+        # PostgreSQL: concurrent workers skip rows another one is sending (SQLite ignores it).
+        .with_for_update(of=NotificationDelivery, skip_locked=True)
+    ).all()
+    report = DeliveryReport()
+    for delivery, channel, note in rows:
+        _attempt(delivery, channel, note, now, senders, cipher, jitter, report)
+    _settle(session, {note.id for _, _, note in rows})
+    return report
+
+
+def _attempt(
+    delivery: NotificationDelivery,
+    channel: NotificationChannel,
+    note: Notification,
+    now: datetime,
+    senders: Senders,
+    cipher: CredentialCipher,
+    jitter: Callable[[], float],
+    report: DeliveryReport,
+) -> None:
+    if not channel.active:
+        delivery.status, delivery.last_error, delivery.next_attempt_at = FAILED, "inactive", None
+        report.failed += 1
+        return
+    message = Message(note.id, note.kind, note.created_at, dict(note.payload))
+    try:
+        _send(channel, message, str(delivery.id), senders, cipher)
+    except Exception as error:  # any failure of one channel is recorded, never raised
+        delivery.attempts += 1
+        delivery.last_error = describe(error, channel)
+        if delivery.attempts >= MAX_ATTEMPTS:
+            delivery.status, delivery.next_attempt_at = FAILED, None
+            report.failed += 1
+        else:
+            delivery.next_attempt_at = now + backoff(delivery.attempts, jitter)
+            report.retrying += 1
+        log.warning(
+            "delivery %s to %s channel %s failed (attempt %s): %s",
+            delivery.id,
+            channel.kind,
+            channel.id,
+            delivery.attempts,
+            delivery.last_error,
+        )
+        return
+    delivery.status, delivery.delivered_at, delivery.next_attempt_at = SENT, now, None
+    delivery.last_error = ""
+    report.sent += 1
+
+
+def _settle(session: Session, note_ids: set[int]) -> None:
+    """Delivered when every delivery is sent; failed when none is pending and one gave up."""
+    for note_id in note_ids:
+        statuses = set(
+            session.scalars(
+                select(NotificationDelivery.status).where(
+                    NotificationDelivery.notification_id == note_id
+                )
+            )
+        )
+        note = session.get(Notification, note_id)
+        if note is None or note.status != NotificationStatus.PENDING or PENDING in statuses:
+            continue
+        failed = FAILED in statuses
+        note.status = NotificationStatus.FAILED if failed else NotificationStatus.DELIVERED
+
+
+def _settle_stale(session: Session) -> None:
+    # Deleting a channel deletes its pending deliveries; the rest may all be done by then.
+    stale = session.scalars(
+        select(Notification.id).where(
+            Notification.status == NotificationStatus.PENDING,
+            exists().where(NotificationDelivery.notification_id == Notification.id),
+            ~exists().where(
+                NotificationDelivery.notification_id == Notification.id,
+                NotificationDelivery.status == PENDING,
+            ),
+        )
+    ).all()
+    _settle(session, set(stale))
+
+
+def send_test(
+    session: Session,
+    cipher: CredentialCipher,
+    user_id: int,
+    channel_id: int,
+    now: datetime,
+    senders: Senders,
+) -> bool:
+    """Send a test message to one of the user's channels right away; records nothing."""
+    channel = get_channel(session, user_id, channel_id)
+    message = Message(None, "test", now, {"message": TEST_MESSAGE})
+    try:
+        _send(channel, message, "test-" + secrets.token_hex(8), senders, cipher)
+    except Exception as error:  # the button reports failure; it never raises
+        log.info("test message to channel %s failed: %s", channel.id, describe(error, channel))
+        return False
+    return True
