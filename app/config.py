@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     microsoft_client_id: str = ""
     microsoft_client_secret: SecretStr = SecretStr("")
     microsoft_authority: str = "https://login.microsoftonline.com/common"
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_sender: str = "growthguard@localhost"
+    smtp_starttls: bool = True
 
     @field_validator("encryption_keys", mode="before")
     @classmethod

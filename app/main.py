@@ -10,7 +10,18 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
 from app import runtime as runtime_module
-from app.api import accounts, auth, conflicts, health, pages, plans, policies, users, webhooks
+from app.api import (
+    accounts,
+    auth,
+    channels,
+    conflicts,
+    health,
+    pages,
+    plans,
+    policies,
+    users,
+    webhooks,
+)
 from app.config import get_settings
 from app.runtime import Runtime, build_runtime
 from app.scheduler import BookingScheduler, weekly_slots
@@ -59,6 +70,7 @@ def create_app(runtime: Runtime | None = None, *, scheduler: bool | None = None)
     app.include_router(accounts.router)
     app.include_router(policies.router)
     app.include_router(conflicts.router)
+    app.include_router(channels.router)
     app.include_router(auth.router)
     app.include_router(webhooks.router)
     app.include_router(pages.router)

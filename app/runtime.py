@@ -19,6 +19,7 @@ from app.dispatch import InProcessDispatcher
 from app.providers import Providers, providers_from_settings, register_connectors
 from app.security import CredentialCipher
 from app.services.connections import ConnectorProvider, registry_provider
+from app.services.delivery import Senders, SmtpSettings, default_senders
 
 Clock = Callable[[], datetime]
 
@@ -37,6 +38,7 @@ class Runtime:
     clock: Clock
     providers: Providers
     dispatcher: InProcessDispatcher
+    senders: Senders
 
 
 def build_runtime(
@@ -46,6 +48,7 @@ def build_runtime(
     clock: Clock = system_clock,
     engine: Engine | None = None,
     providers: Providers | None = None,
+    senders: Senders | None = None,
 ) -> Runtime:
     """Wire a runtime; tests pass their own connectors, clock, engine or provider endpoints."""
     engine = engine or make_engine(settings.database_url)
@@ -61,6 +64,21 @@ def build_runtime(
         clock=clock,
         providers=providers,
         dispatcher=InProcessDispatcher(),
+        senders=senders or default_senders(smtp_settings(settings)),
+    )
+
+
+def smtp_settings(settings: Settings) -> SmtpSettings | None:
+    """SMTP from settings; None (email channels wait as "not configured") without a host."""
+    if not settings.smtp_host:
+        return None
+    return SmtpSettings(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        username=settings.smtp_username,
+        password=settings.smtp_password.get_secret_value(),
+        sender=settings.smtp_sender,
+        starttls=settings.smtp_starttls,
     )
 
 

@@ -123,6 +123,14 @@ class BookingScheduler:
             replace_existing=True,
         )
         self._scheduler.add_job(
+            "app.tasks:deliver_notifications",
+            trigger="interval",
+            minutes=1,
+            id="deliver-notifications",
+            name="deliver-notifications",
+            replace_existing=True,
+        )
+        self._scheduler.add_job(
             "app.tasks:decline_due",
             trigger="interval",
             minutes=1,

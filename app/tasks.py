@@ -20,7 +20,7 @@ from app import runtime
 from app.db.models import Account, AccountStatus, Calendar, Plan, User
 from app.db.session import transaction
 from app.domain.time import IsoWeek
-from app.services import choices, conflicts, push
+from app.services import choices, conflicts, delivery, push
 from app.services import sync as sync_service
 from app.services.booking import BookingBlockedError, BookingReport, book_week, horizon_weeks
 from app.services.plans import plan_zone, spec_of
@@ -148,7 +148,24 @@ def resolve_conflict(conflict_id: int) -> None:
     """Decide one conflict with its plan's policy and carry the decision out (once)."""
     rt = runtime.current()
     with transaction(rt.sessions) as session:
-        _resolver(session).resolve(conflict_id, rt.clock())
+        decided = _resolver(session).resolve(conflict_id, rt.clock())
+    if decided is not None:
+        enqueue_delivery()
+
+
+def deliver_notifications() -> int:
+    """Fan new notifications out to the person's channels and send what is due."""
+    rt = runtime.current()
+    now = rt.clock()
+    with transaction(rt.sessions) as session:
+        delivery.fan_out(session, now)
+        report = delivery.deliver_due(session, now, senders=rt.senders, cipher=rt.cipher)
+    return report.sent
+
+
+def enqueue_delivery() -> bool:
+    """Deliver soon, off the caller's thread (a failed delivery never blocks a decision)."""
+    return runtime.current().dispatcher.submit("deliver", deliver_notifications)
 
 
 def decline_due() -> int:

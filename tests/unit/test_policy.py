@@ -161,7 +161,7 @@ def test_defaults() -> None:
 
 def test_models_are_frozen_and_presets_are_copied() -> None:
     with pytest.raises(ValidationError):
-        PRESETS["balanced"].default = "decline"  # type: ignore[misc]
+        PRESETS["balanced"].default = "decline"
     copy = preset("strict")
     assert copy == PRESETS["strict"]
     assert copy is not PRESETS["strict"]

@@ -1,0 +1,123 @@
+"""A short-notice invite is flagged: the person gets an email (real SMTP server) and a signed
+webhook (local receiver), and the meeting is left alone."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import Engine
+
+from app.domain.time import IsoWeek
+from app.main import create_app
+from app.providers import Providers
+from app.runtime import build_runtime
+from connectors.google.oauth import GoogleConfig
+from tests.conftest import make_settings
+from tests.e2e.conftest import BERLIN, USER
+from tests.e2e.harness import PUBLIC_URL, AppServer, browser, wait_until
+from tests.fakes.google_server import CLIENT_ID, CLIENT_SECRET, FakeGoogle
+from tests.fakes.google_store import parse_when
+from tests.fakes.http_server import BackgroundServer
+from tests.fakes.receivers import Inbox, Receiver, free_port
+
+
+@pytest.fixture
+def inbox() -> Iterator[tuple[Inbox, int]]:
+    handler = Inbox()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield handler, controller.port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    recorder = Receiver()
+    with BackgroundServer(recorder.app()) as server:
+        recorder.base_url = server.base_url
+        yield recorder
+
+
+@pytest.fixture
+def app_server(
+    fake: FakeGoogle,
+    inbox: tuple[Inbox, int],
+    db_url: str,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[AppServer]:
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    settings = make_settings(
+        db_url,
+        public_url=PUBLIC_URL,
+        google_client_id=CLIENT_ID,
+        google_client_secret=CLIENT_SECRET,
+        smtp_host="127.0.0.1",
+        smtp_port=inbox[1],
+        smtp_starttls=False,
+        smtp_sender="growthguard@gg.test",
+    )
+    endpoints = {**fake.endpoints(), "redirect_uri": settings.redirect_uri("google")}
+    providers = Providers(google=GoogleConfig(**endpoints))
+    runtime = build_runtime(settings, engine=engine, providers=providers)
+    with AppServer(create_app(runtime, scheduler=False)) as server:
+        fake.deliver_to(server.base_url)
+        yield server
+
+
+def test_short_notice_invite_is_flagged_by_email_and_signed_webhook(
+    fake: FakeGoogle, app_server: AppServer, inbox: tuple[Inbox, int], receiver: Receiver
+) -> None:
+    with browser(app_server.base_url) as client:
+        client.get("/auth/google/start", follow_redirects=True)
+        wait_until(lambda: client.get("/accounts").json()[0]["calendars"][0]["push_active"], 5)
+        email = client.post("/notification-channels", json={"kind": "email", "target": USER})
+        hook = client.post(
+            "/notification-channels",
+            json={"kind": "webhook", "target": f"{receiver.base_url}/hooks/gg"},
+        )
+        assert email.status_code == 201 and hook.status_code == 201, hook.text
+        secret = hook.json()["secret"]
+        plan = client.post("/plans", json={"goal": "Ship the RFC"}).json()
+        policy = {
+            "default": "decline",
+            "rules": [
+                {"name": "short notice", "when": {"starts_within_hours": 720}, "then": "flag"}
+            ],
+        }
+        assert client.put(f"/plans/{plan['id']}/policy", json=policy).status_code == 200
+        week = IsoWeek.containing(datetime.now(UTC), BERLIN).plus(2)
+        client.post(f"/plans/{plan['id']}/book", params={"week": str(week)})
+        block = min(
+            (e for e in fake.events(USER) if e.get("extendedProperties")),
+            key=lambda e: parse_when(e["start"]),
+        )
+        invite_id = fake.insert_invite(
+            USER,
+            "Incident review",
+            parse_when(block["start"]),
+            parse_when(block["end"]),
+            attendee_count=15,
+        )
+
+        messages = wait_until(lambda: inbox[0].messages, timeout=10)
+        hooks = wait_until(lambda: receiver.requests, timeout=10)
+
+    assert fake.rsvps(USER, invite_id) == []  # flagged: the meeting is untouched
+    mail = messages[0]
+    assert "Incident review" in mail["Subject"] or "Incident review" in mail.get_content()
+    assert "short notice" in mail.get_content()
+    request = hooks[0]
+    expected = hmac.new(secret.encode(), request.body, hashlib.sha256).hexdigest()
+    assert request.headers["x-growthguard-signature"] == f"sha256={expected}"
+    body = json.loads(request.body)
+    assert body["kind"] == "conflict.decided"
+    assert body["payload"]["action"] == "flag" and body["payload"]["rule"] == "short notice"
