@@ -104,6 +104,11 @@ def _execute(resolver: Resolver, conflict: Conflict, decision: Decision, now: da
     block = resolver.session.get_one(Block, conflict.block_id)
     plan = resolver.session.get_one(Plan, block.plan_id)
     user = resolver.session.get_one(User, plan.user_id)
+    if datetime.fromisoformat(str(conflict.event["start"])) <= now:
+        # Declining a meeting that is already under way helps nobody and looks rude.
+        decision.outcome = "skipped"
+        decision.explanation += " Not declined: the meeting had already started."
+        return False
     # Re-check the invariants now: the person may have accepted meanwhile, or hit the cap.
     verdict = resolver.evaluate(conflict, block, plan, user, now, choice="decline")
     if verdict.action != "decline" or not verdict.writes:

@@ -9,11 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db.models import Plan, Policy, User
-from app.domain.policy import PRESETS, PolicySpec
+from app.domain.policy import DEFAULT_PRESET, PRESETS, PolicySpec
 from app.services.errors import InvalidInputError, NotFoundError
 from app.services.plans import get_plan
-
-DEFAULT_PRESET = "balanced"
 
 
 def parse_policy(document: dict[str, Any]) -> PolicySpec:

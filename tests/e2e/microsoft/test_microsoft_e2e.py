@@ -3,59 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import Engine, text
 
 from app.domain.time import IsoWeek
-from app.main import create_app
-from app.providers import Providers
-from app.runtime import build_runtime
-from connectors.microsoft.oauth import MicrosoftConfig
-from tests.conftest import make_settings
-from tests.e2e.harness import PUBLIC_URL, AppServer, browser, wait_until
-from tests.fakes.graph_server import CLIENT_ID, CLIENT_SECRET, FakeGraphServer
-
-USER = "ben@contoso.example"
-BERLIN = ZoneInfo("Europe/Berlin")
-LOGIN = "login.microsoftonline.com"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeGraphServer]:
-    with FakeGraphServer() as server:
-        server.identity.register_app(
-            CLIENT_ID, CLIENT_SECRET, f"{PUBLIC_URL}/auth/microsoft/callback"
-        )
-        server.add_user(USER, "Calendar")
-        yield server
-
-
-@pytest.fixture
-def app_server(fake: FakeGraphServer, db_url: str, engine: Engine) -> Iterator[AppServer]:
-    settings = make_settings(
-        db_url,
-        public_url=PUBLIC_URL,
-        microsoft_client_id=CLIENT_ID,
-        microsoft_client_secret=CLIENT_SECRET,
-        default_timezone="Europe/Berlin",
-    )
-    providers = Providers(
-        microsoft=MicrosoftConfig(
-            client_id=CLIENT_ID,
-            client_secret=CLIENT_SECRET,
-            redirect_uri=settings.redirect_uri("microsoft"),
-            msal_http_client=fake.routing_session(),
-            graph_transport=fake.routing_transport(),
-        )
-    )
-    runtime = build_runtime(settings, engine=engine, providers=providers)
-    with AppServer(create_app(runtime, scheduler=False)) as server:
-        fake.deliver_to(server.base_url)
-        yield server
+from tests.e2e.harness import AppServer, browser, wait_until
+from tests.e2e.microsoft.conftest import BERLIN, LOGIN, USER
+from tests.fakes.graph_server import FakeGraphServer
 
 
 def test_connect_book_invite_notification_delta(
