@@ -13,7 +13,7 @@ from app.db.models import Policy
 from app.deps import CurrentUser, RuntimeDep, SessionDep
 from app.domain.decide import Context, Invite, decide
 from app.domain.intervals import Interval
-from app.domain.policy import PRESETS, PolicySpec
+from app.domain.policy import DEFAULT_PRESET, PRESETS, PolicySpec
 from app.domain.time import resolve_zone
 from app.services import plans as plan_service
 from app.services import policies as policy_service
@@ -82,7 +82,7 @@ def plan_policy(plan_id: int, user: CurrentUser, session: SessionDep) -> PolicyO
     plan = plan_service.get_plan(session, user, plan_id)
     row = session.scalars(select(Policy).where(Policy.plan_id == plan.id)).first()
     if row is None:
-        default = policy_service.DEFAULT_PRESET
+        default = DEFAULT_PRESET
         return PolicyOut(id=None, plan_id=plan.id, name=default, policy=PRESETS[default])
     return _out(row)
 
