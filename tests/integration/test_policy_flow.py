@@ -1,0 +1,235 @@
+"""The boundary policy through the API with memory calendars: validation, explain, grace-period
+declines with signed links, overrides, and deciding each conflict once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from app import tasks
+from app.db.models import Calendar, Notification, User
+from app.db.session import transaction
+from app.main import create_app
+from app.runtime import Runtime
+from app.services.connections import add_account
+from connectors.base import Event, SelfResponse
+from tests.conftest import FakeClock, MemoryWorld
+
+BERLIN = ZoneInfo("Europe/Berlin")
+ME = "me@corp.example"
+
+
+def berlin(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2027, 1, day, hour, minute, tzinfo=BERLIN)
+
+
+@pytest.fixture
+def client(runtime: Runtime, world: MemoryWorld, clock: FakeClock) -> Iterator[TestClient]:
+    clock.now = berlin(10, 18)
+    with TestClient(create_app(runtime, scheduler=False)) as test_client:
+        token = test_client.post("/users", json={"email": ME, "timezone": "Europe/Berlin"})
+        test_client.headers["Authorization"] = f"Bearer {token.json()['api_token']}"
+        with transaction(runtime.sessions) as session:
+            user = session.scalars(select(User)).one()
+            add_account(session, user, "memory", ME, world.store(ME).calendars())
+        yield test_client
+
+
+def plan_with(client: TestClient, policy: dict) -> int:
+    plan_id = int(client.post("/plans", json={"goal": "Lead a project"}).json()["id"])
+    response = client.put(f"/plans/{plan_id}/policy", json=policy)
+    assert response.status_code == 200, response.text
+    assert client.post(f"/plans/{plan_id}/book", params={"week": "2027-W02"}).status_code == 200
+    return plan_id
+
+
+def invite(world: MemoryWorld, title: str, start: datetime, end: datetime, **kw: object) -> str:
+    store = world.store(ME)
+    fields: dict = {
+        "organizer_email": "boss@corp.example",
+        "self_response": SelfResponse.NEEDS_ACTION,
+        "attendee_count": 12,
+        **kw,
+    }
+    event = Event(
+        id=store.new_id(), calendar_id="primary", title=title, start=start, end=end, **fields
+    )
+    store.put_event(event)
+    return event.id
+
+
+def sync(runtime: Runtime) -> None:
+    with runtime.sessions() as session:
+        calendar_id = session.scalars(select(Calendar.id)).one()
+    tasks.sync_calendar(calendar_id)
+
+
+def conflicts(client: TestClient) -> list[dict]:
+    return list(client.get("/conflicts").json())
+
+
+def test_invalid_policies_name_the_rule_and_field(client: TestClient):
+    plan_id = client.post("/plans", json={"goal": "x"}).json()["id"]
+    bad = {
+        "rules": [
+            {"name": "ok", "when": {"attendees_at_least": 3}, "then": "flag"},
+            {"name": "no grace", "when": {"attendees_at_least": 8}, "then": "decline_after"},
+        ]
+    }
+    response = client.put(f"/plans/{plan_id}/policy", json=bad)
+    assert response.status_code == 422
+    locations = [".".join(map(str, item["loc"])) for item in response.json()["detail"]]
+    assert any(loc.startswith("body.rules.1") for loc in locations), locations
+    regex = {"rules": [{"name": "r", "when": {"title_matches": "(unclosed"}, "then": "flag"}]}
+    response = client.put(f"/plans/{plan_id}/policy", json=regex)
+    assert response.status_code == 422
+    assert any("title_matches" in ".".join(map(str, i["loc"])) for i in response.json()["detail"])
+
+
+def test_presets_and_explain(client: TestClient):
+    assert {"gentle", "balanced", "strict"} <= set(client.get("/policies/presets").json())
+    plan_id = client.post("/plans", json={"goal": "x"}).json()["id"]
+    assert client.get(f"/plans/{plan_id}/policy").json()["name"] == "balanced"
+    policy = {
+        "rules": [{"name": "big meetings", "when": {"attendees_at_least": 8}, "then": "decline"}]
+    }
+    stored = client.put(f"/plans/{plan_id}/policy", json=policy).json()
+    sample = {
+        "title": "Q3 sync",
+        "start": "2027-01-20T10:00:00+01:00",
+        "end": "2027-01-20T11:00:00+01:00",
+        "organizer_email": "pm@corp.example",
+        "attendee_count": 12,
+    }
+    verdict = client.post(f"/policies/{stored['id']}/explain", json=sample).json()
+    assert verdict["action"] == "decline" and verdict["rule"] == "big meetings"
+    assert "12" in verdict["explanation"] and "big meetings" in verdict["explanation"]
+    mine = client.post(
+        f"/policies/{stored['id']}/explain", json={**sample, "self_is_organizer": True}
+    )
+    assert mine.json()["action"] != "decline"
+
+
+def test_grace_period_decline_with_signed_links(
+    client: TestClient, runtime: Runtime, world: MemoryWorld, clock: FakeClock
+):
+    plan_with(
+        client,
+        {
+            "rules": [
+                {
+                    "name": "big",
+                    "when": {"attendees_at_least": 8},
+                    "then": "decline_after",
+                    "grace_hours": 2,
+                }
+            ]
+        },
+    )
+    first = invite(world, "Roadmap review", berlin(11, 9), berlin(11, 10))
+    second = invite(world, "Sprint demo", berlin(12, 9, 30), berlin(12, 10, 30))
+    sync(runtime)
+    decided = {c["event"]["title"]: c for c in conflicts(client)}
+    assert decided["Roadmap review"]["decision"]["outcome"] == "pending"
+    with runtime.sessions() as session:
+        payloads = [
+            n.payload
+            for n in session.scalars(
+                select(Notification).where(Notification.kind == "conflict.decided")
+            )
+        ]
+    links = {p["title"]: p for p in payloads}
+    keep = urlsplit(links["Sprint demo"]["keep_url"])
+    forged = client.get(f"{keep.path}?{keep.query.replace('sig=', 'sig=0')}")
+    assert forged.status_code == 404
+    assert client.get(f"{keep.path}?{keep.query}").status_code == 200
+    decline = urlsplit(links["Roadmap review"]["decline_url"])
+    assert client.get(f"{decline.path}?{decline.query}").status_code == 200
+    responses = {(r.event_id, r.response.value) for r in world.store(ME).responses}
+    assert (first, "declined") in responses
+    assert all(event_id != second for event_id, _ in responses)
+    # The kept one is never declined, even after its grace period ends.
+    clock.now += timedelta(hours=3)
+    assert tasks.decline_due() == 0
+    assert all(
+        event_id != second for event_id, _ in {(r.event_id, 0) for r in world.store(ME).responses}
+    )
+
+
+def test_grace_period_ends_without_a_choice(
+    client: TestClient, runtime: Runtime, world: MemoryWorld, clock: FakeClock
+):
+    plan_with(
+        client,
+        {
+            "rules": [
+                {
+                    "name": "big",
+                    "when": {"attendees_at_least": 8},
+                    "then": "decline_after",
+                    "grace_hours": 2,
+                }
+            ]
+        },
+    )
+    event_id = invite(world, "Roadmap review", berlin(11, 9), berlin(11, 10))
+    sync(runtime)
+    assert tasks.decline_due() == 0  # not yet
+    clock.now += timedelta(hours=2, minutes=1)
+    assert tasks.decline_due() == 1
+    assert [(r.event_id, r.response.value) for r in world.store(ME).responses] == [
+        (event_id, "declined")
+    ]
+    assert conflicts(client)[0]["decision"]["outcome"] == "done"
+
+
+def test_keep_meeting_after_a_decline_reaccepts_and_moves_the_block(
+    client: TestClient, runtime: Runtime, world: MemoryWorld
+):
+    plan_with(client, {"default": "decline"})
+    event_id = invite(world, "Roadmap review", berlin(11, 9), berlin(11, 11))
+    sync(runtime)
+    conflict = conflicts(client)[0]
+    assert conflict["decision"]["action"] == "decline"
+    result = client.post(f"/conflicts/{conflict['id']}/override").json()
+    assert result["reaccepted"] is True and result["block_moved"] is True
+    assert [r.response.value for r in world.store(ME).responses if r.event_id == event_id] == [
+        "declined",
+        "accepted",
+    ]
+    assert conflicts(client)[0]["state"] == "overridden"
+    blocks = client.get("/blocks").json()
+    assert all(
+        not (b["start"] < "2027-01-11T10:00:00Z" and b["end"] > "2027-01-11T08:00:00Z")
+        for b in blocks
+    )
+
+
+def test_each_conflict_is_decided_once_and_own_events_are_not_conflicts(
+    client: TestClient, runtime: Runtime, world: MemoryWorld
+):
+    plan_with(client, {"default": "decline"})
+    invite(world, "Roadmap review", berlin(11, 9), berlin(11, 10))
+    invite(
+        world,
+        "My own sync",
+        berlin(12, 9),
+        berlin(12, 10),
+        self_is_organizer=True,
+        self_response=None,
+    )
+    sync(runtime)
+    with runtime.sessions() as session:
+        session.scalars(select(Calendar)).one()
+    world.store(ME).expire_cursors("primary")
+    sync(runtime)  # a full resync sees the invite again
+    sync(runtime)
+    found = conflicts(client)
+    assert [c["event"]["title"] for c in found] == ["Roadmap review"]
+    assert len(world.store(ME).responses) == 1
