@@ -157,9 +157,7 @@ def test_grace_period_decline_with_signed_links(
     # The kept one is never declined, even after its grace period ends.
     clock.now += timedelta(hours=3)
     assert tasks.decline_due() == 0
-    assert all(
-        event_id != second for event_id, _ in {(r.event_id, 0) for r in world.store(ME).responses}
-    )
+    assert second not in {r.event_id for r in world.store(ME).responses}
 
 
 def test_grace_period_ends_without_a_choice(
@@ -225,8 +223,6 @@ def test_each_conflict_is_decided_once_and_own_events_are_not_conflicts(
         self_response=None,
     )
     sync(runtime)
-    with runtime.sessions() as session:
-        session.scalars(select(Calendar)).one()
     world.store(ME).expire_cursors("primary")
     sync(runtime)  # a full resync sees the invite again
     sync(runtime)
