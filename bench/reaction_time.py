@@ -10,6 +10,8 @@ stdout; progress goes to stderr. Not a test: it asserts nothing about timing.
     .venv/bin/python bench/reaction_time.py [--conflicts 240] [--users 4] [--concurrency 1]
 """
 
+# sys.path must include the repo root before app and tests are imported.
+# ruff: noqa: E402
 from __future__ import annotations
 
 import sys
@@ -19,34 +21,34 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
-import shutil  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from contextlib import ExitStack  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from datetime import UTC, datetime  # noqa: E402
-from typing import Any  # noqa: E402
-from zoneinfo import ZoneInfo  # noqa: E402
+import argparse
+import json
+import math
+import os
+import platform
+import shutil
+import statistics
+import tempfile
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
 
-import httpx  # noqa: E402
+import httpx
 
-from app.db.migrate import upgrade  # noqa: E402
-from app.db.session import make_engine  # noqa: E402
-from app.domain.time import IsoWeek  # noqa: E402
-from app.main import create_app  # noqa: E402
-from app.providers import Providers  # noqa: E402
-from app.runtime import build_runtime  # noqa: E402
-from connectors.google.oauth import GoogleConfig  # noqa: E402
-from tests.conftest import make_settings  # noqa: E402
-from tests.e2e.harness import PUBLIC_URL, AppServer, browser, wait_until  # noqa: E402
-from tests.fakes.google_server import CLIENT_ID, CLIENT_SECRET, FakeGoogle  # noqa: E402
-from tests.fakes.google_store import parse_when  # noqa: E402
+from app.db.migrate import upgrade
+from app.db.session import make_engine
+from app.domain.time import IsoWeek
+from app.main import create_app
+from app.providers import Providers
+from app.runtime import build_runtime
+from connectors.google.oauth import GoogleConfig
+from tests.conftest import make_settings
+from tests.e2e.harness import PUBLIC_URL, AppServer, browser, wait_until
+from tests.fakes.google_server import CLIENT_ID, CLIENT_SECRET, FakeGoogle
+from tests.fakes.google_store import parse_when
 
 NAME = "reaction_time"
 ZONE = "Europe/Berlin"
@@ -121,8 +123,10 @@ def connect_user(
     client = stack.enter_context(browser(server.base_url))
     client.get("/auth/google/start", follow_redirects=True)
     wait_until(
-        lambda: (accounts := client.get("/accounts").json())
-        and accounts[0]["calendars"][0]["push_active"],
+        lambda: (
+            (accounts := client.get("/accounts").json())
+            and accounts[0]["calendars"][0]["push_active"]
+        ),
         SETUP_TIMEOUT,
     )
     plan = client.post("/plans", json={"goal": f"Grow ({email})"}).json()
@@ -141,7 +145,9 @@ def connect_user(
 
 
 def declined(fake: FakeGoogle, pending: Pending) -> bool:
-    return any(status == "declined" for status, _ in fake.rsvps(pending.user.email, pending.invite_id))
+    return any(
+        status == "declined" for status, _ in fake.rsvps(pending.user.email, pending.invite_id)
+    )
 
 
 def insert(fake: FakeGoogle, user: User, number: int) -> Pending:

@@ -6,71 +6,26 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from aiosmtpd.controller import Controller
-from sqlalchemy import Engine
 
 from app.domain.time import IsoWeek
-from app.main import create_app
-from app.providers import Providers
-from app.runtime import build_runtime
-from connectors.google.oauth import GoogleConfig
-from tests.conftest import make_settings
 from tests.e2e.conftest import BERLIN, USER
-from tests.e2e.harness import PUBLIC_URL, AppServer, browser, wait_until
-from tests.fakes.google_server import CLIENT_ID, CLIENT_SECRET, FakeGoogle
+from tests.e2e.harness import AppServer, browser, wait_until
+from tests.fakes.google_server import FakeGoogle
 from tests.fakes.google_store import parse_when
-from tests.fakes.http_server import BackgroundServer
-from tests.fakes.receivers import Inbox, Receiver, free_port
+from tests.fakes.receivers import Inbox, Receiver
 
 
 @pytest.fixture
-def inbox() -> Iterator[tuple[Inbox, int]]:
-    handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield handler, controller.port
-    finally:
-        controller.stop()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    recorder = Receiver()
-    with BackgroundServer(recorder.app()) as server:
-        recorder.base_url = server.base_url
-        yield recorder
-
-
-@pytest.fixture
-def app_server(
-    fake: FakeGoogle,
-    inbox: tuple[Inbox, int],
-    db_url: str,
-    engine: Engine,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[AppServer]:
-    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
-    settings = make_settings(
-        db_url,
-        public_url=PUBLIC_URL,
-        google_client_id=CLIENT_ID,
-        google_client_secret=CLIENT_SECRET,
-        smtp_host="127.0.0.1",
-        smtp_port=inbox[1],
-        smtp_starttls=False,
-        smtp_sender="growthguard@gg.test",
-    )
-    endpoints = {**fake.endpoints(), "redirect_uri": settings.redirect_uri("google")}
-    providers = Providers(google=GoogleConfig(**endpoints))
-    runtime = build_runtime(settings, engine=engine, providers=providers)
-    with AppServer(create_app(runtime, scheduler=False)) as server:
-        fake.deliver_to(server.base_url)
-        yield server
+def extra_settings(inbox: tuple[Inbox, int]) -> dict[str, object]:
+    return {
+        "smtp_host": "127.0.0.1",
+        "smtp_port": inbox[1],
+        "smtp_starttls": False,
+        "smtp_sender": "growthguard@gg.test",
+    }
 
 
 def test_short_notice_invite_is_flagged_by_email_and_signed_webhook(

@@ -32,13 +32,16 @@ def fake() -> Iterator[FakeGraphServer]:
 
 
 @pytest.fixture
-def app_server(fake: FakeGraphServer, db_url: str, engine: Engine) -> Iterator[AppServer]:
+def app_server(
+    fake: FakeGraphServer, db_url: str, engine: Engine, extra_settings: dict[str, object]
+) -> Iterator[AppServer]:
     settings = make_settings(
         db_url,
         public_url=PUBLIC_URL,
         microsoft_client_id=CLIENT_ID,
         microsoft_client_secret=CLIENT_SECRET,
         default_timezone="Europe/Berlin",
+        **extra_settings,
     )
     providers = Providers(
         microsoft=MicrosoftConfig(
