@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from app import runtime as runtime_module
 from app.api import (
@@ -16,9 +18,9 @@ from app.api import (
     channels,
     conflicts,
     health,
-    pages,
     plans,
     policies,
+    reports,
     users,
     webhooks,
 )
@@ -26,8 +28,10 @@ from app.config import get_settings
 from app.runtime import Runtime, build_runtime
 from app.scheduler import BookingScheduler, weekly_slots
 from app.services.errors import ConflictError, InvalidInputError, NotFoundError
+from app.web import auth_pages, boundary, dashboard, planning, report_page
 
 log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "web" / "static"
 
 
 def create_app(runtime: Runtime | None = None, *, scheduler: bool | None = None) -> FastAPI:
@@ -71,9 +75,15 @@ def create_app(runtime: Runtime | None = None, *, scheduler: bool | None = None)
     app.include_router(policies.router)
     app.include_router(conflicts.router)
     app.include_router(channels.router)
+    app.include_router(reports.router)
     app.include_router(auth.router)
     app.include_router(webhooks.router)
-    app.include_router(pages.router)
+    app.include_router(auth_pages.router)
+    app.include_router(dashboard.router)
+    app.include_router(planning.router)
+    app.include_router(boundary.router)
+    app.include_router(report_page.router)
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     _install_error_handlers(app)
     return app
 

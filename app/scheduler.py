@@ -130,6 +130,23 @@ class BookingScheduler:
             name="deliver-notifications",
             replace_existing=True,
         )
+        # Hourly sweeps: plans live in many zones; dedupe keys make re-runs harmless.
+        self._scheduler.add_job(
+            "app.tasks:send_weekly_reports",
+            trigger="interval",
+            hours=1,
+            id="weekly-reports",
+            name="weekly-reports",
+            replace_existing=True,
+        )
+        self._scheduler.add_job(
+            "app.tasks:send_quarterly_reviews",
+            trigger="interval",
+            hours=6,
+            id="quarterly-reviews",
+            name="quarterly-reviews",
+            replace_existing=True,
+        )
         self._scheduler.add_job(
             "app.tasks:decline_due",
             trigger="interval",

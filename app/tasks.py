@@ -21,6 +21,7 @@ from app.db.models import Account, AccountStatus, Calendar, Plan, User
 from app.db.session import transaction
 from app.domain.time import IsoWeek
 from app.services import choices, conflicts, delivery, push
+from app.services import reports as report_service
 from app.services import sync as sync_service
 from app.services.booking import BookingBlockedError, BookingReport, book_week, horizon_weeks
 from app.services.plans import plan_zone, spec_of
@@ -227,3 +228,32 @@ def renew_watches() -> int:
             ):
                 changed += 1
     return changed
+
+
+def send_weekly_reports() -> int:
+    """Record each active plan's weekly report (once per plan and week)."""
+    rt = runtime.current()
+    with transaction(rt.sessions) as session:
+        sent = report_service.send_weekly_reports(session, rt.clock())
+    if sent:
+        enqueue_delivery()
+    return sent
+
+
+def send_quarterly_reviews() -> int:
+    """Early in each quarter, remind people to revisit their goal (once per user and quarter)."""
+    rt = runtime.current()
+    with transaction(rt.sessions) as session:
+        sent = report_service.send_quarterly_reviews(session, rt.clock())
+    if sent:
+        enqueue_delivery()
+    return sent
+
+
+def compute_baseline(user_id: int) -> None:
+    """The four weeks before connecting, read live from the calendars (re-run on each connect)."""
+    rt = runtime.current()
+    with transaction(rt.sessions) as session:
+        user = session.get(User, user_id)
+        if user is not None:
+            report_service.compute_baseline(session, user, rt.connectors, rt.clock())

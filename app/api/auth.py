@@ -7,25 +7,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from app import tasks
-from app.db.models import Calendar
+from app.db.models import Account, Calendar
 from app.db.session import transaction
 from app.deps import SESSION_COOKIE, RuntimeDep, signed_in_user_id
 from app.services import accounts, websessions
 from app.web import render
+from app.web.forms import BROWSER_COOKIE, cookie_flags, csrf_ok
 
 router = APIRouter(tags=["auth"])
 
-BROWSER_COOKIE = "gg_browser"
 PROVIDER_NAMES = {"google": "Google Calendar", "microsoft": "Outlook / Microsoft 365"}
-
-
-def _cookie_flags(runtime: RuntimeDep) -> dict[str, object]:
-    return {
-        "httponly": True,
-        "samesite": "lax",
-        "secure": runtime.settings.public_url.startswith("https://"),
-        "path": "/",
-    }
 
 
 @router.get("/auth/{provider}/start", response_class=RedirectResponse, status_code=302)
@@ -40,7 +31,7 @@ def start(provider: str, request: Request, runtime: RuntimeDep) -> Response:
     except accounts.ConnectRejectedError as error:
         return _problem(request, str(error), status.HTTP_404_NOT_FOUND)
     response = RedirectResponse(url, status_code=status.HTTP_302_FOUND)
-    response.set_cookie(BROWSER_COOKIE, browser_id, max_age=3600, **_cookie_flags(runtime))  # type: ignore[arg-type]
+    response.set_cookie(BROWSER_COOKIE, browser_id, max_age=3600, **cookie_flags(runtime))
     return response
 
 
@@ -81,15 +72,18 @@ def callback(provider: str, request: Request, runtime: RuntimeDep) -> Response:
     except accounts.ConnectRejectedError as error:
         return _problem(request, str(error), status.HTTP_400_BAD_REQUEST)
     _after_connect(runtime, connected.account_id)
-    response = RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
-    response.set_cookie(SESSION_COOKIE, cookie, max_age=14 * 86400, **_cookie_flags(runtime))  # type: ignore[arg-type]
+    response = RedirectResponse("/dashboard/accounts", status_code=status.HTTP_303_SEE_OTHER)
+    response.set_cookie(SESSION_COOKIE, cookie, max_age=14 * 86400, **cookie_flags(runtime))
     response.delete_cookie(BROWSER_COOKIE, path="/")
     return response
 
 
 @router.post("/auth/sign-out", status_code=status.HTTP_303_SEE_OTHER)
-def sign_out(request: Request, runtime: RuntimeDep) -> Response:
-    """End the browser session."""
+async def sign_out(request: Request, runtime: RuntimeDep) -> Response:
+    """End the browser session (a form post, so it carries the CSRF token)."""
+    form = await request.form()
+    if not csrf_ok(request, runtime, str(form.get("csrf_token", ""))):
+        return _problem(request, "The page expired; reload it and sign out again.", 403)
     value = request.cookies.get(SESSION_COOKIE)
     if value:
         with transaction(runtime.sessions) as session:
@@ -109,6 +103,10 @@ def _after_connect(runtime: RuntimeDep, account_id: int) -> None:
         ).all()
     for calendar_id in ids:
         tasks.enqueue_sync(calendar_id, recreate_watch=True)
+    with runtime.sessions() as session:
+        user_id = session.get_one(Account, account_id).user_id
+    # The baseline (last four weeks) is read live from the calendars, off the request.
+    runtime.dispatcher.submit(f"baseline:{user_id}", lambda: tasks.compute_baseline(user_id))
 
 
 def _problem(request: Request, message: str, code: int) -> Response:

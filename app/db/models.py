@@ -66,6 +66,8 @@ class User(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     # {"mon": ["09:00-17:00"], ...}; weekdays missing from the map are days off.
     working_hours: Mapped[dict[str, Any]]
+    # Argon2id hash for local (CalDAV-only) sign-in; None for people who sign in with a provider.
+    password_hash: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
     plans: Mapped[list[Plan]] = relationship(back_populates="user", lazy="raise")
@@ -364,3 +366,6 @@ class NotificationDelivery(Base):
     next_attempt_at: Mapped[datetime | None]
     last_error: Mapped[str] = mapped_column(Text, default="")
     delivered_at: Mapped[datetime | None]
+
+
+import app.db.reports_models  # noqa: E402, F401  (registers Baseline on Base.metadata)

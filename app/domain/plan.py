@@ -87,6 +87,9 @@ class PlanSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     goal: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    # A goal is specific and time-bound: why it matters and by when (both optional).
+    goal_why: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
+    goal_by: dt.date | None = None
     timezone: str | None = None
     weekly_target_minutes: int = Field(default=240, ge=15, le=3000)
     block_minutes: BlockLength = Field(default_factory=lambda: BlockLength(min=120, max=120))

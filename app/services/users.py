@@ -97,3 +97,18 @@ def get_user(session: Session, user_id: int) -> User:
     if user is None:
         raise NotFoundError("user")
     return user
+
+
+def list_tokens(session: Session, user: User) -> list[ApiToken]:
+    """The user's personal API tokens (hashes only; the token itself was shown once)."""
+    return list(
+        session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id))
+    )
+
+
+def revoke_token(session: Session, user: User, token_id: int) -> None:
+    token = session.get(ApiToken, token_id)
+    if token is None or token.user_id != user.id:
+        raise NotFoundError("token")
+    session.delete(token)
+    session.flush()

@@ -1,0 +1,275 @@
+"""Dashboard pages: goal and plan (with a live preview), and the week view."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
+
+from app.db.models import Account, Block, Calendar, CalendarEvent, Conflict, Decision, Plan
+from app.deps import RuntimeDep, SessionDep
+from app.domain.plan import PlanSpec
+from app.domain.time import WEEKDAYS, IsoWeek, resolve_zone
+from app.scheduler import slot_for
+from app.services import booking, choices
+from app.services import plans as plan_service
+from app.services.errors import InvalidInputError
+from app.services.resolve import Resolver
+from app.web.context import Page, form_action, signed_in
+from app.web.forms import see_other
+
+router = APIRouter(include_in_schema=False)
+
+
+def first_plan(page: Page) -> Plan | None:
+    plans = plan_service.list_plans(page.session, page.user)
+    wanted = page.request.query_params.get("plan_id")
+    for plan in plans:
+        if wanted and str(plan.id) == wanted:
+            return plan
+    return plans[0] if plans else None
+
+
+# --- goal and plan -------------------------------------------------------------------------
+
+
+def spec_from_form(form: dict[str, Any]) -> dict[str, Any]:
+    """The plan document from the form's fields (validation happens in PlanSpec)."""
+
+    def ranges(name: str) -> list[str]:
+        return [part.strip() for part in str(form.get(name, "")).split(",") if part.strip()]
+
+    def number(name: str, default: int) -> Any:
+        value = str(form.get(name, "")).strip()
+        return int(value) if value.isdigit() else (value or default)
+
+    document: dict[str, Any] = {
+        "goal": form.get("goal", ""),
+        "goal_why": form.get("goal_why", ""),
+        "goal_by": form.get("goal_by") or None,
+        "weekly_target_minutes": number("weekly_target_minutes", 240),
+        "block_minutes": {
+            "min": number("block_min", 120),
+            "max": number("block_max", 120),
+        },
+        "max_blocks_per_day": number("max_blocks_per_day", 1),
+        "days": [day for day in WEEKDAYS if form.get(f"day_{day}") == "on"],
+        "windows": ranges("windows"),
+        "preferred_windows": ranges("preferred_windows"),
+        "buffer_minutes": number("buffer_minutes", 10),
+        "book_at": {"day": form.get("book_day", "sun"), "time": form.get("book_time", "18:00")},
+    }
+    if str(form.get("timezone", "")).strip():
+        document["timezone"] = str(form["timezone"]).strip()
+    return document
+
+
+def _preview(page: Page, plan: Plan | None, spec: PlanSpec) -> dict[str, Any]:
+    now = page.runtime.clock()
+    zone = plan_service.plan_zone(spec, page.user)
+    week = IsoWeek.containing(now, zone).next()
+    # A transient row (never added to the session): previews work for unsaved forms too.
+    draft = Plan(
+        id=plan.id if plan else 0,
+        user_id=page.user.id,
+        goal=spec.goal,
+        spec=spec.model_dump(mode="json"),
+    )
+    result = booking.preview_week(page.session, draft, week, now, page.runtime.connectors)
+    return {
+        "week": str(week),
+        "zone": zone.key,
+        "blocks": [
+            (i.start.astimezone(zone), i.end.astimezone(zone)) for i in result.kept + result.new
+        ],
+        "booked": result.booked_minutes,
+        "target": result.target_minutes,
+        "reason": result.shortfall_reason,
+    }
+
+
+def _blank_spec() -> dict[str, Any]:
+    document = PlanSpec(goal="-").model_dump(mode="json")
+    document["goal"] = ""
+    return document
+
+
+def _plan_page(
+    page: Page,
+    errors: list[tuple[str, str]] | None = None,
+    status: int = 200,
+    form_spec: dict[str, Any] | None = None,
+) -> Response:
+    plan = first_plan(page)
+    spec = plan_service.spec_of(plan) if plan else None
+    preview = None
+    if form_spec is not None and not errors:
+        preview = _preview(page, plan, PlanSpec.model_validate(form_spec))
+    elif spec is not None:
+        preview = _preview(page, plan, spec)
+    shown = form_spec or (spec.model_dump(mode="json") if spec else _blank_spec())
+    return page.render(
+        "plan.html",
+        "plan",
+        status_code=status,
+        plan=plan,
+        spec=shown,
+        preview=preview,
+        errors=errors,
+        weekdays=WEEKDAYS,
+    )
+
+
+@router.get("/dashboard/plan", response_class=HTMLResponse)
+def plan_page(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
+    return signed_in(request, runtime, session, _plan_page)
+
+
+@router.post("/dashboard/plan", response_class=HTMLResponse)
+async def save_plan(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
+    form = dict((await request.form()).items())
+    document = spec_from_form(form)
+    preview_only = form.get("action") == "preview"
+
+    def act(page: Page) -> Response:
+        spec = plan_service.parse_spec(document)
+        if preview_only:
+            plan_service.check_spec(spec, page.user)
+            return _plan_page(page, form_spec=spec.model_dump(mode="json"))
+        plan = first_plan(page)
+        if plan is None:
+            plan = plan_service.create_plan(page.session, page.user, spec)
+        else:
+            plan = plan_service.replace_plan(page.session, page.user, plan.id, spec)
+        scheduler = getattr(request.app.state, "scheduler", None)
+        if scheduler is not None:
+            page.session.commit()  # the first booking runs in another thread: commit first
+            scheduler.schedule_plan(slot_for(plan, page.user))
+            scheduler.book_soon(plan.id)
+        return see_other(f"/dashboard/plan?plan_id={plan.id}&flash=Plan+saved")
+
+    def failed(page: Page, errors: list[tuple[str, str]], status: int) -> Response:
+        # Show the person what they typed, with the problems named.
+        return page.render(
+            "plan.html",
+            "plan",
+            status_code=status,
+            plan=first_plan(page),
+            spec=document,
+            preview=None,
+            errors=errors,
+            weekdays=WEEKDAYS,
+        )
+
+    return form_action(request, runtime, session, str(form.get("csrf_token", "")), act, failed)
+
+
+# --- the week ------------------------------------------------------------------------------
+
+
+def page_zone(page: Page) -> ZoneInfo:
+    """The zone the dashboard shows times in: the plan's, else the person's."""
+    plan = first_plan(page)
+    if plan is not None:
+        return plan_service.plan_zone(plan_service.spec_of(plan), page.user)
+    return resolve_zone(page.user.timezone)
+
+
+def _week_page(page: Page, week_text: str | None) -> Response:
+    zone = page_zone(page)
+    now = page.runtime.clock()
+    try:
+        week = IsoWeek.parse(week_text) if week_text else IsoWeek.containing(now, zone)
+    except ValueError as error:
+        raise InvalidInputError([("week", str(error))]) from None
+    start, end = week.start(zone), week.end(zone)
+    days: dict[date, list[dict[str, Any]]] = {d: [] for d in week.days()}
+
+    def put(kind: str, begin: datetime, finish: datetime, **extra: Any) -> None:
+        local = begin.astimezone(zone)
+        if local.date() in days:
+            days[local.date()].append(
+                {"kind": kind, "start": local, "end": finish.astimezone(zone), **extra}
+            )
+
+    blocks = page.session.scalars(
+        select(Block)
+        .join(Plan, Plan.id == Block.plan_id)
+        .where(Plan.user_id == page.user.id, Block.start < end, Block.end > start)
+    ).all()
+    for b in blocks:
+        put("block", b.start, b.end, title="Growth block", state=b.state)
+    events = page.session.scalars(
+        select(CalendarEvent)
+        .join(Calendar, Calendar.id == CalendarEvent.calendar_id)
+        .join(Account, Account.id == Calendar.account_id)
+        .where(
+            Account.user_id == page.user.id,
+            Calendar.is_busy_source.is_(True),
+            CalendarEvent.start < end,
+            CalendarEvent.end > start,
+            CalendarEvent.tag_slot_key.is_(None),
+            CalendarEvent.busy.is_(True),
+        )
+    ).all()
+    conflicts = page.session.execute(
+        select(Conflict, Decision)
+        .outerjoin(Decision, Decision.conflict_id == Conflict.id)
+        .where(Conflict.user_id == page.user.id)
+    ).all()
+    conflict_events = {c.provider_event_id: (c, d) for c, d in conflicts}
+    for e in events:
+        pair = conflict_events.get(e.provider_event_id)
+        if pair is None:
+            put("meeting", e.start, e.end, title=e.title)
+        else:
+            put("conflict", e.start, e.end, title=e.title, conflict=pair[0], decision=pair[1])
+    for items in days.values():
+        items.sort(key=lambda item: item["start"])
+    return page.render(
+        "week.html",
+        "week",
+        week=week,
+        zone=zone.key,
+        days=days,
+        previous=week.plus(-1),
+        following=week.next(),
+    )
+
+
+@router.get("/dashboard/week", response_class=HTMLResponse)
+def week_page(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
+    week = request.query_params.get("week")
+    return signed_in(request, runtime, session, lambda page: _week_page(page, week))
+
+
+@router.post("/dashboard/conflicts/{conflict_id}/keep", response_class=HTMLResponse)
+async def keep_meeting(
+    conflict_id: int, request: Request, runtime: RuntimeDep, session: SessionDep
+) -> Response:
+    form = await request.form()
+    week = str(form.get("week", ""))
+
+    def act(page: Page) -> Response:
+        resolver = Resolver(
+            page.session,
+            runtime.connectors,
+            runtime.settings.public_url,
+            runtime.settings.secret_key.get_secret_value(),
+        )
+        conflict = choices.get_conflict(resolver, page.user, conflict_id)
+        choices.keep_meeting(resolver, conflict, runtime.clock())
+        return see_other(f"/dashboard/week?week={week}&flash=Meeting+kept")
+
+    return form_action(
+        request,
+        runtime,
+        session,
+        str(form.get("csrf_token", "")),
+        act,
+        lambda page, errors, status: _week_page(page, week or None),
+    )

@@ -1,0 +1,40 @@
+"""Dashboard page: the growth report (chart, table, CSV link) and the baseline."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from app.deps import RuntimeDep, SessionDep
+from app.services import reports as report_service
+from app.web.charts import growth_chart
+from app.web.context import Page, signed_in
+from app.web.planning import first_plan
+
+router = APIRouter(include_in_schema=False)
+WEEKS = 8
+
+
+def _report(page: Page) -> Response:
+    plan = first_plan(page)
+    baseline = report_service.baseline_of(page.session, page.user)
+    if plan is None:
+        return page.render("report.html", "report", plan=None, baseline=baseline)
+    now = page.runtime.clock()
+    weeks = report_service.recent_weeks(plan, page.user, now, WEEKS)
+    rows = report_service.weekly_report(page.session, page.user, plan, weeks, now)
+    summary = report_service.summary(page.session, page.user, plan, now)
+    return page.render(
+        "report.html",
+        "report",
+        plan=plan,
+        rows=rows,
+        summary=summary,
+        chart=growth_chart(rows, title="Growth minutes per week"),
+        baseline=baseline,
+    )
+
+
+@router.get("/dashboard/report", response_class=HTMLResponse)
+def report(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
+    return signed_in(request, runtime, session, _report)
