@@ -143,8 +143,8 @@ def test_revoked_grant_marks_the_account_and_notifies(
         assert status
         kinds = [n["kind"] for n in client.get("/notifications").json()]
         assert "account.needs_reauth" in kinds
-        home = client.get("/")
-        assert "needs reauth" in home.text and "reconnect" in home.text
+        page = client.get("/dashboard/accounts")
+        assert "needs reauth" in page.text and "Reconnect" in page.text
 
 
 def test_forged_push_is_rejected_over_http(fake: FakeGoogle, app_server: AppServer) -> None:
