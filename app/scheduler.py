@@ -25,6 +25,7 @@ from app.services.plans import plan_zone, spec_of
 log = logging.getLogger(__name__)
 
 WEEKLY_JOB = "app.tasks:scheduled_booking"
+DAY = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -113,60 +114,27 @@ class BookingScheduler:
             self._scheduler.reschedule_job(jid, trigger=trigger)
 
     def schedule_maintenance(self, poll_seconds: int, push_enabled: bool) -> None:
-        """Polling (frequent without push, a daily safety net with it) and channel renewal."""
-        self._scheduler.add_job(
-            "app.tasks:poll_calendars",
-            trigger="interval",
-            seconds=poll_seconds if not push_enabled else 24 * 3600,
-            id="poll-calendars",
-            name="poll-calendars",
-            replace_existing=True,
-        )
-        self._scheduler.add_job(
-            "app.tasks:deliver_notifications",
-            trigger="interval",
-            minutes=1,
-            id="deliver-notifications",
-            name="deliver-notifications",
-            replace_existing=True,
-        )
-        # Hourly sweeps: plans live in many zones; dedupe keys make re-runs harmless.
-        self._scheduler.add_job(
-            "app.tasks:send_weekly_reports",
-            trigger="interval",
-            hours=1,
-            id="weekly-reports",
-            name="weekly-reports",
-            replace_existing=True,
-        )
-        self._scheduler.add_job(
-            "app.tasks:send_quarterly_reviews",
-            trigger="interval",
-            hours=6,
-            id="quarterly-reviews",
-            name="quarterly-reviews",
-            replace_existing=True,
-        )
-        self._scheduler.add_job(
-            "app.tasks:decline_due",
-            trigger="interval",
-            minutes=1,
-            id="decline-due",
-            name="decline-due",
-            replace_existing=True,
-        )
+        """The recurring sweeps: polling (frequent without push, a daily safety net with it),
+        notification delivery, grace-period declines, reports, and channel renewal."""
+        every = {
+            "poll-calendars": (
+                "app.tasks:poll_calendars",
+                poll_seconds if not push_enabled else DAY,
+            ),
+            "deliver-notifications": ("app.tasks:deliver_notifications", 60),
+            "decline-due": ("app.tasks:decline_due", 60),
+            # Hourly: plans live in many zones; dedupe keys make re-runs harmless.
+            "weekly-reports": ("app.tasks:send_weekly_reports", 3600),
+            "quarterly-reviews": ("app.tasks:send_quarterly_reviews", 6 * 3600),
+        }
         if push_enabled:
-            self._scheduler.add_job(
-                "app.tasks:renew_watches",
-                trigger="interval",
-                hours=1,
-                id="renew-watches",
-                name="renew-watches",
-                replace_existing=True,
-                next_run_time=datetime.now(UTC),
-            )
+            every["renew-watches"] = ("app.tasks:renew_watches", 3600)
         elif self._scheduler.get_job("renew-watches") is not None:
             self._scheduler.remove_job("renew-watches")
+        for jid, (func, seconds) in every.items():
+            self._scheduler.add_job(
+                func, trigger="interval", seconds=seconds, id=jid, name=jid, replace_existing=True
+            )
 
     def unschedule_plan(self, plan_id: int) -> None:
         for jid in (job_id(plan_id), now_job_id(plan_id)):

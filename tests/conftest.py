@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pytest
+from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -26,6 +27,8 @@ from app.runtime import Runtime, build_runtime
 from connectors.base import CalendarConnector, CalendarInfo
 from connectors.memory import MemoryConnector
 from connectors.memory_store import MemoryStore
+from tests.fakes.http_server import BackgroundServer
+from tests.fakes.receivers import Inbox, Receiver, free_port
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "GG_TEST_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test"
@@ -158,3 +161,24 @@ def runtime(db_url: str, engine: Engine, clock: FakeClock, world: MemoryWorld) -
     runtime_module.install(rt)
     yield rt
     runtime_module.install(None)
+
+
+@pytest.fixture
+def inbox() -> Iterator[tuple[Inbox, int]]:
+    """A real SMTP server (aiosmtpd) on loopback, keeping what it receives."""
+    handler = Inbox()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield handler, controller.port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A local HTTP endpoint recording every POST (a webhook receiver)."""
+    recorder = Receiver()
+    with BackgroundServer(recorder.app()) as server:
+        recorder.base_url = server.base_url
+        yield recorder

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import Engine
 
 from app.main import create_app
@@ -20,8 +19,6 @@ from connectors.google.oauth import GoogleConfig
 from tests.conftest import make_settings
 from tests.e2e.harness import PUBLIC_URL, AppServer
 from tests.fakes.google_server import CLIENT_ID, CLIENT_SECRET, FakeGoogle
-from tests.fakes.http_server import BackgroundServer
-from tests.fakes.receivers import Inbox, Receiver, free_port
 
 USER = "ann@corp.example"
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -39,27 +36,6 @@ def fake() -> Iterator[FakeGoogle]:
 def extra_settings() -> dict[str, object]:
     """Settings a test module adds to the app's (e.g. SMTP); override to change them."""
     return {}
-
-
-@pytest.fixture
-def inbox() -> Iterator[tuple[Inbox, int]]:
-    """A real SMTP server (aiosmtpd) on loopback, keeping what it receives."""
-    handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield handler, controller.port
-    finally:
-        controller.stop()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    """A local HTTP endpoint recording every POST (a webhook receiver)."""
-    recorder = Receiver()
-    with BackgroundServer(recorder.app()) as server:
-        recorder.base_url = server.base_url
-        yield recorder
 
 
 @pytest.fixture

@@ -5,12 +5,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
 from app.db.models import Notification, NotificationChannel, NotificationDelivery
@@ -20,7 +18,6 @@ from app.services import channels, delivery, notify
 from app.services.delivery import Senders, SmtpSettings
 from app.services.errors import InvalidInputError, NotFoundError
 from app.services.users import create_user
-from tests.fakes.http_server import BackgroundServer
 from tests.fakes.receivers import Inbox, Receiver, free_port
 
 NOW = datetime(2027, 1, 11, 8, tzinfo=UTC)
@@ -30,25 +27,6 @@ REAUTH = {
     "account": "me@corp.example",
     "message": "GrowthGuard lost access to me@corp.example; please reconnect it.",
 }
-
-
-@pytest.fixture
-def inbox() -> Iterator[tuple[Inbox, int]]:
-    handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield handler, controller.port
-    finally:
-        controller.stop()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    recorder = Receiver()
-    with BackgroundServer(recorder.app()) as server:
-        recorder.base_url = server.base_url
-        yield recorder
 
 
 def smtp(port: int) -> SmtpSettings:
