@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test venv lint typecheck unit migrate clean
+.PHONY: run test venv lint typecheck unit migrate clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +33,14 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
 
+# Browser tests drive Debian's chromium (installed here when missing and running as root).
 test: lint typecheck
+	sh scripts/ensure-chromium.sh
 	$(BIN)/pytest
 
+browser: $(STAMP)
+	sh scripts/ensure-chromium.sh
+	$(BIN)/pytest tests/browser -q
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis artifacts

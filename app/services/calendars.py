@@ -43,9 +43,9 @@ def get_account(session: Session, user: User, account_id: int) -> Account:
 
 def get_calendar(session: Session, user: User, calendar_id: int) -> Calendar:
     calendar = session.get(Calendar, calendar_id)
-    if calendar is None:
-        raise NotFoundError("calendar")
-    get_account(session, user, calendar.account_id)  # raises for somebody else's calendar
+    account = session.get(Account, calendar.account_id) if calendar is not None else None
+    if calendar is None or account is None or account.user_id != user.id:
+        raise NotFoundError("calendar")  # the same answer whether it exists or not
     return calendar
 
 

@@ -179,7 +179,12 @@ def page_zone(page: Page) -> ZoneInfo:
     return resolve_zone(page.user.timezone)
 
 
-def _week_page(page: Page, week_text: str | None) -> Response:
+def _week_page(
+    page: Page,
+    week_text: str | None,
+    errors: list[tuple[str, str]] | None = None,
+    status: int = 200,
+) -> Response:
     zone = page_zone(page)
     now = page.runtime.clock()
     try:
@@ -233,6 +238,8 @@ def _week_page(page: Page, week_text: str | None) -> Response:
     return page.render(
         "week.html",
         "week",
+        status_code=status,
+        errors=errors,
         week=week,
         zone=zone.key,
         days=days,
@@ -271,5 +278,5 @@ async def keep_meeting(
         session,
         str(form.get("csrf_token", "")),
         act,
-        lambda page, errors, status: _week_page(page, week or None),
+        lambda page, errors, status: _week_page(page, week or None, errors, status),
     )
