@@ -201,13 +201,13 @@ def _week_page(
                 {"kind": kind, "start": local, "end": finish.astimezone(zone), **extra}
             )
 
-    blocks = page.session.scalars(
-        select(Block)
+    blocks = page.session.execute(
+        select(Block, Plan.goal)
         .join(Plan, Plan.id == Block.plan_id)
         .where(Plan.user_id == page.user.id, Block.start < end, Block.end > start)
     ).all()
-    for b in blocks:
-        put("block", b.start, b.end, title="Growth block", state=b.state)
+    for b, goal in blocks:
+        put("block", b.start, b.end, title=f"Growth: {goal}", state=b.state)
     events = page.session.scalars(
         select(CalendarEvent)
         .join(Calendar, Calendar.id == CalendarEvent.calendar_id)
