@@ -20,7 +20,7 @@ from app import runtime
 from app.db.models import Account, AccountStatus, Calendar, Plan, User
 from app.db.session import transaction
 from app.domain.time import IsoWeek
-from app.services import choices, conflicts, delivery, push
+from app.services import choices, conflicts, delivery, push, report_notices
 from app.services import reports as report_service
 from app.services import sync as sync_service
 from app.services.booking import BookingBlockedError, BookingReport, book_week, horizon_weeks
@@ -234,7 +234,7 @@ def send_weekly_reports() -> int:
     """Record each active plan's weekly report (once per plan and week)."""
     rt = runtime.current()
     with transaction(rt.sessions) as session:
-        sent = report_service.send_weekly_reports(session, rt.clock())
+        sent = report_notices.send_weekly_reports(session, rt.clock())
     if sent:
         enqueue_delivery()
     return sent
@@ -244,7 +244,7 @@ def send_quarterly_reviews() -> int:
     """Early in each quarter, remind people to revisit their goal (once per user and quarter)."""
     rt = runtime.current()
     with transaction(rt.sessions) as session:
-        sent = report_service.send_quarterly_reviews(session, rt.clock())
+        sent = report_notices.send_quarterly_reviews(session, rt.clock())
     if sent:
         enqueue_delivery()
     return sent

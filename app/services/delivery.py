@@ -7,20 +7,12 @@ that caused the notification was committed long before and is never touched here
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import logging
 import random
 import secrets
-import smtplib
-import ssl
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
-from typing import Any
 
 import httpx
 from sqlalchemy import exists, or_, select
@@ -34,7 +26,32 @@ from app.db.models import (
     NotificationStatus,
 )
 from app.security import CredentialCipher
-from app.services.channels import LOCAL_HOSTS, get_channel, webhook_secret
+from app.services.channels import get_channel, webhook_secret
+from app.services.messages import (
+    TEST_MESSAGE,
+    Message,
+    email_content,
+    slack_body,
+    webhook_request,
+)
+from app.services.senders import (  # re-exported: callers configure delivery through here
+    DeliveryError,
+    Senders,
+    SmtpSettings,
+    default_senders,
+)
+
+__all__ = [
+    "DeliveryError",
+    "DeliveryReport",
+    "Senders",
+    "SmtpSettings",
+    "backoff",
+    "default_senders",
+    "deliver_due",
+    "fan_out",
+    "send_test",
+]
 
 log = logging.getLogger(__name__)
 
@@ -46,182 +63,12 @@ TIMEOUT_SECONDS = 10.0
 MAX_ERROR_CHARS = 500
 USER_AGENT = "GrowthGuard-Notifier"
 
-TITLES = {
-    "conflict.decided": "A meeting conflict was decided",
-    "block.moved": "A growth block was moved",
-    "block.lost": "A growth block was removed",
-    "plan.target_missed": "A weekly plan target was missed",
-    "account.needs_reauth": "A calendar account needs reconnecting",
-    "report.weekly": "Your weekly report",
-    "review.quarterly": "Your quarterly review",
-    "test": "Test notification",
-}
-TEST_MESSAGE = "This is a test notification from GrowthGuard: this channel works."
-
-
-class DeliveryError(Exception):
-    """A channel refused the message or could not be reached; the text is safe to store."""
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    """Where email goes out; no username means no login."""
-
-    host: str
-    port: int
-    username: str
-    password: str = field(repr=False)
-    sender: str
-    starttls: bool
-
-
-EmailSender = Callable[[str, str, str], None]  # (to, subject, text)
-JsonPoster = Callable[[str, bytes, Mapping[str, str]], None]  # (url, body bytes, headers)
-
-
-@dataclass(frozen=True)
-class Senders:
-    """The two ways out; tests inject their own. Each raises on failure."""
-
-    email: EmailSender
-    post_json: JsonPoster
-
 
 @dataclass
 class DeliveryReport:
     sent: int = 0
     retrying: int = 0
     failed: int = 0
-
-
-@dataclass(frozen=True)
-class Message:
-    """What is announced, independent of the channel."""
-
-    id: int | None
-    kind: str
-    created_at: datetime
-    payload: dict[str, Any]
-
-
-# --- default senders ----------------------------------------------------------------------
-
-
-def smtp_sender(config: SmtpSettings, timeout: float = TIMEOUT_SECONDS) -> EmailSender:
-    """Plain-text email through an SMTP relay (STARTTLS and login when configured)."""
-
-    def send(to: str, subject: str, text: str) -> None:
-        if config.username and not config.starttls and config.host not in LOCAL_HOSTS:
-            # Never put the relay password on the wire in the clear.
-            raise DeliveryError("refusing to log in to a remote SMTP server without STARTTLS")
-        message = EmailMessage()
-        message["From"] = config.sender
-        message["To"] = to
-        message["Subject"] = subject
-        message["Date"] = formatdate(usegmt=True)
-        # An explicit domain: make_msgid would otherwise do a (possibly slow) FQDN lookup.
-        message["Message-ID"] = make_msgid(domain=config.sender.rpartition("@")[2] or "localhost")
-        message.set_content(text)
-        with smtplib.SMTP(config.host, config.port, timeout=timeout) as client:
-            if config.starttls:
-                client.starttls(context=ssl.create_default_context())
-            if config.username:
-                client.login(config.username, config.password)
-            client.send_message(message)
-
-    return send
-
-
-def http_poster(timeout: float = TIMEOUT_SECONDS) -> JsonPoster:
-    """POST the exact body bytes; anything but a 2xx answer (redirects included) fails."""
-
-    def post(url: str, body: bytes, headers: Mapping[str, str]) -> None:
-        response = httpx.post(
-            url,
-            content=body,
-            headers={"User-Agent": USER_AGENT, **headers},
-            timeout=timeout,
-            follow_redirects=False,
-        )
-        if not response.is_success:
-            raise DeliveryError(f"HTTP {response.status_code}")
-
-    return post
-
-
-def _email_not_configured(to: str, subject: str, text: str) -> None:
-    raise DeliveryError("email delivery is not configured (no SMTP server)")
-
-
-def default_senders(smtp: SmtpSettings | None) -> Senders:
-    """SMTP (when configured) and httpx."""
-    email = smtp_sender(smtp) if smtp is not None else _email_not_configured
-    return Senders(email=email, post_json=http_poster())
-
-
-# --- message content ------------------------------------------------------------------------
-
-
-def title_of(message: Message) -> str:
-    return TITLES.get(message.kind, message.kind)
-
-
-def text_of(message: Message) -> str:
-    text = message.payload.get("message")
-    return text if isinstance(text, str) and text else title_of(message)
-
-
-def email_content(message: Message) -> tuple[str, str]:
-    """Subject and plain-text body: the message, then every other payload field."""
-    lines = [
-        text_of(message),
-        "",
-        f"Event: {message.kind}",
-        f"Time: {message.created_at:%Y-%m-%d %H:%M %Z}",
-    ]
-    for key, value in message.payload.items():
-        if key == "message":
-            continue
-        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-        lines.append(f"{key.replace('_', ' ').capitalize()}: {shown}")
-    lines += ["", "-- ", "GrowthGuard"]
-    return f"[GrowthGuard] {title_of(message)}", "\n".join(lines) + "\n"
-
-
-def _slack_escape(text: str) -> str:
-    # Slack's mrkdwn treats these three as control characters.
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def slack_body(message: Message) -> bytes:
-    """A Slack-compatible incoming-webhook body."""
-    text = f"*{_slack_escape(title_of(message))}*\n{_slack_escape(text_of(message))}"
-    return json.dumps({"text": text}, ensure_ascii=False).encode()
-
-
-def sign(body: bytes, secret: bytes) -> str:
-    """The X-GrowthGuard-Signature value for a body."""
-    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
-
-
-def webhook_request(
-    message: Message, secret: bytes, delivery_ref: str
-) -> tuple[bytes, dict[str, str]]:
-    """Body and headers of a generic webhook; the signature covers exactly these bytes."""
-    document = {
-        "id": message.id,
-        "kind": message.kind,
-        "created_at": message.created_at.isoformat(),
-        "payload": message.payload,
-    }
-    body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
-    headers = {
-        "Content-Type": "application/json",
-        "X-GrowthGuard-Event": message.kind,
-        "X-GrowthGuard-Delivery": delivery_ref,
-        "X-GrowthGuard-Signature": sign(body, secret),
-    }
-    return body, headers
 
 
 def _send(

@@ -17,6 +17,7 @@ from app.runtime import Runtime
 from app.services import channels, delivery, notify
 from app.services.delivery import Senders, SmtpSettings
 from app.services.errors import InvalidInputError, NotFoundError
+from app.services.senders import smtp_sender
 from app.services.users import create_user
 from tests.fakes.receivers import Inbox, Receiver, free_port
 
@@ -388,7 +389,7 @@ def test_remote_smtp_login_requires_starttls():
     config = SmtpSettings("smtp.corp.example", 25, "relay", "pw", "gg@corp.example", False)
     assert "pw" not in repr(config)
     with pytest.raises(delivery.DeliveryError, match="STARTTLS"):
-        delivery.smtp_sender(config)("me@corp.example", "subject", "text")
+        smtp_sender(config)("me@corp.example", "subject", "text")
 
 
 def test_unexpected_sender_errors_are_recorded_by_type_only(

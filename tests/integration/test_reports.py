@@ -21,7 +21,7 @@ from app.domain.plan import PlanSpec
 from app.domain.time import IsoWeek
 from app.main import create_app
 from app.runtime import Runtime
-from app.services import reports
+from app.services import report_notices, reports
 from app.services.connections import add_account
 from app.services.plans import create_plan, get_plan
 from app.services.users import create_user
@@ -211,8 +211,8 @@ def test_weekly_and_quarterly_notifications_are_recorded_once(
 ):
     for _ in range(2):
         with transaction(runtime.sessions) as session:
-            reports.send_weekly_reports(session, clock.now)
-            assert reports.send_quarterly_reviews(session, clock.now) == 0  # mid-quarter
+            report_notices.send_weekly_reports(session, clock.now)
+            assert report_notices.send_quarterly_reviews(session, clock.now) == 0  # mid-quarter
     assert count(runtime, "report.weekly") == 1
     with runtime.sessions() as session:
         note = session.scalars(
@@ -227,7 +227,7 @@ def test_weekly_and_quarterly_notifications_are_recorded_once(
     sent = []
     for _ in range(2):
         with transaction(runtime.sessions) as session:
-            sent.append(reports.send_quarterly_reviews(session, clock.now))
+            sent.append(report_notices.send_quarterly_reviews(session, clock.now))
     assert sent == [1, 0]
     with runtime.sessions() as session:
         review = session.scalars(
