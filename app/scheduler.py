@@ -136,6 +136,14 @@ class BookingScheduler:
                 func, trigger="interval", seconds=seconds, id=jid, name=jid, replace_existing=True
             )
 
+    def plan_changed(self, plan: Plan, user: User) -> None:
+        """After a plan was saved (and committed): book it now and keep its weekly job right."""
+        if plan.active:
+            self.schedule_plan(slot_for(plan, user))
+            self.book_soon(plan.id)
+        else:
+            self.unschedule_plan(plan.id)
+
     def unschedule_plan(self, plan_id: int) -> None:
         for jid in (job_id(plan_id), now_job_id(plan_id)):
             if self._scheduler.get_job(jid) is not None:

@@ -14,7 +14,7 @@ from app.db.models import Block, Plan, User
 from app.deps import CurrentUser, RuntimeDep, SchedulerDep, SessionDep
 from app.domain.plan import PlanSpec
 from app.domain.time import IsoWeek
-from app.scheduler import BookingScheduler, slot_for
+from app.scheduler import BookingScheduler
 from app.services import plans as plan_service
 from app.services.booking import preview_week
 from app.services.errors import InvalidInputError
@@ -55,13 +55,8 @@ def _out(plan: Plan, scheduler: BookingScheduler | None) -> PlanOut:
 
 def _reschedule(scheduler: BookingScheduler | None, plan: Plan, user: User) -> None:
     # Runs as a background task, i.e. after the request's transaction has committed.
-    if scheduler is None:
-        return
-    if plan.active:
-        scheduler.schedule_plan(slot_for(plan, user))
-        scheduler.book_soon(plan.id)
-    else:
-        scheduler.unschedule_plan(plan.id)
+    if scheduler is not None:
+        scheduler.plan_changed(plan, user)
 
 
 @router.post("/plans", response_model=PlanOut, status_code=status.HTTP_201_CREATED)

@@ -17,6 +17,7 @@ from app.domain.policy import DEFAULT_PRESET, PRESETS, PolicySpec
 from app.domain.time import resolve_zone
 from app.services import plans as plan_service
 from app.services import policies as policy_service
+from app.services.resolve import user_domains
 
 router = APIRouter(tags=["policies"])
 
@@ -143,7 +144,7 @@ def explain(
     context = Context(
         now=runtime.clock(),
         zone=zone,
-        user_domains=frozenset({user.email.rsplit("@", 1)[-1].lower()}),
+        user_domains=user_domains(session, user),
         block=Interval(sample.block_start or sample.start, sample.block_end or sample.end),
         declines_this_week=sample.declines_this_week,
     )

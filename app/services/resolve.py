@@ -55,6 +55,13 @@ def invite_of(conflict: Conflict) -> Invite:
     )
 
 
+def user_domains(session: Session, user: User) -> frozenset[str]:
+    """The person's own domains (their email and connected accounts): "external" is the rest."""
+    accounts = session.scalars(select(Account.external_id).where(Account.user_id == user.id))
+    emails = [user.email, *accounts]
+    return frozenset(e.rsplit("@", 1)[-1].lower() for e in emails if "@" in e)
+
+
 class Resolver:
     """Decides one conflict and acts on it through the connectors; commits nothing itself."""
 
@@ -306,11 +313,7 @@ class Resolver:
         return [r for r in rows if r.self_response != "declined"]
 
     def _domains(self, user: User) -> frozenset[str]:
-        accounts = self.session.scalars(
-            select(Account.external_id).where(Account.user_id == user.id)
-        )
-        emails = [user.email, *accounts]
-        return frozenset(e.rsplit("@", 1)[-1].lower() for e in emails if "@" in e)
+        return user_domains(self.session, user)
 
     def _declines_this_week(self, user: User, now: datetime, zone: Any) -> int:
         week = IsoWeek.containing(now, zone)

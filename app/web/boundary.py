@@ -17,6 +17,7 @@ from app.domain.intervals import Interval
 from app.domain.policy import DEFAULT_PRESET, PRESETS, PolicySpec
 from app.services import policies as policy_service
 from app.services.errors import InvalidInputError
+from app.services.resolve import user_domains
 from app.web.context import Page, form_action, signed_in
 from app.web.forms import see_other
 from app.web.planning import first_plan, page_zone
@@ -159,7 +160,7 @@ def _explain(page: Page, spec: PolicySpec, form: dict[str, str]) -> dict[str, An
     context = Context(
         now=now,
         zone=zone,
-        user_domains=frozenset({page.user.email.rsplit("@", 1)[-1]}),
+        user_domains=user_domains(page.session, page.user),
         block=Interval(start, start + timedelta(hours=1)),
         declines_this_week=0,
     )

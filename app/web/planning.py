@@ -14,7 +14,6 @@ from app.db.models import Account, Block, Calendar, CalendarEvent, Conflict, Dec
 from app.deps import RuntimeDep, SessionDep
 from app.domain.plan import PlanSpec
 from app.domain.time import WEEKDAYS, IsoWeek, resolve_zone
-from app.scheduler import slot_for
 from app.services import booking, choices
 from app.services import plans as plan_service
 from app.services.errors import InvalidInputError
@@ -148,8 +147,7 @@ async def save_plan(request: Request, runtime: RuntimeDep, session: SessionDep) 
         scheduler = getattr(request.app.state, "scheduler", None)
         if scheduler is not None:
             page.session.commit()  # the first booking runs in another thread: commit first
-            scheduler.schedule_plan(slot_for(plan, page.user))
-            scheduler.book_soon(plan.id)
+            scheduler.plan_changed(plan, page.user)
         return see_other(f"/dashboard/plan?plan_id={plan.id}&flash=Plan+saved")
 
     def failed(page: Page, errors: list[tuple[str, str]], status: int) -> Response:
