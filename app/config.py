@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     scheduler_enabled: bool = True
     allow_signup: bool = True
     poll_interval_seconds: int = Field(default=300, ge=30, le=86400)
+    # How often the scheduler and the task dispatcher are checked (and restarted if dead).
+    supervise_seconds: float = Field(default=5.0, gt=0, le=300)
     log_level: str = "INFO"
     google_client_id: str = ""
     google_client_secret: SecretStr = SecretStr("")

@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request, status
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app import runtime as runtime_module
+from app import tasks
 from app.api import (
     accounts,
     auth,
@@ -24,10 +24,11 @@ from app.api import (
     users,
     webhooks,
 )
+from app.api.errors import install_error_handlers
 from app.config import get_settings
 from app.runtime import Runtime, build_runtime
 from app.scheduler import BookingScheduler, weekly_slots
-from app.services.errors import ConflictError, InvalidInputError, NotFoundError
+from app.supervise import Supervised, Supervisor
 from app.web import auth_pages, boundary, dashboard, planning, report_page
 
 log = logging.getLogger(__name__)
@@ -54,9 +55,17 @@ def create_app(runtime: Runtime | None = None, *, scheduler: bool | None = None)
             )
             booking_scheduler.resume()
         app.state.scheduler = booking_scheduler
+        parts: dict[str, Supervised] = {"dispatcher": rt.dispatcher}
+        if booking_scheduler is not None:
+            parts["scheduler"] = booking_scheduler
+        supervisor = Supervisor(parts, interval=rt.settings.supervise_seconds)
+        supervisor.start()
+        app.state.supervisor = supervisor
+        tasks.resume_bookings()  # runs a crash or restart interrupted
         try:
             yield
         finally:
+            supervisor.stop()
             if booking_scheduler is not None:
                 booking_scheduler.shutdown()
             rt.dispatcher.shutdown()
@@ -84,31 +93,5 @@ def create_app(runtime: Runtime | None = None, *, scheduler: bool | None = None)
     app.include_router(boundary.router)
     app.include_router(report_page.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
-    _install_error_handlers(app)
+    install_error_handlers(app)
     return app
-
-
-def _location(field: str) -> list[str]:
-    parts = field.split(".")
-    if parts[0] in {"query", "path", "body"}:
-        return parts
-    return ["body", *parts]
-
-
-def _install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(InvalidInputError)
-    async def invalid(_: Request, error: InvalidInputError) -> JSONResponse:
-        # The same shape FastAPI uses for schema errors, so clients handle one format.
-        detail = [
-            {"loc": _location(field), "msg": message, "type": "value_error"}
-            for field, message in error.problems
-        ]
-        return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
-
-    @app.exception_handler(NotFoundError)
-    async def not_found(_: Request, error: NotFoundError) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status_code=status.HTTP_404_NOT_FOUND)
-
-    @app.exception_handler(ConflictError)
-    async def conflict(_: Request, error: ConflictError) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status_code=status.HTTP_409_CONFLICT)

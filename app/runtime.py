@@ -20,6 +20,7 @@ from app.providers import Providers, providers_from_settings, register_connector
 from app.security import CredentialCipher
 from app.services.connections import ConnectorProvider, registry_provider
 from app.services.delivery import Senders, SmtpSettings, default_senders
+from app.services.provider_errors import tagged
 
 Clock = Callable[[], datetime]
 
@@ -60,7 +61,7 @@ def build_runtime(
         engine=engine,
         sessions=make_session_factory(engine),
         cipher=cipher,
-        connectors=connectors or registry_provider(cipher),
+        connectors=tagged(connectors or registry_provider(cipher)),
         clock=clock,
         providers=providers,
         dispatcher=InProcessDispatcher(),

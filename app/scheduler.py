@@ -9,8 +9,10 @@ so its pending next run time survives).
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -67,12 +69,54 @@ def weekly_slots(session: Session) -> list[WeeklySlot]:
     return [slot_for(plan, user) for plan, user in rows]
 
 
+def next_weekly_run(plan: Plan, user: User, now: datetime) -> datetime | None:
+    """When the plan's weekly booking runs next, from its schedule alone (no scheduler call:
+    requests must not wait on the scheduler's lock while they hold a transaction)."""
+    if not plan.active:
+        return None
+    fire: datetime | None = slot_for(plan, user).trigger().get_next_fire_time(None, now)
+    return fire
+
+
+# After a failed pass over the job store (e.g. the database was busy), try again this soon.
+RETRY_SECONDS = 5.0
+
+
+class _SharedEngineJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
+    """The job store shares the app's engine: stopping a scheduler must not dispose of it."""
+
+    def shutdown(self) -> None:
+        return None
+
+
+class _GuardedScheduler(BackgroundScheduler):  # type: ignore[misc]
+    """APScheduler's loop dies on the first job-store error outside `get_due_jobs` (an
+    "update_job" that meets a locked database): catch it, log it, try again shortly."""
+
+    last_error: str | None = None
+
+    def _process_jobs(self) -> float | None:
+        try:
+            wait: float | None = super()._process_jobs()
+        except Exception as error:
+            self.last_error = f"{type(error).__name__}: {error}"
+            log.exception("the scheduler's pass over its jobs failed; retrying")
+            return RETRY_SECONDS
+        self.last_error = None
+        return wait
+
+
 class BookingScheduler:
     """A thin wrapper that only decides *when* booking tasks run."""
 
     def __init__(self, engine: Engine) -> None:
-        self._scheduler = BackgroundScheduler(
-            jobstores={"default": SQLAlchemyJobStore(engine=engine)},
+        self._engine = engine
+        self._scheduler = self._build()
+        self._lock = threading.Lock()
+
+    def _build(self) -> Any:
+        return _GuardedScheduler(
+            jobstores={"default": _SharedEngineJobStore(engine=self._engine)},
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
             timezone=UTC,
         )
@@ -80,6 +124,29 @@ class BookingScheduler:
     @property
     def running(self) -> bool:
         return bool(self._scheduler.running)
+
+    def alive(self) -> bool:
+        """Running, with its thread alive (a dead thread means nothing fires any more)."""
+        thread = getattr(self._scheduler, "_thread", None)
+        return self.running and thread is not None and thread.is_alive()
+
+    def problem(self) -> str | None:
+        """Why the scheduler is not healthy, or None."""
+        if not self.alive():
+            return "scheduler is not running"
+        error: str | None = self._scheduler.last_error
+        return None if error is None else f"scheduler cannot reach its job store: {error}"
+
+    def restart(self) -> None:
+        """Replace a dead scheduler with a new one over the same stored jobs."""
+        with self._lock:
+            old, self._scheduler = self._scheduler, self._build()
+            try:
+                if old.running:
+                    old.shutdown(wait=False)
+            except Exception:  # a broken one may fail to stop; it is dropped either way
+                log.exception("stopping the dead scheduler failed")
+            self._scheduler.start()
 
     def start(self, paused: bool = False) -> None:
         self._scheduler.start(paused=paused)

@@ -3,73 +3,113 @@
 from __future__ import annotations
 
 import logging
+import random
 import threading
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from tenacity import (
-    retry,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
-from tenacity.wait import wait_base
 
 from app import runtime
-from app.db.models import Account, AccountStatus, Calendar, Plan, User
+from app.db.models import (
+    Account,
+    AccountStatus,
+    BookingRun,
+    BookingRunState,
+    Calendar,
+    Plan,
+    User,
+)
 from app.db.session import transaction
 from app.domain.time import IsoWeek
-from app.services import choices, conflicts, delivery, push, report_notices
+from app.services import booking_runs, choices, conflicts, delivery, push, report_notices
 from app.services import reports as report_service
 from app.services import sync as sync_service
 from app.services.booking import BookingBlockedError, BookingReport, book_week, horizon_weeks
+from app.services.connections import mark_gone, mark_needs_reauth
 from app.services.plans import plan_zone, spec_of
+from app.services.provider_errors import account_of
 from app.services.resolve import Resolver
-from connectors.errors import RateLimited, TransientError
+from connectors.errors import ConnectorError, NotFound, RateLimited, ReauthRequired, TransientError
 
 log = logging.getLogger(__name__)
 
 
-class _honour_retry_after(wait_base):
-    """Wait what the provider asked for, else exponential backoff with jitter."""
+# --- the one retry policy -----------------------------------------------------------------
 
-    def __init__(self) -> None:
-        self._fallback = wait_exponential_jitter(initial=1, max=30)
 
-    def __call__(self, retry_state: object) -> float:
-        outcome = getattr(retry_state, "outcome", None)
-        error = outcome.exception() if outcome is not None else None
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When to try a provider again. Connectors make one attempt and raise typed errors;
+    tasks re-enqueue themselves with `delay()` (never a sleep in a request or a worker)."""
+
+    attempts: int = 6
+    base_seconds: float = 30.0
+    cap_seconds: float = 3600.0
+
+    def delay(
+        self, error: BaseException, attempt: int, jitter: float | None = None
+    ) -> float | None:
+        """Seconds before attempt `attempt + 1`, or None to give up (or not retryable)."""
+        if not isinstance(error, TransientError) or attempt >= self.attempts:
+            return None
         if isinstance(error, RateLimited) and error.retry_after is not None:
-            return min(float(error.retry_after), 120.0)
-        return float(self._fallback(retry_state))  # type: ignore[arg-type]
+            return max(1.0, float(error.retry_after))  # the provider's word wins over our cap
+        share = random.random() if jitter is None else jitter
+        # Full-ish jitter, so many tasks failing together do not come back together.
+        ceiling = min(self.cap_seconds, self.base_seconds * 2.0 ** (attempt - 1))
+        return float(ceiling * (0.5 + share / 2))
 
 
-_provider_retry = retry(
-    retry=retry_if_exception_type(TransientError),
-    wait=_honour_retry_after(),
-    stop=stop_after_attempt(4),
-    reraise=True,
-)
+RETRY = RetryPolicy()
 
 
-@_provider_retry
+def _why(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+# --- booking --------------------------------------------------------------------------------
+
+_plan_locks: dict[int, threading.Lock] = {}
+
+
+def _plan_lock(plan_id: int) -> threading.Lock:
+    # One booking per plan at a time in this process (two runs would race on the same slots).
+    return _plan_locks.setdefault(plan_id, threading.Lock())
+
+
 def book_plan(plan_id: int, week: str, now: datetime | None = None) -> BookingReport | None:
-    """Book one week of one plan. Safe to run any number of times, or after a crash."""
+    """Book one week of one plan; None when the plan is gone or paused, or booking is blocked
+    (the account status and notification say why). Provider failures raise, typed."""
+    try:
+        return _book_once(plan_id, week, now)
+    except BookingBlockedError as error:
+        log.warning("booking plan %s for %s blocked: %s", plan_id, week, error)
+        return None
+
+
+def _book_once(plan_id: int, week: str, now: datetime | None = None) -> BookingReport | None:
+    """One attempt at one week of one plan.
+
+    Safe to run any number of times, or after a crash: blocks are committed one by one as
+    they are created, and the next run adopts what exists by its tag.
+    """
     rt = runtime.current()
     now = now or rt.clock()
-    with rt.sessions() as session:
+    with _plan_lock(plan_id), rt.sessions() as session:
         plan = session.get(Plan, plan_id)
         if plan is None or not plan.active:
             return None
         try:
-            report = book_week(session, plan, IsoWeek.parse(week), now, rt.connectors)
-        except BookingBlockedError as error:
-            session.commit()  # keeps the account status and notification it recorded
-            log.warning("booking plan %s for %s blocked: %s", plan_id, week, error)
-            return None
+            report = book_week(
+                session, plan, IsoWeek.parse(week), now, rt.connectors, session.commit
+            )
+        except (BookingBlockedError, ConnectorError):
+            session.commit()  # keeps the account status, notification and audit it recorded
+            raise
         except BaseException:
-            session.commit()  # blocks created before the failure stay recorded and audited
+            session.rollback()
             raise
         session.commit()
         return report
@@ -77,37 +117,140 @@ def book_plan(plan_id: int, week: str, now: datetime | None = None) -> BookingRe
 
 def book_plan_horizon(plan_id: int, now: datetime | None = None) -> list[BookingReport]:
     """Book the plan's current week (its remainder) and the weeks of its horizon."""
-    rt = runtime.current()
-    now = now or rt.clock()
-    with rt.sessions() as session:
-        plan = session.get(Plan, plan_id)
-        if plan is None or not plan.active:
-            return []
-        spec = spec_of(plan)
-        zone = plan_zone(spec, session.get_one(User, plan.user_id))
+    now = now or runtime.current().clock()
     reports = []
-    for week in horizon_weeks(spec, IsoWeek.containing(now, zone)):
-        report = book_plan(plan_id, str(week), now)
+    for week in plan_weeks(plan_id, now):
+        report = book_plan(plan_id, week, now)
         if report is not None:
             reports.append(report)
     return reports
 
 
-def scheduled_booking(plan_id: int) -> None:
-    """Entry point for the scheduler's weekly job (a stable textual reference)."""
-    reports = book_plan_horizon(plan_id)
-    for report in reports:
-        log.info(
-            "plan %s %s: created %d, kept %d, lost %d, %d/%d min",
-            report.plan_id,
-            report.week,
-            len(report.created),
-            len(report.kept),
-            len(report.lost),
-            report.booked_minutes,
-            report.target_minutes,
+def plan_weeks(plan_id: int, now: datetime) -> list[str]:
+    """The weeks a booking of the plan covers now: this week's remainder plus the horizon."""
+    rt = runtime.current()
+    with rt.sessions() as session:
+        plan = session.get(Plan, plan_id)
+        if plan is None:
+            return []
+        spec = spec_of(plan)
+        zone = plan_zone(spec, session.get_one(User, plan.user_id))
+    return [str(week) for week in horizon_weeks(spec, IsoWeek.containing(now, zone))]
+
+
+def enqueue_booking(run_id: int, delay: float = 0.0) -> bool:
+    """Hand a booking run to the dispatcher (now, or after `delay` seconds)."""
+    return runtime.current().dispatcher.submit(
+        f"book:{run_id}", lambda: run_booking(run_id), delay=delay
+    )
+
+
+def run_booking(run_id: int) -> str | None:
+    """Carry out a booking run; on a provider failure, schedule the retry the policy allows."""
+    rt = runtime.current()
+    with transaction(rt.sessions) as session:
+        run = session.get(BookingRun, run_id)
+        if run is None or run.state in booking_runs.FINISHED:
+            return None
+        run.state, run.attempts = BookingRunState.RUNNING, run.attempts + 1
+        run.updated_at = rt.clock()
+        plan_id, weeks, attempt = run.plan_id, list(run.weeks), run.attempts
+    reports: list[BookingReport] = []
+    outcome: tuple[BookingRunState, dict[str, object]]
+    delay: float | None = None
+    try:
+        for week in weeks:
+            report = _book_once(plan_id, week)
+            if report is not None:
+                reports.append(report)
+        outcome = BookingRunState.DONE, {"reports": [vars(r) for r in reports]}
+    except BookingBlockedError as error:
+        outcome = BookingRunState.BLOCKED, {"reason": str(error)}
+    except ReauthRequired as error:
+        outcome = BookingRunState.BLOCKED, {"reason": _reconnect(error)}
+    except ConnectorError as error:
+        delay = RETRY.delay(error, attempt)
+        reason = f"the calendar provider failed: {_why(error)}"
+        if delay is None:
+            outcome = BookingRunState.FAILED, {"reason": reason}
+        else:
+            outcome = BookingRunState.RETRYING, {"reason": reason, "retry_in_seconds": delay}
+    now = rt.clock()
+    with transaction(rt.sessions) as session:
+        run = session.get(BookingRun, run_id)
+        if run is None:
+            return None
+        state, detail = outcome
+        if state is BookingRunState.RETRYING and delay is not None:
+            run.state, run.detail, run.updated_at = state, detail, now
+            run.next_attempt_at = now + timedelta(seconds=delay)
+        else:
+            booking_runs.finish(run, state, now, **detail)
+            if state is BookingRunState.FAILED:
+                _tell_failed(session, plan_id, str(detail["reason"]))
+    if delay is not None and state is BookingRunState.RETRYING:
+        enqueue_booking(run_id, delay)
+    log.info("booking run %s (plan %s): %s", run_id, plan_id, state)
+    return str(state)
+
+
+def _reconnect(error: ReauthRequired) -> str:
+    rt = runtime.current()
+    account_id = account_of(error)
+    with transaction(rt.sessions) as session:
+        account = session.get(Account, account_id) if account_id is not None else None
+        if account is None:
+            return "a calendar account needs to be reconnected"
+        mark_needs_reauth(session, account, str(error))
+        return f"{account.display_name} needs to be reconnected before booking"
+
+
+def _tell_failed(session: Session, plan_id: int, reason: str) -> None:
+    from app.services import notify
+
+    plan = session.get(Plan, plan_id)
+    if plan is not None:
+        notify.record(
+            session,
+            plan.user_id,
+            "booking.failed",
+            {"plan_id": plan_id, "message": f"Growth blocks could not be booked: {reason}"},
         )
 
+
+def request_booking(plan_id: int, weeks: list[str]) -> int | None:
+    """Queue a booking run (the weekly job and the API use this); its id, or None."""
+    rt = runtime.current()
+    now = rt.clock()
+    with transaction(rt.sessions) as session:
+        plan = session.get(Plan, plan_id)
+        if plan is None or not plan.active:
+            return None
+        run_id = booking_runs.request_run(session, plan, weeks, now).id
+    enqueue_booking(run_id)
+    return run_id
+
+
+def resume_bookings() -> int:
+    """At start-up: carry on with the runs a crash or restart interrupted."""
+    rt = runtime.current()
+    now = rt.clock()
+    with rt.sessions() as session:
+        runs = [(r.id, r.next_attempt_at) for r in booking_runs.unfinished(session)]
+    for run_id, due in runs:
+        wait = max((due - now).total_seconds(), 0.0) if due is not None else 0.0
+        enqueue_booking(run_id, wait)
+    return len(runs)
+
+
+def scheduled_booking(plan_id: int) -> None:
+    """Entry point for the scheduler's weekly job (a stable textual reference)."""
+    weeks = plan_weeks(plan_id, runtime.current().clock())
+    if weeks:
+        request_booking(plan_id, weeks)
+
+
+# --- sync -----------------------------------------------------------------------------------
 
 _calendar_locks: dict[int, threading.Lock] = {}
 
@@ -117,7 +260,6 @@ def _calendar_lock(calendar_id: int) -> threading.Lock:
     return _calendar_locks.setdefault(calendar_id, threading.Lock())
 
 
-@_provider_retry
 def sync_calendar(calendar_id: int, *, recreate_watch: bool = False, full: bool = False) -> None:
     """Pull a calendar's changes into the cache (and re-create its push channel if asked)."""
     rt = runtime.current()
@@ -125,13 +267,18 @@ def sync_calendar(calendar_id: int, *, recreate_watch: bool = False, full: bool 
     # One sync per calendar at a time: in this process by a lock, across workers by a row lock.
     with _calendar_lock(calendar_id), transaction(rt.sessions) as session:
         calendar = session.get(Calendar, calendar_id, with_for_update=True)
-        if calendar is None:
+        if calendar is None or calendar.gone_at is not None:
             return
         if full:
             calendar.sync_cursor = None
-        if recreate_watch and rt.settings.push_enabled:
-            push.ensure_watch(session, calendar, rt.connectors, rt.settings.public_url, now)
-        result = sync_service.sync_calendar(session, calendar, rt.connectors, now)
+        try:
+            if recreate_watch and rt.settings.push_enabled:
+                push.ensure_watch(session, calendar, rt.connectors, rt.settings.public_url, now)
+            result = sync_service.sync_calendar(session, calendar, rt.connectors, now)
+        except NotFound:
+            # The calendar itself is gone at the provider: say so once, stop syncing it.
+            mark_gone(session, calendar, now)
+            return
         new_conflicts = conflicts.detect(session, calendar, result, now) if result else []
     # Each conflict is decided in its own transaction, right away (reaction time matters).
     for conflict_id in new_conflicts:
@@ -176,8 +323,11 @@ def decline_due() -> int:
         return choices.execute_due(_resolver(session), rt.clock())
 
 
-def enqueue_sync(calendar_id: int, *, recreate_watch: bool = False, full: bool = False) -> bool:
-    """Hand a calendar sync to the dispatcher (coalesced per calendar)."""
+def enqueue_sync(
+    calendar_id: int, *, recreate_watch: bool = False, full: bool = False, attempt: int = 1
+) -> bool:
+    """Hand a calendar sync to the dispatcher (coalesced per calendar); provider failures
+    come back later as the retry policy says, then show on the account."""
     rt = runtime.current()
     key = f"sync:{calendar_id}:{int(recreate_watch)}:{int(full)}"
 
@@ -185,16 +335,29 @@ def enqueue_sync(calendar_id: int, *, recreate_watch: bool = False, full: bool =
         try:
             sync_calendar(calendar_id, recreate_watch=recreate_watch, full=full)
         except TransientError as error:
+            delay = RETRY.delay(error, attempt)
+            if delay is not None:
+                log.info("sync of calendar %s: %s; retry in %.0fs", calendar_id, error, delay)
+                rt.dispatcher.submit(
+                    f"{key}:retry",
+                    lambda: _retry_sync(calendar_id, recreate_watch, full, attempt + 1),
+                    delay=delay,
+                )
+                return
             # Retries are spent: show it on the account; the next poll or push tries again.
             with transaction(rt.sessions) as session:
                 calendar = session.get(Calendar, calendar_id)
                 account = session.get(Account, calendar.account_id) if calendar else None
                 if account is not None and account.status == AccountStatus.OK:
                     account.status = AccountStatus.ERROR
-                    account.status_detail = f"sync failed: {type(error).__name__}: {error}"
+                    account.status_detail = f"sync failed: {_why(error)}"
             raise
 
     return rt.dispatcher.submit(key, run)
+
+
+def _retry_sync(calendar_id: int, recreate_watch: bool, full: bool, attempt: int) -> None:
+    enqueue_sync(calendar_id, recreate_watch=recreate_watch, full=full, attempt=attempt)
 
 
 def poll_calendars() -> int:
@@ -205,7 +368,11 @@ def poll_calendars() -> int:
             session.scalars(
                 select(Calendar.id)
                 .join(Account, Account.id == Calendar.account_id)
-                .where(Calendar.is_busy_source.is_(True), Account.status == AccountStatus.OK)
+                .where(
+                    Calendar.is_busy_source.is_(True),
+                    Calendar.gone_at.is_(None),
+                    Account.status == AccountStatus.OK,
+                )
             )
         )
     return sum(enqueue_sync(calendar_id) for calendar_id in ids)

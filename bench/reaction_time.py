@@ -45,6 +45,7 @@ from app.main import create_app
 from app.providers import Providers
 from app.runtime import build_runtime
 from connectors.google.oauth import GoogleConfig
+from tests.booking_helpers import book
 from tests.conftest import make_settings
 from tests.e2e.harness import PUBLIC_URL, AppServer, browser, wait_until
 from tests.fakes.google_server import CLIENT_ID, CLIENT_SECRET, FakeGoogle
@@ -133,7 +134,7 @@ def connect_user(
     response = client.put(f"/plans/{plan['id']}/policy", json=POLICY)
     if response.status_code != 200:
         raise RuntimeError(f"policy rejected for {email}: {response.status_code} {response.text}")
-    client.post(f"/plans/{plan['id']}/book", params={"week": str(week)})
+    book(client, plan["id"], str(week))
     blocks = sorted(
         (e for e in fake.events(email) if e.get("extendedProperties")),
         key=lambda e: parse_when(e["start"]),

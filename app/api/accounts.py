@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from app import tasks
+from app.api.params import RowId
 from app.deps import CurrentUser, RuntimeDep, SessionDep
 from app.services import calendars as calendar_service
 from app.services.sync import cached_events
@@ -88,7 +89,7 @@ def list_accounts(user: CurrentUser, session: SessionDep) -> list[AccountOut]:
 
 @router.patch("/calendars/{calendar_id}", response_model=CalendarOut)
 def change_roles(
-    calendar_id: int, body: CalendarRoles, user: CurrentUser, session: SessionDep
+    calendar_id: RowId, body: CalendarRoles, user: CurrentUser, session: SessionDep
 ) -> CalendarOut:
     """Choose whether a calendar counts as busy and whether blocks are written to it."""
     calendar = calendar_service.set_roles(
@@ -99,7 +100,7 @@ def change_roles(
 
 @router.delete("/accounts/{account_id}", response_model=AccountOut)
 def disconnect(
-    account_id: int, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+    account_id: RowId, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
 ) -> AccountOut:
     """Disconnect: stop push, revoke the grant, delete the stored credential."""
     account = calendar_service.disconnect(
@@ -121,7 +122,7 @@ def disconnect(
 
 
 @router.post("/calendars/{calendar_id}/sync", status_code=202)
-def sync_now(calendar_id: int, user: CurrentUser, session: SessionDep) -> dict[str, bool]:
+def sync_now(calendar_id: RowId, user: CurrentUser, session: SessionDep) -> dict[str, bool]:
     """Queue an incremental sync of one calendar."""
     calendar = calendar_service.get_calendar(session, user, calendar_id)
     return {"queued": tasks.enqueue_sync(calendar.id)}
@@ -129,7 +130,7 @@ def sync_now(calendar_id: int, user: CurrentUser, session: SessionDep) -> dict[s
 
 @router.get("/calendars/{calendar_id}/events", response_model=list[EventOut])
 def events(
-    calendar_id: int,
+    calendar_id: RowId,
     user: CurrentUser,
     session: SessionDep,
     start: Annotated[AwareDatetime | None, Query()] = None,

@@ -8,6 +8,7 @@ from typing import Literal
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.api.params import RowId
 from app.deps import CurrentUser, RuntimeDep, SessionDep
 from app.services import channels as channel_service
 from app.services.delivery import send_test
@@ -57,14 +58,14 @@ def list_channels(user: CurrentUser, session: SessionDep) -> list[ChannelOut]:
 
 
 @router.delete("/notification-channels/{channel_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete(channel_id: int, user: CurrentUser, session: SessionDep) -> Response:
+def delete(channel_id: RowId, user: CurrentUser, session: SessionDep) -> Response:
     channel_service.delete_channel(session, user.id, channel_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/notification-channels/{channel_id}/test", response_model=dict[str, bool])
 def test(
-    channel_id: int, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+    channel_id: RowId, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
 ) -> dict[str, bool]:
     """Send a test message now; says whether the channel accepted it."""
     ok = send_test(session, runtime.cipher, user.id, channel_id, runtime.clock(), runtime.senders)

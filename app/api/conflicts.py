@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from app.api.params import RowId
 from app.db.models import Conflict, Decision
 from app.deps import CurrentUser, RuntimeDep, SessionDep
 from app.services import choices
@@ -74,7 +75,7 @@ def list_conflicts(user: CurrentUser, session: SessionDep) -> list[ConflictOut]:
 
 @router.post("/conflicts/{conflict_id}/override", response_model=dict[str, Any])
 def override(
-    conflict_id: int, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+    conflict_id: RowId, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
 ) -> dict[str, Any]:
     """Keep the meeting: undo a decline (re-accept), cancel a pending one, move the block."""
     resolver = _resolver(session, runtime)
@@ -84,7 +85,7 @@ def override(
 
 @router.get("/conflicts/{conflict_id}/choose", response_class=HTMLResponse, include_in_schema=False)
 def choose(
-    conflict_id: int,
+    conflict_id: RowId,
     choice: str,
     sig: str,
     request: Request,

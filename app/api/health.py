@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -20,11 +20,23 @@ def healthz() -> Health:
 
 
 @router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
-def readyz(runtime: RuntimeDep) -> Health | JSONResponse:
-    """The database answers."""
+def readyz(request: Request, runtime: RuntimeDep) -> Health | JSONResponse:
+    """The database answers, and the scheduler and task dispatcher run (503 says what not)."""
+    problems: list[str] = []
     try:
         with runtime.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except SQLAlchemyError:
-        return JSONResponse({"status": "database unreachable"}, status_code=503)
+        problems.append("database unreachable")
+    supervisor = getattr(request.app.state, "supervisor", None)
+    if supervisor is not None:
+        problems += supervisor.problems()
+    elif not runtime.dispatcher.alive():
+        problems.append("dispatcher: task dispatcher is not running")
+    if problems:
+        return JSONResponse(
+            {"status": "; ".join(problems), "problems": problems},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
     return Health(status="ok")

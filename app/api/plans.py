@@ -6,19 +6,31 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Query, Response, status
+from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 from sqlalchemy import select
 
-from app.api.schemas import BlockOut, BookingOut, PlanActive, PlanOut, PreviewOut, Slot
+from app import tasks
+from app.api.params import RowId
+from app.api.schemas import (
+    BlockOut,
+    BookingRunOut,
+    PlanActive,
+    PlanOut,
+    PreviewOut,
+    Slot,
+    run_out,
+)
 from app.db.models import Block, Plan, User
 from app.deps import CurrentUser, RuntimeDep, SchedulerDep, SessionDep
 from app.domain.plan import PlanSpec
 from app.domain.time import IsoWeek
-from app.scheduler import BookingScheduler
+from app.runtime import Runtime
+from app.scheduler import BookingScheduler, next_weekly_run
+from app.services import booking_runs
 from app.services import plans as plan_service
-from app.services.booking import preview_week
+from app.services.booking import booking_obstacle, horizon_weeks, preview_week
 from app.services.errors import InvalidInputError
-from app.tasks import book_plan, book_plan_horizon
 
 router = APIRouter(tags=["plans"])
 
@@ -42,12 +54,14 @@ def _week(text: str | None, now: datetime, zone_of: tuple[Plan, User]) -> IsoWee
         raise InvalidInputError([("query.week", str(error))]) from None
 
 
-def _out(plan: Plan, scheduler: BookingScheduler | None) -> PlanOut:
+def _out(plan: Plan, user: User, runtime: Runtime) -> PlanOut:
+    # Computed from the plan, not asked of the scheduler: a request holding a transaction
+    # must never wait for the scheduler's lock (that once deadlocked SQLite).
     return PlanOut(
         id=plan.id,
         active=plan.active,
         spec=plan_service.spec_of(plan),
-        next_booking_at=scheduler.next_run(plan.id) if scheduler else None,
+        next_booking_at=next_weekly_run(plan, user, runtime.clock()),
         created_at=plan.created_at,
         updated_at=plan.updated_at,
     )
@@ -65,61 +79,64 @@ def create_plan(
     user: CurrentUser,
     session: SessionDep,
     scheduler: SchedulerDep,
+    runtime: RuntimeDep,
     background: BackgroundTasks,
 ) -> PlanOut:
     """Create a plan; its first booking runs right away, then weekly at `book_at`."""
     plan = plan_service.create_plan(session, user, spec)
     background.add_task(_reschedule, scheduler, plan, user)
-    return _out(plan, scheduler)
+    return _out(plan, user, runtime)
 
 
 @router.get("/plans", response_model=list[PlanOut])
-def list_plans(user: CurrentUser, session: SessionDep, scheduler: SchedulerDep) -> list[PlanOut]:
+def list_plans(user: CurrentUser, session: SessionDep, runtime: RuntimeDep) -> list[PlanOut]:
     """The user's plans."""
-    return [_out(plan, scheduler) for plan in plan_service.list_plans(session, user)]
+    return [_out(plan, user, runtime) for plan in plan_service.list_plans(session, user)]
 
 
 @router.get("/plans/{plan_id}", response_model=PlanOut)
 def get_plan(
-    plan_id: int, user: CurrentUser, session: SessionDep, scheduler: SchedulerDep
+    plan_id: RowId, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
 ) -> PlanOut:
     """One plan."""
-    return _out(plan_service.get_plan(session, user, plan_id), scheduler)
+    return _out(plan_service.get_plan(session, user, plan_id), user, runtime)
 
 
 @router.put("/plans/{plan_id}", response_model=PlanOut)
 def replace_plan(
-    plan_id: int,
+    plan_id: RowId,
     spec: PlanSpec,
     user: CurrentUser,
     session: SessionDep,
     scheduler: SchedulerDep,
+    runtime: RuntimeDep,
     background: BackgroundTasks,
 ) -> PlanOut:
     """Replace a plan's document."""
     plan = plan_service.replace_plan(session, user, plan_id, spec)
     background.add_task(_reschedule, scheduler, plan, user)
-    return _out(plan, scheduler)
+    return _out(plan, user, runtime)
 
 
 @router.patch("/plans/{plan_id}", response_model=PlanOut)
 def set_active(
-    plan_id: int,
+    plan_id: RowId,
     body: PlanActive,
     user: CurrentUser,
     session: SessionDep,
     scheduler: SchedulerDep,
+    runtime: RuntimeDep,
     background: BackgroundTasks,
 ) -> PlanOut:
     """Pause or resume a plan."""
     plan = plan_service.set_active(session, user, plan_id, body.active)
     background.add_task(_reschedule, scheduler, plan, user)
-    return _out(plan, scheduler)
+    return _out(plan, user, runtime)
 
 
 @router.delete("/plans/{plan_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_plan(
-    plan_id: int,
+    plan_id: RowId,
     user: CurrentUser,
     session: SessionDep,
     scheduler: SchedulerDep,
@@ -134,7 +151,7 @@ def delete_plan(
 
 @router.get("/plans/{plan_id}/preview", response_model=PreviewOut)
 def preview(
-    plan_id: int,
+    plan_id: RowId,
     user: CurrentUser,
     session: SessionDep,
     runtime: RuntimeDep,
@@ -168,30 +185,68 @@ def preview(
     )
 
 
-@router.post("/plans/{plan_id}/book", response_model=list[BookingOut])
+@router.post(
+    "/plans/{plan_id}/book",
+    response_model=BookingRunOut,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        409: {"model": BookingRunOut, "description": "Booking is blocked; `reason` says why"}
+    },
+)
 def book_now(
-    plan_id: int,
+    plan_id: RowId,
     user: CurrentUser,
     session: SessionDep,
     runtime: RuntimeDep,
+    response: Response,
+    background: BackgroundTasks,
     week: WeekQuery = None,
-) -> list[BookingOut]:
-    """Book now: one week, or (without `week`) the plan's whole horizon. Idempotent."""
+) -> BookingRunOut | JSONResponse:
+    """Book now, in the background: one week, or (without `week`) the plan's whole horizon.
+
+    Answers 202 with the run and `Location` of its status (`GET /plans/{id}/bookings/{run}`);
+    409 with the reason when booking cannot start (paused plan, account to reconnect, no
+    target calendar). Idempotent: an identical request still waiting is returned again.
+    """
     plan = plan_service.get_plan(session, user, plan_id)
     now = runtime.clock()
     if week is None:
-        reports = book_plan_horizon(plan.id, now)
+        spec = plan_service.spec_of(plan)
+        zone = plan_service.plan_zone(spec, user)
+        weeks = [str(w) for w in horizon_weeks(spec, IsoWeek.containing(now, zone))]
     else:
-        report = book_plan(plan.id, str(_week(week, now, (plan, user))), now)
-        reports = [] if report is None else [report]
-    return [BookingOut(**vars(r)) for r in reports]
+        weeks = [str(_week(week, now, (plan, user)))]
+    obstacle = booking_obstacle(session, plan)
+    if obstacle is not None:
+        run = booking_runs.blocked_run(session, plan, weeks, obstacle, now)
+        body = run_out(run).model_dump(mode="json")
+        return JSONResponse(body | {"detail": f"Booking is blocked: {obstacle}"}, status_code=409)
+    run = booking_runs.request_run(session, plan, weeks, now)
+    # Enqueued after the commit (a background task runs once the response is ready).
+    background.add_task(tasks.enqueue_booking, run.id)
+    response.headers["Location"] = run_out(run).status_url
+    return run_out(run)
+
+
+@router.get("/plans/{plan_id}/bookings", response_model=list[BookingRunOut])
+def list_bookings(plan_id: RowId, user: CurrentUser, session: SessionDep) -> list[BookingRunOut]:
+    """The plan's recent booking runs, newest first."""
+    return [run_out(run) for run in booking_runs.list_runs(session, user, plan_id)]
+
+
+@router.get("/plans/{plan_id}/bookings/{run_id}", response_model=BookingRunOut)
+def get_booking(
+    plan_id: RowId, run_id: RowId, user: CurrentUser, session: SessionDep
+) -> BookingRunOut:
+    """One booking run: queued, running, retrying (when and why), done, blocked or failed."""
+    return run_out(booking_runs.get_run(session, user, plan_id, run_id))
 
 
 @router.get("/blocks", response_model=list[BlockOut])
 def list_blocks(
     user: CurrentUser,
     session: SessionDep,
-    plan_id: int | None = None,
+    plan_id: RowId | None = None,
     week: Annotated[str | None, Query(description="ISO week, e.g. 2027-W03")] = None,
 ) -> list[BlockOut]:
     """The user's growth blocks, optionally for one plan and/or week."""

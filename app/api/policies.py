@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from app.api.params import RowId
 from app.db.models import Policy
 from app.deps import CurrentUser, RuntimeDep, SessionDep
 from app.domain.decide import Context, Invite, decide
@@ -78,7 +79,7 @@ def list_policies(user: CurrentUser, session: SessionDep) -> list[PolicyOut]:
 
 
 @router.get("/plans/{plan_id}/policy", response_model=PolicyOut)
-def plan_policy(plan_id: int, user: CurrentUser, session: SessionDep) -> PolicyOut:
+def plan_policy(plan_id: RowId, user: CurrentUser, session: SessionDep) -> PolicyOut:
     """The plan's policy; a plan without one uses the balanced preset."""
     plan = plan_service.get_plan(session, user, plan_id)
     row = session.scalars(select(Policy).where(Policy.plan_id == plan.id)).first()
@@ -90,33 +91,33 @@ def plan_policy(plan_id: int, user: CurrentUser, session: SessionDep) -> PolicyO
 
 @router.put("/plans/{plan_id}/policy", response_model=PolicyOut)
 def set_plan_policy(
-    plan_id: int, spec: PolicySpec, user: CurrentUser, session: SessionDep
+    plan_id: RowId, spec: PolicySpec, user: CurrentUser, session: SessionDep
 ) -> PolicyOut:
     """Replace the plan's policy (invalid rules get 422 naming the rule and field)."""
     return _out(policy_service.set_policy(session, user, plan_id, spec))
 
 
 @router.put("/plans/{plan_id}/policy/preset/{name}", response_model=PolicyOut)
-def use_preset(plan_id: int, name: str, user: CurrentUser, session: SessionDep) -> PolicyOut:
+def use_preset(plan_id: RowId, name: str, user: CurrentUser, session: SessionDep) -> PolicyOut:
     """Use a preset for the plan (a copy: later edits do not change the preset)."""
     spec = policy_service.preset(name)
     return _out(policy_service.set_policy(session, user, plan_id, spec, name=name))
 
 
 @router.get("/policies/{policy_id}", response_model=PolicyOut)
-def get_policy(policy_id: int, user: CurrentUser, session: SessionDep) -> PolicyOut:
+def get_policy(policy_id: RowId, user: CurrentUser, session: SessionDep) -> PolicyOut:
     return _out(policy_service.get_policy(session, user, policy_id))
 
 
 @router.delete("/policies/{policy_id}", status_code=204)
-def delete_policy(policy_id: int, user: CurrentUser, session: SessionDep) -> None:
+def delete_policy(policy_id: RowId, user: CurrentUser, session: SessionDep) -> None:
     """Delete a policy; its plan goes back to the balanced preset."""
     policy_service.delete_policy(session, user, policy_id)
 
 
 @router.post("/policies/{policy_id}/explain", response_model=Explanation)
 def explain(
-    policy_id: int,
+    policy_id: RowId,
     sample: SampleInvite,
     user: CurrentUser,
     session: SessionDep,

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
+from app.api.params import RowId
 from app.db.models import Plan, User
 from app.deps import CurrentUser, RuntimeDep, SessionDep
 from app.domain.ledger import WeekLedger
@@ -16,7 +17,7 @@ from app.web.charts import growth_chart
 
 router = APIRouter(tags=["reports"])
 
-PlanQuery = Annotated[int, Query(description="The plan to report on")]
+PlanQuery = Annotated[RowId, Query(description="The plan to report on")]
 WeeksQuery = Annotated[
     int, Query(ge=1, le=104, description="How many weeks, ending with the current one")
 ]

@@ -92,6 +92,39 @@ class BookingOut(BaseModel):
     shortfall_reason: str | None
 
 
+class BookingRunOut(BaseModel):
+    """A booking request and what became of it."""
+
+    id: int
+    plan_id: int
+    weeks: list[str]
+    state: str = Field(description="queued, running, retrying, done, blocked or failed")
+    attempts: int
+    next_attempt_at: datetime | None = Field(description="When a retrying run tries again")
+    reason: str | None = Field(description="Why it is retrying, blocked or failed")
+    reports: list[BookingOut] = Field(description="Per week, once done")
+    requested_at: datetime
+    finished_at: datetime | None
+    status_url: str
+
+
+def run_out(run: Any) -> BookingRunOut:
+    detail = run.detail or {}
+    return BookingRunOut(
+        id=run.id,
+        plan_id=run.plan_id,
+        weeks=list(run.weeks),
+        state=str(run.state),
+        attempts=run.attempts,
+        next_attempt_at=run.next_attempt_at,
+        reason=detail.get("reason"),
+        reports=[BookingOut(**r) for r in detail.get("reports", [])],
+        requested_at=run.requested_at,
+        finished_at=run.finished_at,
+        status_url=f"/plans/{run.plan_id}/bookings/{run.id}",
+    )
+
+
 class NotificationOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

@@ -130,6 +130,8 @@ class Calendar(Base):
     watch_resource_id: Mapped[str | None] = mapped_column(String(256))
     watch_secret_hash: Mapped[str | None] = mapped_column(String(64))
     watch_expires_at: Mapped[datetime | None]
+    # Set when the provider says the calendar no longer exists; sync skips it from then on.
+    gone_at: Mapped[datetime | None]
 
     account: Mapped[Account] = relationship(back_populates="calendars", lazy="raise")
 
@@ -369,3 +371,29 @@ class NotificationDelivery(Base):
 
 
 import app.db.reports_models  # noqa: E402, F401  (registers Baseline on Base.metadata)
+
+
+class BookingRunState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    RETRYING = "retrying"  # a provider was down or throttling; `next_attempt_at` says when
+    DONE = "done"
+    BLOCKED = "blocked"  # cannot proceed safely until the person acts (e.g. reconnect)
+    FAILED = "failed"  # gave up after the retries
+
+
+class BookingRun(Base):
+    """One booking request (on demand or weekly) and its outcome, for `/plans/{id}/bookings`."""
+
+    __tablename__ = "booking_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
+    weeks: Mapped[list[str]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    requested_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+    finished_at: Mapped[datetime | None]

@@ -7,13 +7,14 @@ or re-running after a crash half-way, adopts what already exists and books only 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.db.models import Account, Block, BlockState, Calendar, Plan, User
+from app.db.models import Account, AccountStatus, Block, BlockState, Calendar, Plan, User
 from app.domain.intervals import Interval
 from app.domain.plan import PlanSpec
 from app.domain.planner import Busy, PlannerResult, plan_week
@@ -21,6 +22,7 @@ from app.domain.time import IsoWeek
 from app.services import audit, notify
 from app.services.connections import (
     ConnectorProvider,
+    mark_gone,
     mark_needs_reauth,
     target_calendar,
     user_calendars,
@@ -35,7 +37,7 @@ from connectors.base import (
     EventType,
     SelfResponse,
 )
-from connectors.errors import ConnectorError, ReauthRequired
+from connectors.errors import ConnectorError, NotFound, ReauthRequired
 
 
 def slot_key(plan_id: int, week: IsoWeek, ordinal: int) -> str:
@@ -103,26 +105,48 @@ def counts_as_busy(event: Event) -> bool:
 
 
 def read_busy_sources(
-    session: Session, user: User, start: datetime, end: datetime, connectors: ConnectorProvider
+    session: Session,
+    user: User,
+    start: datetime,
+    end: datetime,
+    connectors: ConnectorProvider,
+    now: datetime,
 ) -> list[Event]:
     """Events from every busy-source calendar of every account the user has connected.
 
     A source that cannot be read stops the booking: booking over time we cannot see could
-    double-book the person. A revoked grant is surfaced on the account as well.
+    double-book the person. A revoked grant is surfaced on the account as well; a calendar
+    deleted at the provider is marked gone (the person is told) and has no events to respect.
     """
     events: list[Event] = []
     for account, calendar in user_calendars(session, user):
-        if not calendar.is_busy_source:
+        if not calendar.is_busy_source or calendar.gone_at is not None:
             continue
-        connector = connectors(account)
         try:
+            connector = connectors(account)
             events.extend(connector.list_events(calendar.provider_calendar_id, start, end))
+        except NotFound:
+            mark_gone(session, calendar, now)
         except ReauthRequired as error:
             mark_needs_reauth(session, account, str(error))
             raise BookingBlockedError(
                 f"{account.display_name} needs to be reconnected before booking"
             ) from error
     return events
+
+
+def booking_obstacle(session: Session, plan: Plan) -> str | None:
+    """Why booking this plan cannot run now (without asking any provider), or None."""
+    if not plan.active:
+        return "the plan is paused; resume it first"
+    user = session.get_one(User, plan.user_id)
+    for account, calendar in user_calendars(session, user):
+        needs = calendar.is_busy_source or calendar.is_target
+        if needs and account.status == AccountStatus.NEEDS_REAUTH:
+            return f"{account.display_name} needs to be reconnected before booking"
+    if target_calendar(session, user) is None:
+        return "no calendar is chosen as the target for growth blocks; connect or choose one"
+    return None
 
 
 def assess_week(
@@ -135,19 +159,22 @@ def assess_week(
     window = Interval(week.start(zone), week.end(zone))
     margin = timedelta(minutes=spec.buffer_minutes)
     events = read_busy_sources(
-        session, user, window.start - margin, window.end + margin, connectors
+        session, user, window.start - margin, window.end + margin, connectors, now
     )
     target = target_calendar(session, user)
     if target is not None and not target[1].is_busy_source:
         # Blocks live on the target; we must see them even if it is not a busy source.
         target_account, target_cal = target
-        events.extend(
-            e
-            for e in connectors(target_account).list_events(
+        try:
+            listed = connectors(target_account).list_events(
                 target_cal.provider_calendar_id, window.start, window.end
             )
-            if e.tag is not None
-        )
+        except NotFound:
+            mark_gone(session, target_cal, now)
+            raise BookingBlockedError(
+                "the calendar chosen for growth blocks was deleted; choose another"
+            ) from None
+        events.extend(e for e in listed if e.tag is not None)
 
     ours: dict[str, Event] = {}
     busy: list[Busy] = []
@@ -211,9 +238,18 @@ def assess_week(
 
 
 def apply_assessment(
-    session: Session, assessment: WeekAssessment, connectors: ConnectorProvider
+    session: Session,
+    assessment: WeekAssessment,
+    connectors: ConnectorProvider,
+    checkpoint: Callable[[], None] | None = None,
 ) -> BookingReport:
-    """Write what the assessment decided: rows for what exists, provider events for what not."""
+    """Write what the assessment decided: rows for what exists, provider events for what not.
+
+    `checkpoint` (the task passes `session.commit`) runs before the first provider write and
+    after each block is recorded, so no database lock is held while a provider answers and a
+    crash loses at most the block being created (which the next run adopts by its tag).
+    """
+    save = checkpoint or session.flush
     plan, week = assessment.plan, assessment.week
     spec = spec_of(plan)
     newly_lost = [row for row in assessment.lost if row.state != BlockState.LOST]
@@ -244,7 +280,7 @@ def apply_assessment(
         for event, ordinal in assessment.adopted:
             session.add(_block_row(plan, week, ordinal, calendar, event))
             adopted.append(event.tag.slot_key if event.tag else "")
-        session.flush()
+        save()
         if assessment.result.new_blocks:
             connector = connectors(account)
             for offset, interval in enumerate(assessment.result.new_blocks):
@@ -252,7 +288,7 @@ def apply_assessment(
                 key = slot_key(plan.id, week, ordinal)
                 event = _create(session, plan, spec, calendar, connector, key, interval)
                 session.add(_block_row(plan, week, ordinal, calendar, event))
-                session.flush()  # each block is recorded as soon as it exists at the provider
+                save()  # each block is recorded as soon as it exists at the provider
                 created.append(key)
 
     reason = assessment.result.shortfall_reason
@@ -355,10 +391,16 @@ def _block_row(plan: Plan, week: IsoWeek, ordinal: int, calendar: Calendar, even
 
 
 def book_week(
-    session: Session, plan: Plan, week: IsoWeek, now: datetime, connectors: ConnectorProvider
+    session: Session,
+    plan: Plan,
+    week: IsoWeek,
+    now: datetime,
+    connectors: ConnectorProvider,
+    checkpoint: Callable[[], None] | None = None,
 ) -> BookingReport:
     """Reconcile one week of one plan with the calendars (idempotent)."""
-    return apply_assessment(session, assess_week(session, plan, week, now, connectors), connectors)
+    assessment = assess_week(session, plan, week, now, connectors)
+    return apply_assessment(session, assessment, connectors, checkpoint)
 
 
 def horizon_weeks(spec: PlanSpec, current: IsoWeek) -> list[IsoWeek]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -115,3 +116,36 @@ def mark_needs_reauth(session: Session, account: Account, detail: str) -> None:
             "message": f"GrowthGuard lost access to {account.display_name}; please reconnect it.",
         },
     )
+
+
+def mark_gone(session: Session, calendar: Calendar, now: datetime) -> bool:
+    """The provider says the calendar no longer exists: stop using it and tell the person once.
+
+    It stops being a busy source and the target (booking would fail on it forever otherwise);
+    True the first time.
+    """
+    if calendar.gone_at is not None:
+        return False
+    account = session.get_one(Account, calendar.account_id)
+    was_target = calendar.is_target
+    calendar.gone_at = now
+    calendar.is_busy_source = calendar.is_target = False
+    calendar.sync_cursor = None
+    calendar.watch_id = calendar.watch_resource_id = calendar.watch_secret_hash = None
+    calendar.watch_expires_at = None
+    name = calendar.name or calendar.provider_calendar_id
+    message = f"The calendar '{name}' of {account.display_name} was deleted at the provider; "
+    message += (
+        "choose another calendar for growth blocks on the Accounts page."
+        if was_target
+        else "GrowthGuard no longer reads it."
+    )
+    notify.record(
+        session,
+        account.user_id,
+        "calendar.gone",
+        {"account_id": account.id, "calendar_id": calendar.id, "message": message},
+        dedupe_key=f"calendar.gone:{calendar.id}",
+    )
+    session.flush()
+    return True

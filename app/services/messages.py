@@ -15,6 +15,8 @@ TITLES = {
     "block.lost": "A growth block was removed",
     "plan.target_missed": "A weekly plan target was missed",
     "account.needs_reauth": "A calendar account needs reconnecting",
+    "calendar.gone": "A calendar was deleted at the provider",
+    "booking.failed": "Growth blocks could not be booked",
     "report.weekly": "Your weekly report",
     "review.quarterly": "Your quarterly review",
     "test": "Test notification",

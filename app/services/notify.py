@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.db.models import Notification
 
-# The kinds DESIGN §8 names; anything else is a programming error.
+# The kinds DESIGN §8 names (plus calendar.gone and booking.failed); anything else is a bug.
 KINDS = frozenset(
     {
         "conflict.decided",
@@ -18,6 +18,8 @@ KINDS = frozenset(
         "block.lost",
         "plan.target_missed",
         "account.needs_reauth",
+        "calendar.gone",
+        "booking.failed",
         "report.weekly",
         "review.quarterly",
     }

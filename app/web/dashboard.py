@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from app.api.params import RowId
 from app.deps import RuntimeDep, SessionDep
 from app.services import calendars as calendar_service
 from app.services import channels as channel_service
@@ -43,7 +44,7 @@ def accounts(request: Request, runtime: RuntimeDep, session: SessionDep) -> Resp
 
 @router.post("/dashboard/calendars/{calendar_id}/roles", response_class=HTMLResponse)
 def calendar_roles(
-    calendar_id: int,
+    calendar_id: RowId,
     request: Request,
     runtime: RuntimeDep,
     session: SessionDep,
@@ -62,7 +63,7 @@ def calendar_roles(
 
 @router.post("/dashboard/accounts/{account_id}/disconnect", response_class=HTMLResponse)
 def disconnect(
-    account_id: int, request: Request, runtime: RuntimeDep, session: SessionDep, csrf: Csrf = ""
+    account_id: RowId, request: Request, runtime: RuntimeDep, session: SessionDep, csrf: Csrf = ""
 ) -> Response:
     def act(page: Page) -> Response:
         calendar_service.disconnect(
@@ -121,7 +122,7 @@ def add_channel(
 
 @router.post("/dashboard/channels/{channel_id}/test", response_class=HTMLResponse)
 def send_channel_test(
-    channel_id: int, request: Request, runtime: RuntimeDep, session: SessionDep, csrf: Csrf = ""
+    channel_id: RowId, request: Request, runtime: RuntimeDep, session: SessionDep, csrf: Csrf = ""
 ) -> Response:
     def act(page: Page) -> Response:
         ok = send_test(
@@ -135,7 +136,7 @@ def send_channel_test(
 
 @router.post("/dashboard/channels/{channel_id}/delete", response_class=HTMLResponse)
 def delete_channel(
-    channel_id: int, request: Request, runtime: RuntimeDep, session: SessionDep, csrf: Csrf = ""
+    channel_id: RowId, request: Request, runtime: RuntimeDep, session: SessionDep, csrf: Csrf = ""
 ) -> Response:
     def act(page: Page) -> Response:
         channel_service.delete_channel(page.session, page.user.id, channel_id)
@@ -182,7 +183,7 @@ def new_token(
 
 @router.post("/dashboard/tokens/{token_id}/revoke", response_class=HTMLResponse)
 def revoke(
-    token_id: int, request: Request, runtime: RuntimeDep, session: SessionDep, csrf: Csrf = ""
+    token_id: RowId, request: Request, runtime: RuntimeDep, session: SessionDep, csrf: Csrf = ""
 ) -> Response:
     def act(page: Page) -> Response:
         user_service.revoke_token(page.session, page.user, token_id)

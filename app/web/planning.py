@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
+from app.api.params import RowId
 from app.db.models import Account, Block, Calendar, CalendarEvent, Conflict, Decision, Plan
 from app.deps import RuntimeDep, SessionDep
 from app.domain.plan import PlanSpec
@@ -254,7 +255,7 @@ def week_page(request: Request, runtime: RuntimeDep, session: SessionDep) -> Res
 
 @router.post("/dashboard/conflicts/{conflict_id}/keep", response_class=HTMLResponse)
 async def keep_meeting(
-    conflict_id: int, request: Request, runtime: RuntimeDep, session: SessionDep
+    conflict_id: RowId, request: Request, runtime: RuntimeDep, session: SessionDep
 ) -> Response:
     form = await request.form()
     week = str(form.get("week", ""))

@@ -1,13 +1,11 @@
-"""Thin Calendar v3 access: per-thread services, retries with backoff, one error mapping."""
+"""Thin Calendar v3 access: per-thread services, one attempt per call, one error mapping."""
 
 from __future__ import annotations
 
 import email.utils
 import functools
 import json
-import random
 import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -30,9 +28,8 @@ from connectors.errors import (
 )
 from connectors.google.oauth import GoogleConfig, dump_credentials, load_credentials
 
-__all__ = ["BadRequest", "GoogleClient", "Sleep", "map_http_error"]
+__all__ = ["BadRequest", "GoogleClient", "map_http_error"]
 
-Sleep = Callable[[float], None]
 JSON = dict[str, Any]
 
 _RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded", "usageLimits"}
@@ -116,19 +113,12 @@ class GoogleClient:
         config: GoogleConfig,
         credentials: bytes,
         save: SaveCredentials,
-        *,
-        sleep: Sleep = time.sleep,
-        max_attempts: int = 4,
-        max_wait: float = 32.0,
     ) -> None:
         self.config = config
         self._credentials = load_credentials(config, credentials)
         if not (self._credentials.token or self._credentials.refresh_token):
             raise ReauthRequired("stored Google credentials hold no token")
         self._save = save
-        self._sleep = sleep
-        self._max_attempts = max_attempts
-        self._max_wait = max_wait
         self._local = threading.local()
         self._lock = threading.Lock()
         self._saved_token = self._credentials.token
@@ -158,33 +148,29 @@ class GoogleClient:
         *,
         gone: type[ConnectorError] = NotFound,
     ) -> JSON:
-        """Run `make(service)` with bounded retries of rate limits, 5xx and network errors."""
-        for attempt in range(self._max_attempts):
-            retry_after: float | None = None
-            try:
-                result = make(self.service()).execute(num_retries=0)
-                return result if isinstance(result, dict) else {}
-            except HttpError as error:
-                status, reason = int(error.resp.status), _reason(error)
-                failure = map_http_error(status, reason, what, gone=gone)
-                if not isinstance(failure, TransientError):
-                    raise failure from None
-                if isinstance(failure, RateLimited):
-                    retry_after = _retry_after(error)
-                    failure = RateLimited(retry_after, str(failure))
-            except RefreshError as error:
-                if not getattr(error, "retryable", False):
-                    raise ReauthRequired(f"Google refused to refresh the grant ({what})") from None
-                failure = TransientError(f"Google token refresh failed temporarily ({what})")
-            except (TransportError, httplib2.HttpLib2Error, OSError) as error:
-                failure = TransientError(f"network error on Google {what}: {type(error).__name__}")
-            finally:
-                self._save_if_refreshed()
-            wait = self._backoff(attempt, retry_after)
-            if attempt + 1 >= self._max_attempts or wait is None:
-                raise failure
-            self._sleep(wait)
-        raise AssertionError("unreachable")  # pragma: no cover
+        """Run `make(service)` once; failures raise typed errors (`RateLimited` carries Google's
+        Retry-After). Retrying is the caller's business: a request must never sleep here."""
+        try:
+            result = make(self.service()).execute(num_retries=0)
+            return result if isinstance(result, dict) else {}
+        except HttpError as error:
+            status, reason = int(error.resp.status), _reason(error)
+            failure = map_http_error(status, reason, what, gone=gone)
+            if isinstance(failure, RateLimited) or (
+                isinstance(failure, TransientError) and _retry_after(error) is not None
+            ):
+                failure = RateLimited(_retry_after(error), str(failure))
+            raise failure from None
+        except RefreshError as error:
+            if not getattr(error, "retryable", False):
+                raise ReauthRequired(f"Google refused to refresh the grant ({what})") from None
+            raise TransientError(f"Google token refresh failed temporarily ({what})") from None
+        except (TransportError, httplib2.HttpLib2Error, OSError) as error:
+            raise TransientError(
+                f"network error on Google {what}: {type(error).__name__}"
+            ) from None
+        finally:
+            self._save_if_refreshed()
 
     def pages(
         self,
@@ -201,14 +187,6 @@ class GoogleClient:
             token = page.get("nextPageToken")
             if not token:
                 return
-
-    def _backoff(self, attempt: int, retry_after: float | None) -> float | None:
-        """Seconds to wait before the next attempt; None when the server asks for too long."""
-        if retry_after is not None:
-            return retry_after if retry_after <= self._max_wait else None
-        # full exponential with jitter, so many workers hitting one quota spread out
-        ceiling = min(self._max_wait, 2.0**attempt)
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
 
     def _save_if_refreshed(self) -> None:
         with self._lock:

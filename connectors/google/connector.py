@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -29,7 +28,7 @@ from connectors.errors import (
     ReauthRequired,
     TransientError,
 )
-from connectors.google.client import JSON, BadRequest, GoogleClient, Sleep
+from connectors.google.client import JSON, BadRequest, GoogleClient
 from connectors.google.mapping import (
     LISTED_EVENT_TYPES,
     block_body,
@@ -76,10 +75,8 @@ class GoogleConnector:
         config: GoogleConfig,
         credentials: bytes,
         save: SaveCredentials,
-        *,
-        sleep: Sleep = time.sleep,
     ) -> None:
-        self._client = GoogleClient(config, credentials, save, sleep=sleep)
+        self._client = GoogleClient(config, credentials, save)
         self._focus_unsupported: set[str] = set()
 
     @property

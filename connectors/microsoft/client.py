@@ -5,10 +5,9 @@ Every Graph answer is mapped onto `connectors.errors` here and nowhere else.
 
 from __future__ import annotations
 
-import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
@@ -101,23 +100,14 @@ def raise_for(response: httpx.Response) -> None:
 
 
 class GraphClient:
-    """Graph calls for one account. Retries throttling (honouring Retry-After) and transient
-    failures with bounded, jittered exponential backoff; `sleep` is injectable for tests."""
+    """Graph calls for one account. One attempt per call: throttling and outages surface as
+    `RateLimited(retry_after)` / `TransientError`, and the caller decides when to try again
+    (a request must never sleep on Graph). The only repeat is one token refresh on a 401."""
 
-    def __init__(
-        self,
-        config: MicrosoftConfig,
-        tokens: TokenSource,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-        max_attempts: int = 4,
-        max_wait: float = 60.0,
-    ) -> None:
+    def __init__(self, config: MicrosoftConfig, tokens: TokenSource) -> None:
         self.base = config.graph_base.rstrip("/")
         self._tokens = tokens
-        self._sleep = sleep
-        self._max_attempts = max_attempts
-        self._max_wait = max_wait  # a longer Retry-After is surfaced as RateLimited instead
+        self._timeout = config.timeout
         self._http = httpx.Client(timeout=config.timeout, transport=config.graph_transport)
         self._semaphore: threading.BoundedSemaphore | None = None
 
@@ -168,51 +158,29 @@ class GraphClient:
     ) -> httpx.Response:
         if self._semaphore is None:
             self._semaphore = mailbox_semaphore(self._tokens.home_account_id)
-        # A POST that failed after reaching Graph may have taken effect: only retry it when Graph
-        # clearly refused it (throttling). Callers make creates idempotent themselves.
-        retry_any = method in ("GET", "PATCH", "DELETE")
         prefer = PREFER + (f", odata.maxpagesize={page_size}" if page_size else "")
         refreshed = False
-        attempt = 0
         while True:
-            attempt += 1
             token = self._tokens.access_token(force_refresh=refreshed)
             headers = {"Authorization": f"Bearer {token}", "Prefer": prefer}
-            retry_after: float | None = None
+            # More than 4 concurrent calls per mailbox only earn 429s: wait for a turn, but
+            # not forever (a caller in a request must answer).
+            if not self._semaphore.acquire(timeout=self._timeout):
+                raise RateLimited(None, "too many concurrent Graph calls for this mailbox")
             try:
-                with self._semaphore:
-                    response = self._http.request(
-                        method, url, params=params, json=json, headers=headers
-                    )
+                response = self._http.request(
+                    method, url, params=params, json=json, headers=headers
+                )
             except httpx.TimeoutException:
-                error: ConnectorError = TransientError("Graph did not answer in time")
-                if not retry_any:
-                    raise error from None
+                raise TransientError("Graph did not answer in time") from None
             except httpx.TransportError:
-                error = TransientError("could not reach Graph")
-                if not retry_any:
-                    raise error from None
-            else:
-                status = response.status_code
-                if status == 401 and not refreshed:
-                    # the cached token may have been revoked or expired early: refresh once
-                    refreshed, attempt = True, attempt - 1
-                    continue
-                retry_after = _retry_after(response.headers)
-                if status == 429 or (status == 503 and retry_after is not None):
-                    error = RateLimited(retry_after)
-                elif status >= 500 and retry_any:
-                    error = TransientError(f"Graph answered {status}")
-                else:
-                    return response
-            if attempt >= self._max_attempts:
-                raise error
-            delay = retry_after if retry_after is not None else self._backoff(attempt)
-            if delay > self._max_wait:
-                raise error
-            self._sleep(delay)
-
-    @staticmethod
-    def _backoff(attempt: int) -> float:
-        # full jitter keeps many workers throttled together from retrying in lockstep
-        return float(min(30.0, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random()))
+                raise TransientError("could not reach Graph") from None
+            finally:
+                self._semaphore.release()
+            if response.status_code == 401 and not refreshed:
+                # the cached token may have been revoked or expired early: refresh once
+                refreshed = True
+                continue
+            if response.status_code == 503 and response.headers.get("retry-after"):
+                raise RateLimited(_retry_after(response.headers))
+            return response

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -95,11 +94,10 @@ class MicrosoftConnector:
         save: SaveCredentials,
         *,
         home_account_id: str | None = None,
-        sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.tokens = TokenSource(config, credentials, save, home_account_id)
-        self.client = GraphClient(config, self.tokens, sleep=sleep)
+        self.client = GraphClient(config, self.tokens)
         self._clock = clock
 
     def close(self) -> None:
@@ -350,7 +348,7 @@ class MicrosoftConnector:
 def make_factory(config: MicrosoftConfig, **options: Any) -> ConnectorFactory:
     """A registry factory: credentials are a serialized MSAL cache (None → ReauthRequired).
 
-    `options` are passed on to `MicrosoftConnector` (e.g. `sleep`, `clock`).
+    `options` are passed on to `MicrosoftConnector` (e.g. `clock`).
     """
 
     def factory(credentials: bytes | None, save: SaveCredentials) -> MicrosoftConnector:

@@ -162,8 +162,12 @@ class TestJourney:
         # Two weeks ahead: further away than the preset's short-notice rule.
         week = IsoWeek.containing(datetime.now(UTC), BERLIN).plus(2)
         booked = page.request.post(f"/plans/{plan_id}/book", params={"week": str(week)})
-        assert booked.ok, booked.text()
-        assert len(booked.json()[0]["created"]) == 2
+        assert booked.status == 202, booked.text()
+        status_url = booked.json()["status_url"]
+        run = wait_until(
+            lambda: (r := page.request.get(status_url).json())["state"] == "done" and r, timeout=20
+        )
+        assert len(run["reports"][0]["created"]) == 2
         blocks = sorted(
             (e for e in fake.events(USER) if e.get("extendedProperties")),
             key=lambda e: parse_when(e["start"]),

@@ -147,7 +147,6 @@ class TestMicrosoftConnector(ConnectorContract):
             account.grant.token_cache,
             saved.append,
             home_account_id=account.grant.home_account_id,
-            sleep=lambda seconds: None,
             clock=lambda: T0,  # the suite's events live in 2031: anchor the sync window there
         )
         yield connector

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, text
 
 from app import tasks
 from app.domain.time import IsoWeek
+from tests.booking_helpers import book
 from tests.e2e.conftest import BERLIN, USER
 from tests.e2e.harness import AppServer, browser, wait_until
 from tests.fakes.google_server import FakeGoogle
@@ -36,9 +37,8 @@ def test_connect_book_invite_push_sync(fake: FakeGoogle, app_server: AppServer) 
         # 3. Book next week.
         plan = client.post("/plans", json={"goal": "Lead a cross-team project"}).json()
         week = IsoWeek.containing(datetime.now(UTC), BERLIN).next()
-        booked = client.post(f"/plans/{plan['id']}/book", params={"week": str(week)})
-        assert booked.status_code == 200, booked.text
-        assert len(booked.json()[0]["created"]) == 2
+        booked = book(client, plan["id"], str(week))
+        assert len(booked[0]["created"]) == 2
 
         # 4. The blocks exist at Google, tagged.
         blocks = [e for e in fake.events(USER) if e.get("extendedProperties")]
@@ -214,10 +214,8 @@ def test_consumer_accounts_fall_back_to_plain_blocks_and_remember(
         plan = client.post("/plans", json={"goal": "Learn Rust"}).json()
         week = IsoWeek.containing(datetime.now(UTC), BERLIN).next()
         for offset in (0, 1):
-            booked = client.post(
-                f"/plans/{plan['id']}/book", params={"week": str(week.plus(offset))}
-            )
-            assert booked.status_code == 200 and len(booked.json()[0]["created"]) == 2
+            booked = book(client, plan["id"], str(week.plus(offset)))
+            assert len(booked[0]["created"]) == 2
     blocks = [e for e in fake.events(consumer) if e.get("extendedProperties")]
     assert len(blocks) == 4 and all(e.get("eventType", "default") == "default" for e in blocks)
     with engine.connect() as connection:

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from app.domain.time import IsoWeek
+from tests.booking_helpers import book
 from tests.e2e.conftest import BERLIN, USER
 from tests.e2e.harness import AppServer, browser, wait_until
 from tests.fakes.google_server import FakeGoogle
@@ -38,8 +39,8 @@ def session(
         assert client.put(f"/plans/{plan['id']}/policy", json=POLICY).status_code == 200
         # Two weeks ahead: every block is further away than any short-notice rule.
         week = IsoWeek.containing(datetime.now(UTC), BERLIN).plus(2)
-        booked = client.post(f"/plans/{plan['id']}/book", params={"week": str(week)})
-        assert len(booked.json()[0]["created"]) == 2
+        booked = book(client, plan["id"], str(week))
+        assert len(booked[0]["created"]) == 2
         blocks = sorted(
             (e for e in fake.events(USER) if e.get("extendedProperties")),
             key=lambda e: parse_when(e["start"]),

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from app.domain.time import IsoWeek
+from tests.booking_helpers import book
 from tests.e2e.conftest import BERLIN, USER
 from tests.e2e.harness import AppServer, browser, wait_until
 from tests.fakes.google_server import FakeGoogle
@@ -50,7 +51,7 @@ def test_short_notice_invite_is_flagged_by_email_and_signed_webhook(
         }
         assert client.put(f"/plans/{plan['id']}/policy", json=policy).status_code == 200
         week = IsoWeek.containing(datetime.now(UTC), BERLIN).plus(2)
-        client.post(f"/plans/{plan['id']}/book", params={"week": str(week)})
+        book(client, plan["id"], str(week))
         block = min(
             (e for e in fake.events(USER) if e.get("extendedProperties")),
             key=lambda e: parse_when(e["start"]),

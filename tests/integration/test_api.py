@@ -15,6 +15,7 @@ from app.db.session import transaction
 from app.main import create_app
 from app.runtime import Runtime
 from app.services.connections import add_account
+from tests.booking_helpers import book
 from tests.conftest import FakeClock, MemoryWorld
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -143,8 +144,8 @@ def test_preview_and_booking_through_the_api(
     assert (body["booked_minutes"], body["shortfall_reason"]) == (240, None)
     assert client.get("/blocks", headers=auth).json() == []
 
-    booked = client.post(f"/plans/{plan_id}/book?week=2027-W03", headers=auth)
-    assert booked.status_code == 200 and len(booked.json()[0]["created"]) == 2
+    booked = book(client, plan_id, "2027-W03", auth)
+    assert len(booked[0]["created"]) == 2
     blocks = client.get("/blocks?week=2027-W03", headers=auth).json()
     assert [b["state"] for b in blocks] == ["booked", "booked"]
     after = client.get(f"/plans/{plan_id}/preview?week=2027-W03", headers=auth).json()

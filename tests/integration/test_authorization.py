@@ -51,6 +51,7 @@ from app.services import websessions
 from app.services.connections import add_account
 from app.services.delivery import TEST_MESSAGE, Senders
 from connectors.base import Event, SelfResponse
+from tests.booking_helpers import wait_for_run
 from tests.conftest import FakeClock, MemoryWorld
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -92,6 +93,7 @@ ID_PARAMS = {
     "conflict_id": "conflict",
     "channel_id": "channel",
     "token_id": "token",
+    "run_id": "run",
 }
 # Path parameters that are not object ids, with a valid value.
 OTHER_PARAMS = {"name": "strict", "provider": "google"}
@@ -283,8 +285,11 @@ def _party(client: TestClient, runtime: Runtime, world: MemoryWorld, name: str) 
     policy = client.put(f"/plans/{party.ids['plan']}/policy", json={"rules": [rule]}, headers=auth)
     assert policy.status_code == 200, policy.text
     party.ids["policy"] = policy.json()["id"]
-    booked = client.post(f"/plans/{party.ids['plan']}/book", params={"week": WEEK}, headers=auth)
-    assert booked.status_code == 200 and booked.json()[0]["created"], booked.text
+    queued = client.post(f"/plans/{party.ids['plan']}/book", params={"week": WEEK}, headers=auth)
+    assert queued.status_code == 202, queued.text
+    run = wait_for_run(client, queued.json()["status_url"], auth)
+    assert run["state"] == "done" and run["reports"][0]["created"], run
+    party.ids["run"] = run["id"]
     channel = client.post(
         "/notification-channels",
         json={"kind": "email", "target": f"{name}-alerts@{name}.example"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -9,7 +10,15 @@ import pytest
 from sqlalchemy import func, select
 
 from app import tasks
-from app.db.models import Account, AccountStatus, AuditEntry, Block, BlockState, Notification
+from app.db.models import (
+    Account,
+    AccountStatus,
+    AuditEntry,
+    Block,
+    BlockState,
+    BookingRun,
+    Notification,
+)
 from app.db.session import transaction
 from app.domain.plan import PlanSpec
 from app.domain.time import IsoWeek
@@ -258,13 +267,32 @@ class TestWeeklyBooking:
             assert account.status == AccountStatus.NEEDS_REAUTH
         assert count(runtime, Notification, kind="account.needs_reauth") == 1
 
-    def test_rate_limits_are_retried(self, runtime: Runtime, world: MemoryWorld):
+    def test_a_rate_limit_is_one_attempt_and_the_run_retries_later(
+        self, runtime: Runtime, world: MemoryWorld
+    ):
         plan_id = setup_plan(runtime, world)
-        world.store("me@corp.example").fail_next("list_events", RateLimited(retry_after=0))
+        store = world.store("me@corp.example")
+        store.fail_next("list_events", RateLimited(retry_after=1))
+        with pytest.raises(RateLimited):  # one attempt: no sleeping in the caller's thread
+            tasks.book_plan(plan_id, str(WEEK))
 
-        report = tasks.book_plan(plan_id, str(WEEK))
+        store.fail_next("list_events", RateLimited(retry_after=1))
+        run_id = tasks.request_booking(plan_id, [str(WEEK)])
+        assert run_id is not None
 
-        assert report is not None and len(report.created) == 2
+        def state() -> str:
+            with runtime.sessions() as session:
+                return str(session.get_one(BookingRun, run_id).state)
+
+        deadline = time.monotonic() + 10
+        seen = set()
+        while (current := state()) != "done" and time.monotonic() < deadline:
+            seen.add(current)
+            time.sleep(0.02)
+        assert current == "done" and "retrying" in seen
+        with runtime.sessions() as session:
+            run = session.get_one(BookingRun, run_id)
+            assert run.attempts == 2 and len(run.detail["reports"][0]["created"]) == 2
 
     def test_horizon_books_this_week_remainder_and_two_more(
         self, runtime: Runtime, world: MemoryWorld, clock: FakeClock

@@ -19,6 +19,7 @@ from app.main import create_app
 from app.runtime import Runtime
 from app.services.connections import add_account
 from connectors.base import Event, SelfResponse
+from tests.booking_helpers import book
 from tests.conftest import FakeClock, MemoryWorld
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -45,7 +46,7 @@ def plan_with(client: TestClient, policy: dict) -> int:
     plan_id = int(client.post("/plans", json={"goal": "Lead a project"}).json()["id"])
     response = client.put(f"/plans/{plan_id}/policy", json=policy)
     assert response.status_code == 200, response.text
-    assert client.post(f"/plans/{plan_id}/book", params={"week": "2027-W02"}).status_code == 200
+    book(client, plan_id, "2027-W02")
     return plan_id
 
 

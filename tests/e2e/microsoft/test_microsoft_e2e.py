@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, text
 
 from app.domain.time import IsoWeek
+from tests.booking_helpers import book
 from tests.e2e.harness import AppServer, browser, wait_until
 from tests.e2e.microsoft.conftest import BERLIN, LOGIN, USER
 from tests.fakes.graph_server import FakeGraphServer
@@ -31,9 +32,8 @@ def test_connect_book_invite_notification_delta(
 
         plan = client.post("/plans", json={"goal": "Write the architecture RFC"}).json()
         week = IsoWeek.containing(datetime.now(UTC), BERLIN).next()
-        booked = client.post(f"/plans/{plan['id']}/book", params={"week": str(week)})
-        assert booked.status_code == 200, booked.text
-        assert len(booked.json()[0]["created"]) == 2
+        booked = book(client, plan["id"], str(week))
+        assert len(booked[0]["created"]) == 2
 
         cal_id = fake.calendar_id(USER)
         blocks = [e for e in fake.events(USER, cal_id) if e.ext]

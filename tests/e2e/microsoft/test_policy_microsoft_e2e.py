@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from app.domain.time import IsoWeek
+from tests.booking_helpers import book
 from tests.e2e.harness import AppServer, browser, wait_until
 from tests.e2e.microsoft.conftest import BERLIN, LOGIN, USER
 from tests.fakes.graph_server import FakeGraphServer
@@ -33,8 +34,8 @@ def session(fake: FakeGraphServer, app_server: AppServer) -> Iterator[Session]:
         plan = client.post("/plans", json={"goal": "Mentor two juniors"}).json()
         assert client.put(f"/plans/{plan['id']}/policy", json=POLICY).status_code == 200
         week = IsoWeek.containing(datetime.now(UTC), BERLIN).plus(2)
-        booked = client.post(f"/plans/{plan['id']}/book", params={"week": str(week)})
-        assert len(booked.json()[0]["created"]) == 2
+        booked = book(client, plan["id"], str(week))
+        assert len(booked[0]["created"]) == 2
         cal_id = fake.calendar_id(USER)
         blocks = sorted((e for e in fake.events(USER, cal_id) if e.ext), key=lambda e: e.start)
         yield client, plan["id"], blocks, cal_id

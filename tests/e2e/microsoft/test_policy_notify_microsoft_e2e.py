@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from app.domain.time import IsoWeek
+from tests.booking_helpers import book
 from tests.e2e.harness import AppServer, browser, wait_until
 from tests.e2e.microsoft.conftest import BERLIN, LOGIN, USER
 from tests.fakes.graph_server import FakeGraphServer
@@ -41,7 +42,7 @@ def test_short_notice_invite_is_flagged_by_email_and_signed_webhook(
         }
         client.put(f"/plans/{plan['id']}/policy", json=policy)
         week = IsoWeek.containing(datetime.now(UTC), BERLIN).plus(2)
-        client.post(f"/plans/{plan['id']}/book", params={"week": str(week)})
+        book(client, plan["id"], str(week))
         cal_id = fake.calendar_id(USER)
         block = min((e for e in fake.events(USER, cal_id) if e.ext), key=lambda e: e.start)
         invite_id = fake.insert_invite(
