@@ -113,6 +113,7 @@ class BookingScheduler:
         self._engine = engine
         self._scheduler = self._build()
         self._lock = threading.Lock()
+        self._restart_lock = threading.Lock()
 
     def _build(self) -> Any:
         return _GuardedScheduler(
@@ -139,7 +140,7 @@ class BookingScheduler:
 
     def restart(self) -> None:
         """Replace a dead scheduler with a new one over the same stored jobs."""
-        with self._lock:
+        with self._restart_lock:
             old, self._scheduler = self._scheduler, self._build()
             try:
                 if old.running:
@@ -203,13 +204,22 @@ class BookingScheduler:
                 func, trigger="interval", seconds=seconds, id=jid, name=jid, replace_existing=True
             )
 
-    def plan_changed(self, plan: Plan, user: User) -> None:
-        """After a plan was saved (and committed): book it now and keep its weekly job right."""
-        if plan.active:
-            self.schedule_plan(slot_for(plan, user))
-            self.book_soon(plan.id)
-        else:
-            self.unschedule_plan(plan.id)
+    def plan_changed(self, plan_id: int) -> None:
+        """After a plan was saved (and committed): book it now and keep its weekly job right.
+
+        The plan is read afresh, under a lock: with parallel edits the calls can run in any
+        order, and each must leave the job matching the latest committed plan.
+        """
+        with self._lock:
+            with Session(self._engine) as session:
+                plan = session.get(Plan, plan_id)
+                user = session.get(User, plan.user_id) if plan is not None else None
+                slot = slot_for(plan, user) if plan and user and plan.active else None
+            if slot is None:
+                self.unschedule_plan(plan_id)
+                return
+            self.schedule_plan(slot)
+        self.book_soon(plan_id)
 
     def unschedule_plan(self, plan_id: int) -> None:
         for jid in (job_id(plan_id), now_job_id(plan_id)):

@@ -67,10 +67,10 @@ def _out(plan: Plan, user: User, runtime: Runtime) -> PlanOut:
     )
 
 
-def _reschedule(scheduler: BookingScheduler | None, plan: Plan, user: User) -> None:
+def _reschedule(scheduler: BookingScheduler | None, plan_id: int) -> None:
     # Runs as a background task, i.e. after the request's transaction has committed.
     if scheduler is not None:
-        scheduler.plan_changed(plan, user)
+        scheduler.plan_changed(plan_id)
 
 
 @router.post("/plans", response_model=PlanOut, status_code=status.HTTP_201_CREATED)
@@ -84,7 +84,7 @@ def create_plan(
 ) -> PlanOut:
     """Create a plan; its first booking runs right away, then weekly at `book_at`."""
     plan = plan_service.create_plan(session, user, spec)
-    background.add_task(_reschedule, scheduler, plan, user)
+    background.add_task(_reschedule, scheduler, plan.id)
     return _out(plan, user, runtime)
 
 
@@ -114,7 +114,7 @@ def replace_plan(
 ) -> PlanOut:
     """Replace a plan's document."""
     plan = plan_service.replace_plan(session, user, plan_id, spec)
-    background.add_task(_reschedule, scheduler, plan, user)
+    background.add_task(_reschedule, scheduler, plan.id)
     return _out(plan, user, runtime)
 
 
@@ -130,7 +130,7 @@ def set_active(
 ) -> PlanOut:
     """Pause or resume a plan."""
     plan = plan_service.set_active(session, user, plan_id, body.active)
-    background.add_task(_reschedule, scheduler, plan, user)
+    background.add_task(_reschedule, scheduler, plan.id)
     return _out(plan, user, runtime)
 
 

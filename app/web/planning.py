@@ -148,7 +148,7 @@ async def save_plan(request: Request, runtime: RuntimeDep, session: SessionDep) 
         scheduler = getattr(request.app.state, "scheduler", None)
         if scheduler is not None:
             page.session.commit()  # the first booking runs in another thread: commit first
-            scheduler.plan_changed(plan, page.user)
+            scheduler.plan_changed(plan.id)
         return see_other(f"/dashboard/plan?plan_id={plan.id}&flash=Plan+saved")
 
     def failed(page: Page, errors: list[tuple[str, str]], status: int) -> Response:
