@@ -86,6 +86,21 @@ class Settings(BaseSettings):
         resolve_zone(value)
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _valid_database_url(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+        try:
+            make_url(value).get_dialect()
+        except (ArgumentError, NoSuchModuleError, ValueError):
+            raise ValueError(
+                "not a usable database URL; e.g. sqlite:///./var/growthguard.db or "
+                "postgresql+psycopg://user@host/growthguard"
+            ) from None
+        return value
+
     @field_validator("public_url")
     @classmethod
     def _valid_url(cls, value: str) -> str:

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request, status
@@ -17,7 +18,12 @@ from sqlalchemy.exc import OperationalError
 
 from app.db.session import DatabaseBusyError
 from app.services.booking import BookingBlockedError
-from app.services.errors import ConflictError, InvalidInputError, NotFoundError
+from app.services.errors import (
+    ConflictError,
+    InvalidInputError,
+    MalformedRequestError,
+    NotFoundError,
+)
 from app.services.provider_errors import describe
 from app.web import render
 from connectors.errors import ConnectorError
@@ -55,6 +61,18 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     502: _problem_model("The calendar provider refused the request"),
     503: _problem_model("A provider or the database is busy; see Retry-After"),
 }
+
+
+def api_routes(routes: Sequence[Any]) -> Iterator[APIRoute]:
+    """Every path operation, also inside included routers (newer FastAPI keeps them nested)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        nested = getattr(getattr(route, "original_router", None), "routes", None)
+        if nested is None:
+            nested = getattr(route, "routes", None)
+        if nested:
+            yield from api_routes(nested)
 
 
 def wants_page(request: Request) -> bool:
@@ -98,10 +116,14 @@ def _location(field: str) -> list[str]:
 
 def install_error_handlers(app: FastAPI) -> None:
     """Register every handler, and document the common error answers on each operation."""
-    for route in app.routes:
-        if isinstance(route, APIRoute) and route.include_in_schema:
+    for route in api_routes(app.routes):
+        if route.include_in_schema:
             for code, spec in COMMON_RESPONSES.items():
                 route.responses.setdefault(code, spec)
+
+    @app.exception_handler(MalformedRequestError)
+    async def malformed(request: Request, error: MalformedRequestError) -> Response:
+        return answer(request, status.HTTP_400_BAD_REQUEST, str(error))
 
     @app.exception_handler(InvalidInputError)
     async def invalid(request: Request, error: InvalidInputError) -> Response:
@@ -130,8 +152,18 @@ def install_error_handlers(app: FastAPI) -> None:
         return answer(request, status.HTTP_409_CONFLICT, str(error))
 
     @app.exception_handler(BookingBlockedError)
-    async def blocked(request: Request, error: BookingBlockedError) -> Response:
-        return answer(request, status.HTTP_409_CONFLICT, f"Booking is blocked: {error}")
+    def blocked(request: Request, error: BookingBlockedError) -> Response:
+        cause = error.__cause__
+        extra = None
+        if isinstance(cause, ConnectorError):
+            # The request's own transaction was rolled back: record the account state again.
+            with request.app.state.runtime.sessions() as session:
+                problem = describe(session, cause)
+                session.commit()
+            extra = {"account": problem.account} if problem.account else None
+        return answer(
+            request, status.HTTP_409_CONFLICT, f"Booking is blocked: {error}", extra=extra
+        )
 
     @app.exception_handler(ConnectorError)
     def provider(request: Request, error: ConnectorError) -> Response:

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 
 from app.api.params import RowId
@@ -47,6 +47,15 @@ class SampleInvite(BaseModel):
     )
     block_end: AwareDatetime | None = None
     declines_this_week: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SampleInvite:
+        if self.end < self.start:
+            raise ValueError("end must not be before start")
+        block_start, block_end = self.block_start or self.start, self.block_end or self.end
+        if block_end < block_start:
+            raise ValueError("block_end must not be before block_start")
+        return self
 
 
 class Explanation(BaseModel):

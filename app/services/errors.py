@@ -24,3 +24,7 @@ class InvalidInputError(ServiceError):
 
 class ConflictError(ServiceError):
     """The request collides with existing state (e.g. an email already registered)."""
+
+
+class MalformedRequestError(InvalidInputError):
+    """The request itself is malformed (e.g. a forged form value), not a field to correct: 400."""

@@ -16,7 +16,7 @@ from app.domain.decide import Context, Invite, decide
 from app.domain.intervals import Interval
 from app.domain.policy import DEFAULT_PRESET, PRESETS, PolicySpec
 from app.services import policies as policy_service
-from app.services.errors import InvalidInputError
+from app.services.errors import InvalidInputError, MalformedRequestError
 from app.services.resolve import user_domains
 from app.web.context import Page, form_action, signed_in
 from app.web.forms import see_other
@@ -104,7 +104,10 @@ async def save(request: Request, runtime: RuntimeDep, session: SessionDep) -> Re
         if action == "add_rule":
             return _save(page, _with_rule(spec, form), "custom")
         if action.startswith("delete_rule:"):
-            index = int(action.split(":", 1)[1])
+            number = action.split(":", 1)[1]
+            if not number.isdigit() or int(number) >= len(spec.rules):
+                raise MalformedRequestError([("action", "no such rule to remove")])
+            index = int(number)
             rules = [r for i, r in enumerate(spec.rules) if i != index]
             return _save(page, spec.model_copy(update={"rules": rules}), "custom")
         if action == "explain":

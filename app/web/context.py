@@ -12,7 +12,12 @@ from sqlalchemy.orm import Session
 from app.db.models import User
 from app.deps import signed_in_user_id
 from app.runtime import Runtime
-from app.services.errors import InvalidInputError, NotFoundError, ServiceError
+from app.services.errors import (
+    InvalidInputError,
+    MalformedRequestError,
+    NotFoundError,
+    ServiceError,
+)
 from app.web import render
 from app.web.forms import csrf_ok, csrf_token, see_other
 
@@ -71,6 +76,9 @@ def form_action(
         return on_error(page, [("form", "the page expired; reload it and try again")], 403)
     try:
         return action(page)
+    except MalformedRequestError as error:
+        session.rollback()
+        return on_error(page, error.problems, 400)
     except InvalidInputError as error:
         session.rollback()
         return on_error(page, error.problems, 422)

@@ -64,3 +64,25 @@ def test_https_public_url_enables_push(monkeypatch):
 def test_env_file_is_read(tmp_path):
     (tmp_path / ".env").write_text("GG_DEFAULT_TIMEZONE=Asia/Kolkata\n")
     assert load_settings().default_timezone == "Asia/Kolkata"
+
+
+@pytest.mark.parametrize("url", ["not a url", "nosuch://host/db", "sqlite+nodriver:///x.db"])
+def test_an_invalid_database_url_is_one_line_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, url: str
+):
+    monkeypatch.setenv("GG_DATABASE_URL", url)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert message.startswith("GG_DATABASE_URL: ") and "\n" not in message
+
+
+def test_the_cli_reports_a_bad_database_url_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    from app.cli import main
+
+    monkeypatch.setenv("GG_DATABASE_URL", "postgresql+nosuchdriver://x/y")
+    assert main(["migrate"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "GG_DATABASE_URL" in err and len(err.splitlines()) == 1 and "Traceback" not in err
