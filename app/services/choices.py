@@ -19,9 +19,8 @@ from app.db.models import (
 from app.security import verify_signature
 from app.services import audit
 from app.services.errors import InvalidInputError, NotFoundError
-from app.services.resolve import Resolver
+from app.services.resolve import MoveRefusedError, Resolver
 from connectors.base import Response
-from connectors.errors import ConnectorError
 
 
 def get_conflict(resolver: Resolver, user: User, conflict_id: int) -> Conflict:
@@ -38,7 +37,11 @@ def decision_of(resolver: Resolver, conflict: Conflict) -> Decision | None:
 
 
 def keep_meeting(resolver: Resolver, conflict: Conflict, now: datetime) -> dict[str, object]:
-    """Keep the meeting: cancel a pending decline, re-accept a declined one, move the block."""
+    """Keep the meeting: cancel a pending decline, re-accept a declined one, move the block.
+
+    A failed re-accept raises (the provider's error): the meeting is still declined, so
+    nothing is recorded as kept. A block that cannot move is reported in the result.
+    """
     session = resolver.session
     decision = decision_of(resolver, conflict)
     result: dict[str, object] = {"reaccepted": False, "block_moved": False}
@@ -47,31 +50,42 @@ def keep_meeting(resolver: Resolver, conflict: Conflict, now: datetime) -> dict[
     elif decision is not None and decision.action == "decline" and decision.outcome == "done":
         calendar = session.get_one(Calendar, conflict.calendar_id)
         account = session.get_one(Account, calendar.account_id)
-        try:
-            resolver.connectors(account).respond(
-                calendar.provider_calendar_id, conflict.provider_event_id, Response.ACCEPT
-            )
-            result["reaccepted"] = True
-            audit.record_write(
-                session,
-                user_id=conflict.user_id,
-                calendar=calendar,
-                action="accept",
-                outcome="ok",
-                provider_event_id=conflict.provider_event_id,
-            )
-        except ConnectorError as error:
-            result["error"] = type(error).__name__
+        resolver.connectors(account).respond(
+            calendar.provider_calendar_id, conflict.provider_event_id, Response.ACCEPT
+        )
+        result["reaccepted"] = True
+        audit.record_write(
+            session,
+            user_id=conflict.user_id,
+            calendar=calendar,
+            action="accept",
+            outcome="ok",
+            provider_event_id=conflict.provider_event_id,
+        )
     if conflict.state != ConflictState.OVERRIDDEN:
         block = session.get_one(Block, conflict.block_id)
         plan = session.get_one(Plan, block.plan_id)
         user = session.get_one(User, plan.user_id)
         # The meeting stays on the block, so give the growth time another slot if one fits.
-        moved = resolver._move_block(block, plan, user, now)
+        try:
+            moved = resolver._move_block(block, plan, user, now)
+        except MoveRefusedError as error:
+            moved, result["move_error"] = None, str(error)
         result["block_moved"] = moved is not None
     conflict.state = ConflictState.OVERRIDDEN
     session.flush()
     return result
+
+
+def kept_message(result: dict[str, object]) -> str:
+    """What to tell the person after keeping a meeting (only what really happened)."""
+    if result.get("block_moved"):
+        return "Kept: the meeting stays, and your growth block moved to another slot."
+    if result.get("move_error"):
+        return (
+            f"Kept: the meeting stays, but your growth block could not move: {result['move_error']}"
+        )
+    return "Kept: the meeting stays; no other free slot fits your growth block this week."
 
 
 def decline_now(resolver: Resolver, conflict: Conflict, now: datetime) -> bool:
@@ -134,8 +148,7 @@ def choose_by_link(
     if conflict is None:
         raise NotFoundError("conflict")
     if choice == "keep":
-        keep_meeting(resolver, conflict, now)
-        return "Kept: the meeting stays, and your growth block was moved if another slot fit."
+        return kept_message(keep_meeting(resolver, conflict, now))
     if decline_now(resolver, conflict, now):
         return "Declined, with your message and other times offered."
     return "Nothing to do: this invite was already handled."

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import secrets
+import smtplib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -62,6 +64,9 @@ MAX_DELAY = timedelta(hours=1)
 TIMEOUT_SECONDS = 10.0
 MAX_ERROR_CHARS = 500
 USER_AGENT = "GrowthGuard-Notifier"
+_URL = re.compile(r"(https?://)[^\s'\"]+")
+# Long opaque strings (signatures, tokens) never belong in a stored error text.
+_OPAQUE = re.compile(r"[A-Za-z0-9_\-+/=]{32,}")
 
 
 @dataclass
@@ -91,15 +96,18 @@ def _send(
         raise DeliveryError(f"unknown channel kind {channel.kind!r}")
 
 
+# Failures of the channel's far end (network, SMTP, HTTP status): worth trying again later.
+# Anything else is a bug on our side: retrying it only hides it, so it fails at once.
+RETRYABLE = (DeliveryError, OSError, smtplib.SMTPException, httpx.HTTPError)
+
+
 def describe(error: Exception, channel: NotificationChannel) -> str:
-    """A storable error text: no URL (a Slack URL is a credential), bounded length."""
-    if isinstance(error, DeliveryError | ValueError | OSError | httpx.TransportError):
-        text = f"{type(error).__name__}: {error}"
-    else:
-        # Unknown exception types might carry anything (request URLs, headers): name only.
-        text = type(error).__name__
+    """A storable error text with the message kept: no URL (a Slack URL is a credential)
+    and no query strings (they may carry tokens), bounded length."""
+    text = f"{type(error).__name__}: {error}"
     if channel.kind != "email":
         text = text.replace(channel.target, "[url]")
+    text = _OPAQUE.sub("[redacted]", _URL.sub(r"\1[url]", text))
     return text[:MAX_ERROR_CHARS]
 
 
@@ -212,6 +220,12 @@ def _attempt(
     except Exception as error:  # any failure of one channel is recorded, never raised
         delivery.attempts += 1
         delivery.last_error = describe(error, channel)
+        if not isinstance(error, RETRYABLE):
+            # A programming error: say so loudly, keep the message, do not retry it 8 times.
+            log.exception("delivery %s failed with a bug; not retrying", delivery.id)
+            delivery.status, delivery.next_attempt_at = FAILED, None
+            report.failed += 1
+            return
         if delivery.attempts >= MAX_ATTEMPTS:
             delivery.status, delivery.next_attempt_at = FAILED, None
             report.failed += 1

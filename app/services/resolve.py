@@ -38,6 +38,10 @@ from connectors.errors import ConnectorError, ReauthRequired
 log = logging.getLogger(__name__)
 
 
+class MoveRefusedError(Exception):
+    """The provider refused to move the block (not the same as "no other slot fits")."""
+
+
 def invite_of(conflict: Conflict) -> Invite:
     """The policy's view of the conflicting event, from the stored snapshot."""
     e = conflict.event
@@ -127,11 +131,15 @@ class Resolver:
                 "decline_url": self.link(conflict.id, "decline"),
             }
         elif verdict.writes and verdict.action == "move_block":
-            moved = self._move_block(block, plan, user, now)
-            if moved is None:
-                verdict = fallback_flag(verdict, "no other free slot fits this week")
+            try:
+                moved = self._move_block(block, plan, user, now)
+            except MoveRefusedError as error:
+                outcome, detail = "failed", {"error": str(error)}
             else:
-                detail = {"moved_to": [moved.start.isoformat(), moved.end.isoformat()]}
+                if moved is None:
+                    verdict = fallback_flag(verdict, "no other free slot fits this week")
+                else:
+                    detail = {"moved_to": [moved.start.isoformat(), moved.end.isoformat()]}
         elif not verdict.writes and verdict.action in ("decline", "decline_after", "move_block"):
             outcome = "skipped"  # dry run
         if outcome == "failed":
@@ -267,8 +275,21 @@ class Resolver:
                 calendar.provider_calendar_id, block.provider_event_id or "", spec_block
             )
         except ConnectorError as error:
-            log.warning("moving block %s failed: %s", block.id, type(error).__name__)
-            return None
+            log.warning("moving block %s failed: %s", block.id, error)
+            audit.record_write(
+                self.session,
+                user_id=user.id,
+                calendar=calendar,
+                action="move_block",
+                outcome="error",
+                provider_event_id=block.provider_event_id,
+                slot_key=block.slot_key,
+                detail={"error": f"{type(error).__name__}: {error}"},
+            )
+            raise MoveRefusedError(
+                f"{account.display_name} refused to move the block ({type(error).__name__}: "
+                f"{error})"
+            ) from error
         audit.record_write(
             self.session,
             user_id=user.id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
@@ -268,8 +269,9 @@ async def keep_meeting(
             runtime.settings.secret_key.get_secret_value(),
         )
         conflict = choices.get_conflict(resolver, page.user, conflict_id)
-        choices.keep_meeting(resolver, conflict, runtime.clock())
-        return see_other(f"/dashboard/week?week={week}&flash=Meeting+kept")
+        result = choices.keep_meeting(resolver, conflict, runtime.clock())
+        flash = quote_plus(choices.kept_message(result))
+        return see_other(f"/dashboard/week?week={quote_plus(week)}&flash={flash}")
 
     return form_action(
         request,

@@ -204,7 +204,7 @@ class TestJourney:
         journey.record("week-conflict")
 
         item.get_by_role("button", name="Keep meeting").click()
-        expect(page.get_by_role("status")).to_have_text("Meeting kept")
+        expect(page.get_by_role("status")).to_contain_text("Kept: the meeting stays")
         expect(heading(journey)).to_have_text(f"Week {week}")
         kept = page.locator(".item.conflict", has_text=INVITE)
         expect(kept).to_contain_text("You kept this meeting.")

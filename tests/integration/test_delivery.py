@@ -392,17 +392,24 @@ def test_remote_smtp_login_requires_starttls():
         smtp_sender(config)("me@corp.example", "subject", "text")
 
 
-def test_unexpected_sender_errors_are_recorded_by_type_only(
+def test_a_programming_error_fails_at_once_and_keeps_its_message_without_secrets(
     runtime: Runtime, user_id: int, senders: Senders
 ):
     channel_id, _ = add_channel(runtime, user_id, "webhook", "https://hooks.example.com/h")
+    signatures: list[str] = []
 
     def explode(url: str, body: bytes, headers: Any) -> None:
-        raise RuntimeError(f"boom with {headers['X-GrowthGuard-Signature']}")
+        signatures.append(headers["X-GrowthGuard-Signature"])
+        raise RuntimeError(f"boom posting to {url} with {headers['X-GrowthGuard-Signature']}")
 
     record(runtime, user_id)
     fan_out(runtime)
     report = deliver(runtime, Senders(email=senders.email, post_json=explode), NOW)
 
-    assert report.retrying == 1
-    assert deliveries(runtime)[channel_id].last_error == "RuntimeError"
+    # Before: retried 8 times over hours, and only "RuntimeError" was kept.
+    assert (report.retrying, report.failed) == (0, 1)
+    row = deliveries(runtime)[channel_id]
+    assert (row.status, row.attempts) == ("failed", 1)
+    assert row.last_error.startswith("RuntimeError: boom posting to [url] with ")
+    assert signatures and signatures[0].split("=")[-1] not in row.last_error
+    assert "hooks.example.com" not in row.last_error
