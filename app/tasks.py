@@ -273,7 +273,9 @@ def sync_calendar(calendar_id: int, *, recreate_watch: bool = False, full: bool 
             calendar.sync_cursor = None
         try:
             if recreate_watch and rt.settings.push_enabled:
-                push.ensure_watch(session, calendar, rt.connectors, rt.settings.public_url, now)
+                push.ensure_watch(
+                    session, calendar, rt.connectors, rt.settings.public_url, now, session.commit
+                )
             result = sync_service.sync_calendar(session, calendar, rt.connectors, now)
         except NotFound:
             # The calendar itself is gone at the provider: say so once, stop syncing it.
@@ -391,7 +393,7 @@ def renew_watches() -> int:
         with transaction(rt.sessions) as session:
             calendar = session.get(Calendar, calendar_id)
             if calendar is not None and push.ensure_watch(
-                session, calendar, rt.connectors, rt.settings.public_url, now
+                session, calendar, rt.connectors, rt.settings.public_url, now, session.commit
             ):
                 changed += 1
     return changed

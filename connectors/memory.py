@@ -194,7 +194,9 @@ class MemoryConnector:
             return event
 
     @_injectable
-    def watch(self, calendar_id: str, callback_url: str, secret: str) -> Watch | None:
+    def watch(
+        self, calendar_id: str, callback_url: str, secret: str, channel_id: str | None = None
+    ) -> Watch | None:
         """No push support: always None."""
         self.store.calendar(calendar_id)  # still NotFound for unknown calendars
         return None

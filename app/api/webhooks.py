@@ -21,7 +21,7 @@ def google(request: Request, runtime: RuntimeDep) -> Response:
     headers = {k.lower(): v for k, v in request.headers.items()}
     try:
         with transaction(runtime.sessions) as session:
-            wanted = push.google_notification(session, headers)
+            wanted = push.google_notification(session, headers, runtime.clock())
     except push.WebhookRejectedError as error:
         return PlainTextResponse(str(error), status_code=error.status)
     if wanted is not None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,12 +45,18 @@ def ensure_watch(
     connectors: ConnectorProvider,
     public_url: str,
     now: datetime,
+    checkpoint: Callable[[], None] | None = None,
 ) -> bool:
     """Create or renew the calendar's push channel when due; True when something changed.
 
     Google channels cannot be renewed: the new channel is created first, then the old stopped,
     so no change falls between them. Graph subscriptions are renewed in place.
+
+    Google sends its first message as soon as the channel exists, possibly before the watch
+    call returns: the new channel (its id and secret) is recorded and `checkpoint`ed (the
+    tasks commit) *before* asking for it, and put back as it was if the provider refuses.
     """
+    save = checkpoint or session.flush
     account = session.get_one(Account, calendar.account_id)
     if account.status != AccountStatus.OK or not calendar.is_busy_source:
         return False
@@ -67,10 +75,24 @@ def ensure_watch(
             except NotFound:
                 pass  # the subscription is gone: create a new one below
         secret = secrets.token_urlsafe(32)
-        new = connector.watch(
-            calendar.provider_calendar_id, callback_url(public_url, account.provider), secret
-        )
+        channel_id = uuid.uuid4().hex
+        before = _saved(calendar)
+        calendar.watch_id, calendar.watch_resource_id = channel_id, None
+        calendar.watch_secret_hash = hash_token(secret)
+        save()
+        try:
+            new = connector.watch(
+                calendar.provider_calendar_id,
+                callback_url(public_url, account.provider),
+                secret,
+                channel_id=channel_id,
+            )
+        except BaseException:
+            _restore(calendar, before)
+            save()
+            raise
         if new is None:
+            _restore(calendar, before)
             return False
         _store(calendar, new, secret_hash=hash_token(secret))
         if old is not None and renew is None:
@@ -108,6 +130,26 @@ def _current_watch(calendar: Calendar) -> Watch | None:
         expires_at=calendar.watch_expires_at,
         secret="",  # only its hash is kept
     )
+
+
+def _saved(calendar: Calendar) -> tuple[str | None, str | None, str | None, datetime | None]:
+    return (
+        calendar.watch_id,
+        calendar.watch_resource_id,
+        calendar.watch_secret_hash,
+        calendar.watch_expires_at,
+    )
+
+
+def _restore(
+    calendar: Calendar, saved: tuple[str | None, str | None, str | None, datetime | None]
+) -> None:
+    (
+        calendar.watch_id,
+        calendar.watch_resource_id,
+        calendar.watch_secret_hash,
+        calendar.watch_expires_at,
+    ) = saved
 
 
 def _store(calendar: Calendar, watch: Watch, *, secret_hash: str | None) -> None:
@@ -148,7 +190,17 @@ class SyncRequest:
     full: bool = False
 
 
-def google_notification(session: Session, headers: dict[str, str]) -> SyncRequest | None:
+def _bucket(now: datetime, seconds: int = 60) -> int:
+    return int(now.timestamp()) // seconds
+
+
+# Identical lifecycle events this close together are redeliveries: one full resync serves all.
+LIFECYCLE_WINDOW_SECONDS = 600
+
+
+def google_notification(
+    session: Session, headers: dict[str, str], now: datetime
+) -> SyncRequest | None:
     """Verify a Google push (channel id + token); None for duplicates and the initial ping."""
     channel_id = headers.get("x-goog-channel-id", "")
     calendar = _calendar_for_channel(session, channel_id)
@@ -159,9 +211,15 @@ def google_notification(session: Session, headers: dict[str, str]) -> SyncReques
     ):
         raise WebhookRejectedError(403, "resource does not match the channel")
     number = headers.get("x-goog-message-number", "")
-    if not _first_time(session, "google", channel_id, number or secrets.token_hex(8)):
-        return None
-    if headers.get("x-goog-resource-state") == "sync":
+    state = headers.get("x-goog-resource-state", "")
+    if number:
+        if not _first_time(session, "google", channel_id, number):
+            return None  # a redelivery of a message we already had
+    elif not _first_time(session, "google", channel_id, f"unnumbered:{state}:{_bucket(now)}"):
+        # Without a number, repeats cannot be told from new changes: one receipt a minute,
+        # but each still hints a sync (the dispatcher coalesces them), so nothing is lost.
+        return None if state == "sync" else SyncRequest(calendar.id)
+    if state == "sync":
         return None  # the channel's hello; nothing changed yet
     return SyncRequest(calendar.id)
 
@@ -188,6 +246,12 @@ def microsoft_notifications(
             session, "microsoft", calendar.watch_id or "", _graph_key(item)
         ):
             continue
+        if lifecycle is not None:
+            key = f"lifecycle:{lifecycle}:{_bucket(now, LIFECYCLE_WINDOW_SECONDS)}"
+            if not _first_time(session, "microsoft", calendar.watch_id or "", key):
+                # A repeat (e.g. `missed` redelivered): an incremental sync is enough.
+                requests.setdefault(calendar.id, SyncRequest(calendar.id))
+                continue
         previous = requests.get(calendar.id, SyncRequest(calendar.id))
         requests[calendar.id] = SyncRequest(
             calendar.id,

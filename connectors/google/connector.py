@@ -284,10 +284,17 @@ class GoogleConnector:
             item = {**current, **item, "attendees": merged}
         return event_from_google(item, calendar_id)
 
-    def watch(self, calendar_id: str, callback_url: str, secret: str) -> Watch:
-        """Open a web_hook channel on the calendar's events; `secret` comes back as its token."""
+    def watch(
+        self, calendar_id: str, callback_url: str, secret: str, channel_id: str | None = None
+    ) -> Watch:
+        """Open a web_hook channel on the calendar's events; `secret` comes back as its token.
+
+        `channel_id` (at most 64 characters) lets the caller record the channel first.
+        """
+        if channel_id is not None and not 1 <= len(channel_id) <= 64:
+            raise ValueError("a Google channel id has 1-64 characters")
         body = {
-            "id": uuid.uuid4().hex,
+            "id": channel_id or uuid.uuid4().hex,
             "type": "web_hook",
             "address": callback_url,
             "token": secret,

@@ -304,8 +304,11 @@ class MicrosoftConnector:
 
     # --- push ---------------------------------------------------------------------------------
 
-    def watch(self, calendar_id: str, callback_url: str, secret: str) -> Watch:
-        """Subscribe to changes of the calendar's events.
+    def watch(
+        self, calendar_id: str, callback_url: str, secret: str, channel_id: str | None = None
+    ) -> Watch:
+        """Subscribe to changes of the calendar's events (Graph names the subscription itself,
+        so `channel_id` is ignored).
 
         Lifecycle notifications (reauthorizationRequired, subscriptionRemoved, missed) go to
         `callback_url` + "/lifecycle" by convention; Graph validates both URLs on creation.

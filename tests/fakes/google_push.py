@@ -86,7 +86,12 @@ class PushHub:
             expiration,
         )
         self._channels[channel.id] = channel
-        self._send(channel, "sync")
+        # Like Google, the "sync" message can arrive before the watch call has even returned:
+        # the fake sends it first, so a receiver that records the channel afterwards gets it
+        # for an unknown channel.
+        channel.number = 1
+        with httpx.Client(timeout=5) as client:
+            self._post(client, copy.copy(channel), "sync", 1)
         return {
             "kind": "api#channel",
             "id": channel.id,
@@ -129,22 +134,24 @@ class PushHub:
     def _loop(self) -> None:
         with httpx.Client(timeout=5) as client:
             while (job := self._outbox.get()) is not None:
-                channel, state, number = job
-                url = self._target(channel.address)
-                headers = {
-                    "X-Goog-Channel-ID": channel.id,
-                    "X-Goog-Message-Number": str(number),
-                    "X-Goog-Resource-ID": channel.resource_id,
-                    "X-Goog-Resource-URI": _resource_uri(channel.calendar_id),
-                    "X-Goog-Resource-State": state,
-                    "X-Goog-Channel-Expiration": _http_date(channel.expiration),
-                }
-                if channel.token is not None:
-                    headers["X-Goog-Channel-Token"] = channel.token
-                try:
-                    status: int | None = client.post(url, headers=headers).status_code
-                except httpx.HTTPError:
-                    status = None
-                with self._delivered:
-                    self.deliveries.append(Delivery(channel.id, url, headers, status))
-                    self._delivered.notify_all()
+                self._post(client, *job)
+
+    def _post(self, client: httpx.Client, channel: _Channel, state: str, number: int) -> None:
+        url = self._target(channel.address)
+        headers = {
+            "X-Goog-Channel-ID": channel.id,
+            "X-Goog-Message-Number": str(number),
+            "X-Goog-Resource-ID": channel.resource_id,
+            "X-Goog-Resource-URI": _resource_uri(channel.calendar_id),
+            "X-Goog-Resource-State": state,
+            "X-Goog-Channel-Expiration": _http_date(channel.expiration),
+        }
+        if channel.token is not None:
+            headers["X-Goog-Channel-Token"] = channel.token
+        try:
+            status: int | None = client.post(url, headers=headers).status_code
+        except httpx.HTTPError:
+            status = None
+        with self._delivered:
+            self.deliveries.append(Delivery(channel.id, url, headers, status))
+            self._delivered.notify_all()

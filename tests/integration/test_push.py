@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.db.models import Calendar
+from app.db.models import Calendar, WebhookReceipt
 from app.db.session import transaction
 from app.runtime import Runtime
 from app.security import hash_token
@@ -38,7 +39,9 @@ def watched(runtime: Runtime) -> int:
         return calendar.id
 
 
-def google(session: Session, **overrides: str) -> push.SyncRequest | None:
+def google(
+    session: Session, now: datetime = NOW, drop: tuple[str, ...] = (), **overrides: str
+) -> push.SyncRequest | None:
     headers = {
         "x-goog-channel-id": "chan-1",
         "x-goog-channel-token": "s3cret",
@@ -47,7 +50,9 @@ def google(session: Session, **overrides: str) -> push.SyncRequest | None:
         "x-goog-message-number": "2",
         **overrides,
     }
-    return push.google_notification(session, headers)
+    for name in drop:
+        del headers[name]
+    return push.google_notification(session, headers, now)
 
 
 def test_google_push_is_verified_and_deduplicated(runtime: Runtime, watched: int):
@@ -118,3 +123,34 @@ def test_forged_graph_notifications_are_rejected(runtime: Runtime, watched: int,
     with transaction(runtime.sessions) as session, pytest.raises(push.WebhookRejectedError) as info:
         push.microsoft_notifications(session, body, NOW)
     assert info.value.status == status
+
+
+def receipts(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(WebhookReceipt)) or 0)
+
+
+def test_google_push_without_a_message_number_is_deduplicated_but_never_lost(
+    runtime: Runtime, watched: int
+):
+    with transaction(runtime.sessions) as session:
+        unnumbered = ("x-goog-message-number",)
+        for _ in range(5):
+            # Each still asks for a sync (coalesced by the dispatcher): a change is never lost.
+            assert google(session, drop=unnumbered) == push.SyncRequest(watched)
+        assert receipts(session) == 1  # before: one random-key receipt per notification
+        assert google(session, NOW + timedelta(minutes=1), drop=unnumbered) is not None
+        assert receipts(session) == 2
+        sync_hello = google(session, drop=unnumbered, **{"x-goog-resource-state": "sync"})
+        assert sync_hello is None
+
+
+def test_repeated_graph_missed_events_resync_once(runtime: Runtime, watched: int):
+    missed = graph({"lifecycleEvent": "missed"})
+    with transaction(runtime.sessions) as session:
+        first = push.microsoft_notifications(session, missed, NOW)
+        assert first == [push.SyncRequest(watched, full=True)]
+        for minutes in (1, 5):
+            again = push.microsoft_notifications(session, missed, NOW + timedelta(minutes=minutes))
+            assert again == [push.SyncRequest(watched)]  # incremental, not another full resync
+        later = push.microsoft_notifications(session, missed, NOW + timedelta(hours=1))
+        assert later == [push.SyncRequest(watched, full=True)]
