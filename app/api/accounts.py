@@ -67,7 +67,8 @@ class EventOut(BaseModel):
 
 def _calendar_out(calendar: object) -> CalendarOut:
     out = CalendarOut.model_validate(calendar)
-    out.push_active = getattr(calendar, "watch_id", None) is not None
+    # A channel being created (recorded before the provider answered) is not active yet.
+    out.push_active = getattr(calendar, "watch_expires_at", None) is not None
     return out
 
 

@@ -78,7 +78,7 @@ def ensure_watch(
         channel_id = uuid.uuid4().hex
         before = _saved(calendar)
         calendar.watch_id, calendar.watch_resource_id = channel_id, None
-        calendar.watch_secret_hash = hash_token(secret)
+        calendar.watch_secret_hash, calendar.watch_expires_at = hash_token(secret), None
         save()
         try:
             new = connector.watch(

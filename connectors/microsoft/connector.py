@@ -280,20 +280,33 @@ class MicrosoftConnector:
         message: str | None = None,
         propose: tuple[datetime, datetime] | None = None,
     ) -> Event:
-        """RSVP as the user (the organizer is told); an occurrence id answers that one only."""
-        current = self._get(calendar_id, event_id)
+        """RSVP as the user; an occurrence id answers that one only.
+
+        The organizer is told unless they asked for no responses (`responseRequested: false`,
+        where Graph refuses `sendResponse: true`); a new time is proposed only where the
+        meeting allows proposals (and a response is sent), otherwise it is left out.
+        """
+        item = self.client.request(
+            "GET", f"{self._cal(calendar_id)}/events/{segment(event_id)}",
+            params={"$expand": expand_tag()},
+        )  # fmt: skip
+        current = event_from_graph(item, calendar_id)
+        if current.status is EventStatus.CANCELLED:
+            raise NotFound("the event was cancelled")
         if current.self_is_organizer or current.self_response is None:
             raise PermissionDenied("only invitees can respond to an event")
-        body: dict[str, Any] = {"sendResponse": True}
+        send = item.get("responseRequested", True) is not False
+        body: dict[str, Any] = {"sendResponse": send}
         if message:
             body["comment"] = message
         if propose is not None:
             if response is Response.ACCEPT:
                 raise ValueError("Graph proposes new times only when declining or tentative")
-            body["proposedNewTime"] = {
-                "start": graph_datetime(as_utc(propose[0], "propose start")),
-                "end": graph_datetime(as_utc(propose[1], "propose end")),
-            }
+            if send and item.get("allowNewTimeProposals", True) is not False:
+                body["proposedNewTime"] = {
+                    "start": graph_datetime(as_utc(propose[0], "propose start")),
+                    "end": graph_datetime(as_utc(propose[1], "propose end")),
+                }
         path = f"/me/events/{segment(event_id)}/{_ACTIONS[response]}"
         self.client.request("POST", path, json=body)
         try:

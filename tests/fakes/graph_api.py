@@ -167,6 +167,7 @@ class GraphApi:
             "isReminderOn": event.is_reminder_on,
             "isOnlineMeeting": event.is_online_meeting,
             "responseRequested": event.response_requested,
+            "allowNewTimeProposals": event.allow_new_time_proposals,
             "seriesMasterId": event.series_master_id,
             "showAs": event.show_as,
             "type": event.type,
@@ -367,10 +368,24 @@ class GraphApi:
             )
         body = req.body or {}
         send = bool(body.get("sendResponse", True))
+        if send and not event.response_requested:
+            # The organizer asked for no responses: Graph refuses to send one.
+            return error(
+                400,
+                "ErrorInvalidRequest",
+                "Your request can't be completed. The meeting organizer didn't request a "
+                "response, so sendResponse must be false.",
+            )
         proposed = None
         if "proposedNewTime" in body:
             if not send or action == "accept":
                 return error(400, "ErrorInvalidRequest", "proposedNewTime needs sendResponse")
+            if not event.allow_new_time_proposals:
+                return error(
+                    400,
+                    "ErrorProposedNewTimeNotSupported",
+                    "The organizer does not allow new time proposals for this meeting.",
+                )
             slot = body["proposedNewTime"]
             start = parse_instant(slot["start"]["dateTime"])
             end = parse_instant(slot["end"]["dateTime"])

@@ -147,9 +147,15 @@ class FakeGraphServer:
         end: datetime,
         organizer: str,
         attendees: list[str] | tuple[str, ...] = (),
+        **fields: Any,
     ) -> str:
-        """A meeting organized by someone else; the user's response is `notResponded`."""
-        return self.state.insert_invite(email, calendar_id, title, start, end, organizer, attendees)
+        """A meeting organized by someone else; the user's response is `notResponded`.
+
+        `fields` set other event properties, e.g. `response_requested=False` or
+        `allow_new_time_proposals=False` (the fake then refuses RSVPs that ignore them)."""
+        return self.state.insert_invite(
+            email, calendar_id, title, start, end, organizer, attendees, **fields
+        )
 
     def add_weekly_series(
         self,

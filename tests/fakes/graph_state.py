@@ -46,6 +46,7 @@ class FakeEvent:
     categories: list[str] = field(default_factory=list)
     is_reminder_on: bool = True
     response_requested: bool = True
+    allow_new_time_proposals: bool = True
     ext: dict[str, str] = field(default_factory=dict)  # singleValueExtendedProperties
     last_modified: datetime = field(default_factory=lambda: datetime.now(UTC))
     seq: int = 0
@@ -194,10 +195,18 @@ class GraphState:
         end: datetime,
         organizer: str,
         attendees: list[str] | tuple[str, ...] = (),
+        **fields: Any,
     ) -> str:
         """A meeting organized by someone else; the user is an attendee (notResponded)."""
         return self.add_event(
-            email, calendar_id, title, start, end, organizer=organizer, attendees=attendees
+            email,
+            calendar_id,
+            title,
+            start,
+            end,
+            organizer=organizer,
+            attendees=attendees,
+            **fields,
         )
 
     def add_weekly_series(

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.responses import Response as HttpResponse
 from starlette.routing import Route
 
-from connectors.base import CalendarInfo, Response
+from connectors.base import CalendarInfo, Response, SelfResponse
 from connectors.errors import (
     ConnectorError,
     CursorExpired,
@@ -413,6 +413,56 @@ def test_decline_one_occurrence_records_comment_and_proposal(
     fake.cancel_event(email, first.id)
     with pytest.raises(NotFound):
         connector.respond(cal, first.id, Response.DECLINE)
+
+
+def test_an_invite_that_wants_no_response_is_answered_without_sending_one(
+    fake: FakeGraphServer, make: Factory, email: str
+) -> None:
+    connector, cal = make(), calendar(fake, email)
+    quiet = fake.insert_invite(
+        email, cal, "FYI: all hands", T0, T0 + H, "ceo@example.com", response_requested=False
+    )
+    # Before: sendResponse true was sent anyway, and Graph (the fake too, now) refused it.
+    event = connector.respond(cal, quiet, Response.DECLINE, "Growth time", propose=(T0, T0 + H))
+    assert event.self_response is SelfResponse.DECLINED
+    [recorded] = fake.responses(email, quiet)
+    assert (recorded.send_response, recorded.proposed) == (False, None)
+
+
+def test_a_new_time_is_proposed_only_where_the_meeting_allows_it(
+    fake: FakeGraphServer, make: Factory, email: str
+) -> None:
+    connector, cal = make(), calendar(fake, email)
+    fixed = fake.insert_invite(
+        email, cal, "Board", T0, T0 + H, "chair@example.com", allow_new_time_proposals=False
+    )
+    proposal = (T0 + 2 * H, T0 + 3 * H)
+    connector.respond(cal, fixed, Response.DECLINE, "Growth time", propose=proposal)
+    [recorded] = fake.responses(email, fixed)
+    assert (recorded.send_response, recorded.comment, recorded.proposed) == (
+        True,
+        "Growth time",
+        None,
+    )
+
+
+def test_the_fake_refuses_what_graph_refuses(fake: FakeGraphServer, make: Factory, email: str):
+    connector, cal = make(), calendar(fake, email)
+    quiet = fake.insert_invite(
+        email, cal, "FYI", T0, T0 + H, "ceo@example.com", response_requested=False
+    )
+    fixed = fake.insert_invite(
+        email, cal, "Board", T0, T0 + H, "chair@example.com", allow_new_time_proposals=False
+    )
+    with pytest.raises(ConnectorError, match="400"):
+        connector.client.request("POST", f"/me/events/{quiet}/decline", json={})
+    slot = {"dateTime": "2031-01-01T10:00:00", "timeZone": "UTC"}
+    with pytest.raises(ConnectorError, match="400"):
+        connector.client.request(
+            "POST",
+            f"/me/events/{fixed}/decline",
+            json={"sendResponse": True, "proposedNewTime": {"start": slot, "end": slot}},
+        )
 
 
 # --- push ----------------------------------------------------------------------------------------
