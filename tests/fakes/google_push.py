@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import queue
 import random
+import re
 import secrets
 import threading
 import time
@@ -40,6 +41,9 @@ class _Channel:
     number: int = 0
 
 
+_CHANNEL_ID = re.compile(r"[A-Za-z0-9\-_+/=]{1,64}")
+
+
 def _resource_uri(calendar_id: str) -> str:
     return f"https://www.googleapis.com/calendar/v3/calendars/{calendar_id}/events?alt=json"
 
@@ -71,8 +75,14 @@ class PushHub:
 
     def watch(self, calendar_id: str, body: JSON) -> JSON:
         """events.watch: register the channel, queue its "sync" message, answer the Channel."""
-        if body.get("type") != "web_hook" or not body.get("address") or not body.get("id"):
+        if body.get("type") not in ("web_hook", "webhook") or not body.get("id"):
             raise ApiError(400, "invalid", "Channel needs id, type web_hook and address.")
+        if not str(body.get("address", "")).startswith("https://"):
+            raise ApiError(400, "push.webhookUrlNotHttps", "WebHook callback must be HTTPS.")
+        if not _CHANNEL_ID.fullmatch(str(body["id"])):
+            raise ApiError(400, "invalid", "Channel id must be 1-64 of [A-Za-z0-9-_+/=].")
+        if len(str(body.get("token") or "")) > 256:
+            raise ApiError(400, "invalid", "Channel token is longer than 256 characters.")
         if body["id"] in self._channels:
             raise ApiError(400, "channelIdNotUnique", "Channel id not unique")
         ttl = int((body.get("params") or {}).get("ttl", "604800"))

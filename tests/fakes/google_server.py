@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.fakes.google_discovery import check_body, check_params
 from tests.fakes.google_oauth import (
     ALL_SCOPES,
     CLIENT_ID,
@@ -361,6 +362,7 @@ class FakeGoogle:
 
     def _calendar_list(self, ctx: _Ctx) -> Response:
         account = self.oauth.bearer(ctx, LIST_SCOPE)
+        check_params("calendarList", "list", ctx.query)
         items = [
             {
                 "kind": "calendar#calendarListEntry",
@@ -377,11 +379,14 @@ class FakeGoogle:
 
     def _list(self, ctx: _Ctx) -> Response:
         _, cal = self._calendar(ctx)
+        check_params("events", "list", ctx.query)
         return JSONResponse(self.store.list_events(cal, ctx.query, self.max_page_size))
 
     def _insert(self, ctx: _Ctx) -> Response:
         account, cal = self._calendar(ctx, write=True)
+        check_params("events", "insert", ctx.query)
         body = ctx.json or {}
+        check_body("Event", body)
         if body.get("eventType") == "focusTime" and not (account.workspace and cal.primary):
             raise ApiError(400, "invalid", "Focus time events are not supported on this calendar.")
         if body.get("eventType") in ("fromGmail", "birthday"):
@@ -394,13 +399,22 @@ class FakeGoogle:
         event_id = ctx.match["eid"]
         if ctx.method == "GET":
             _, cal = self._calendar(ctx)
+            check_params("events", "get", ctx.query)
             return JSONResponse(self.store.render(cal, self.store.get(cal, event_id)))
         _, cal = self._calendar(ctx, write=True)
         if ctx.method == "DELETE":
+            check_params("events", "delete", ctx.query)
             self.store.delete(cal, event_id)
             self.push.notify(cal.id)
             return Response(status_code=204)
-        event = self.store.patch(cal, event_id, ctx.json or {}, replace=ctx.method == "PUT")
+        name = {"PUT": "update", "PATCH": "patch"}.get(ctx.method)
+        if name is None:
+            raise ApiError(405, "methodNotAllowed", "Method not allowed")
+        check_params("events", name, ctx.query)
+        body = ctx.json or {}
+        check_body("Event", body)
+        _attendee_may_change(cal, self.store.get(cal, event_id), body, replace=name == "update")
+        event = self.store.patch(cal, event_id, body, replace=ctx.method == "PUT")
         self.push.notify(cal.id)
         return JSONResponse(self.store.render(cal, event))
 
@@ -408,12 +422,43 @@ class FakeGoogle:
 
     def _watch(self, ctx: _Ctx) -> Response:
         _, cal = self._calendar(ctx)
-        return JSONResponse(self.push.watch(cal.id, ctx.json or {}))
+        check_params("events", "watch", ctx.query)
+        body = ctx.json or {}
+        check_body("Channel", body)
+        return JSONResponse(self.push.watch(cal.id, body))
 
     def _stop_channel(self, ctx: _Ctx) -> Response:
         self.oauth.bearer(ctx, None)
+        check_body("Channel", ctx.json or {})
         self.push.stop_channel(ctx.json or {})
         return Response(status_code=204)
+
+
+# What an attendee may send about an event someone else organizes: their own answer.
+_ATTENDEE_FIELDS = {"attendees", "attendeesOmitted"}
+_OWN_ENTRY_FIELDS = {"email", "responseStatus", "comment", "self", "displayName"}
+
+
+def _attendee_may_change(cal: Calendar, event: JSON, body: JSON, *, replace: bool) -> None:
+    """Google: a guest changes only their own response; anything else is 403."""
+    organizer = (event.get("organizer") or {}).get("email")
+    if organizer in (None, cal.owner):
+        return
+    refused = ApiError(
+        403, "forbiddenForNonOrganizer", "Shared properties can only be changed by the organizer."
+    )
+    if replace or set(body) - _ATTENDEE_FIELDS:
+        raise refused
+    current = {a.get("email"): a for a in event.get("attendees") or []}
+    for entry in body.get("attendees") or []:
+        email = entry.get("email")
+        if email == cal.owner:
+            if set(entry) - _OWN_ENTRY_FIELDS:
+                raise refused
+        elif email not in current or entry.get("responseStatus") != current[email].get(
+            "responseStatus"
+        ):
+            raise refused  # somebody else's answer, or a new guest
 
 
 def when(value: datetime) -> JSON:

@@ -6,16 +6,20 @@ Pure Python (no HTTP); `tests.fakes.google_server` serves it. Callers hold `Cale
 from __future__ import annotations
 
 import copy
+import itertools
 import re
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from dateutil.rrule import rrulestr
+
 JSON = dict[str, Any]
 _ID = re.compile(r"^[a-v0-9]{5,1024}$")
-_RRULE = re.compile(r"^RRULE:FREQ=WEEKLY;COUNT=(\d+)$")
+# An unbounded rule (no COUNT, no UNTIL) is cut here, like a client window would.
+MAX_INSTANCES = 730
 
 
 class ApiError(Exception):
@@ -35,9 +39,19 @@ def now_rfc3339() -> str:
 
 
 def parse_when(node: JSON) -> datetime:
-    """Start/end node as aware UTC (all-day dates at UTC midnight, like the connector)."""
+    """Start/end node as aware UTC (all-day dates at UTC midnight, like the connector).
+
+    A dateTime without an offset is wall-clock time in the node's `timeZone` (Google)."""
     if "dateTime" in node:
-        return datetime.fromisoformat(node["dateTime"].replace("Z", "+00:00")).astimezone(UTC)
+        value = datetime.fromisoformat(node["dateTime"].replace("Z", "+00:00"))
+        if value.tzinfo is None:
+            if not node.get("timeZone"):
+                raise ApiError(400, "invalid", "Missing time zone definition for start/end.")
+            try:
+                value = value.replace(tzinfo=ZoneInfo(node["timeZone"]))
+            except (KeyError, ValueError):
+                raise ApiError(400, "invalid", "Invalid time zone definition.") from None
+        return value.astimezone(UTC)
     if "date" in node:
         return datetime.combine(date.fromisoformat(node["date"]), datetime.min.time(), UTC)
     raise ApiError(400, "required", "Missing start or end time.")
@@ -116,9 +130,19 @@ class CalendarStore:
             sequence=0,
         )
         event.setdefault("transparency", "opaque")
+        self._check_recurrence(cal, event)
         self._bump(event)
         cal.events[event_id] = event
         return event
+
+    def _check_recurrence(self, cal: Calendar, event: JSON) -> None:
+        """Refuse a broken series now (Google does), not when somebody lists it."""
+        if not event.get("recurrence"):
+            return
+        if "dateTime" in event["start"] and not event["start"].get("timeZone"):
+            raise ApiError(400, "invalid", "start.timeZone is required for recurring events.")
+        probe = {**event, "id": event.get("id") or "probe0", "_seq": 0}
+        self._expand(cal, probe)
 
     def get(self, cal: Calendar, event_id: str) -> JSON:
         """A stored event or a generated instance (cancelled ones included, like Google)."""
@@ -156,6 +180,7 @@ class CalendarStore:
         start, end = parse_when(event["start"]), parse_when(event["end"])
         if end < start:
             raise ApiError(400, "timeRangeEmpty", "The specified time range is empty.")
+        self._check_recurrence(cal, event)
         self._bump(event)
         return event
 
@@ -197,19 +222,40 @@ class CalendarStore:
     # --- recurrence --------------------------------------------------------------------------
 
     def _expand(self, cal: Calendar, master: JSON) -> list[JSON]:
-        """Instances of a weekly series (wall clock kept in the start's time zone)."""
-        rules = [r for r in master.get("recurrence") or [] if r.startswith("RRULE:")]
-        match = _RRULE.match(rules[0]) if len(rules) == 1 else None
-        if match is None or "dateTime" not in master["start"]:
-            raise ApiError(400, "invalid", "The fake only knows timed FREQ=WEEKLY;COUNT=n.")
-        zone = ZoneInfo(master["start"].get("timeZone") or cal.time_zone)
-        first = parse_when(master["start"]).astimezone(zone)
+        """Instances of a recurring event (RRULE/EXRULE/RDATE/EXDATE through dateutil):
+        DAILY, WEEKLY, MONTHLY..., COUNT or UNTIL, timed (wall clock kept in the start's
+        zone, across DST) or all-day. Unbounded rules stop after `MAX_INSTANCES`."""
+        lines = list(master.get("recurrence") or [])
+        for line in lines:
+            if not line.startswith(("RRULE:", "EXRULE:", "RDATE", "EXDATE")):
+                raise ApiError(400, "invalidRecurrence", f"Invalid recurrence rule: {line!r}")
+        all_day = "date" in master["start"]
+        zone: ZoneInfo | None = None
+        if all_day:
+            first = datetime.combine(date.fromisoformat(master["start"]["date"]), time(0))
+        else:
+            zone = ZoneInfo(master["start"].get("timeZone") or cal.time_zone)
+            first = parse_when(master["start"]).astimezone(zone)
+        try:
+            rules = rrulestr("\n".join(lines), dtstart=first, forceset=True)
+            starts = list(itertools.islice(iter(rules), MAX_INSTANCES))
+        except (ValueError, TypeError) as error:
+            raise ApiError(400, "invalidRecurrence", f"Invalid recurrence: {error}") from None
         duration = parse_when(master["end"]) - parse_when(master["start"])
         instances = []
-        for k in range(int(match.group(1))):
-            local = first + timedelta(weeks=k)  # aware arithmetic keeps the wall-clock time
-            start = local.astimezone(UTC)
-            instance_id = f"{master['id']}_{start.strftime('%Y%m%dT%H%M%SZ')}"
+        for local in starts:
+            if all_day:
+                day = local.date()
+                instance_id = f"{master['id']}_{day:%Y%m%d}"
+                start_node: JSON = {"date": day.isoformat()}
+                end_node: JSON = {"date": (day + duration).isoformat()}
+            else:
+                assert zone is not None
+                local = local.replace(tzinfo=zone) if local.tzinfo is None else local
+                utc = local.astimezone(UTC)
+                instance_id = f"{master['id']}_{utc:%Y%m%dT%H%M%SZ}"
+                start_node = {"dateTime": local.isoformat(), "timeZone": zone.key}
+                end_node = {"dateTime": (utc + duration).astimezone(zone).isoformat()}
             exception = cal.events.get(instance_id)
             if exception is not None:
                 item = copy.deepcopy(exception)
@@ -220,9 +266,9 @@ class CalendarStore:
                 item.update(
                     id=instance_id,
                     recurringEventId=master["id"],
-                    originalStartTime={"dateTime": local.isoformat(), "timeZone": zone.key},
-                    start={"dateTime": local.isoformat(), "timeZone": zone.key},
-                    end={"dateTime": (start + duration).astimezone(zone).isoformat()},
+                    originalStartTime=dict(start_node),
+                    start=start_node,
+                    end=end_node,
                 )
             if master.get("status") == "cancelled":
                 item["status"] = "cancelled"
@@ -282,10 +328,14 @@ class CalendarStore:
         types = set(params.get("eventTypes") or [])
         props = [p.split("=", 1) for p in params.get("privateExtendedProperty") or []]
         items = self.concrete(cal, single)
+        if one.get("orderBy") == "startTime" and not single:
+            raise ApiError(400, "invalid", "orderBy=startTime needs singleEvents=true.")
         if "syncToken" in one:
-            for bad in ("timeMin", "timeMax", "orderBy", "q", "privateExtendedProperty"):
+            for bad in _NOT_WITH_SYNC_TOKEN:
                 if bad in one:
                     raise ApiError(400, "invalid", f"{bad} is not allowed with syncToken.")
+            if one.get("showDeleted") == "false":
+                raise ApiError(400, "invalid", "showDeleted=false is not allowed with syncToken.")
             known = self.sync_tokens.get(one["syncToken"])
             if known is None or known[0] != cal.id:
                 raise ApiError(410, "fullSyncRequired", "Sync token is no longer valid.")
@@ -327,6 +377,18 @@ class CalendarStore:
                 attendee["self"] = True
         return out
 
+
+# Google: "parameters not allowed with syncToken" (the incremental sync guide).
+_NOT_WITH_SYNC_TOKEN = (
+    "iCalUID",
+    "orderBy",
+    "privateExtendedProperty",
+    "q",
+    "sharedExtendedProperty",
+    "timeMin",
+    "timeMax",
+    "updatedMin",
+)
 
 _KEEP_ON_UPDATE = {
     "kind",
