@@ -19,7 +19,7 @@ import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs
@@ -464,6 +464,8 @@ def _attendee_may_change(cal: Calendar, event: JSON, body: JSON, *, replace: boo
 def when(value: datetime) -> JSON:
     """A start/end node for an aware datetime, keeping its IANA zone when it has one."""
     zone = getattr(value.tzinfo, "key", None)
+    if zone is None and value.utcoffset() == timedelta(0):
+        zone = "UTC"
     node: JSON = {"dateTime": value.isoformat()}
     if zone:
         node["timeZone"] = zone
