@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tests.fakes.graph_push import Push, Reply, graph_time, parse_instant
+from tests.fakes.graph_rules import check_action, check_event
 from tests.fakes.graph_state import FakeEvent, GraphState, new_id
 
 GRAPH = "https://graph.microsoft.com/v1.0"
@@ -335,6 +336,9 @@ class GraphApi:
         return 201, self.render(req, event)
 
     def _fields(self, body: dict[str, Any]) -> dict[str, Any] | Reply:
+        refused = check_event(body)
+        if refused is not None:
+            return refused
         simple = {
             "subject": "subject",
             "showAs": "show_as",
@@ -367,6 +371,9 @@ class GraphApi:
                 400, "ErrorInvalidRequest", "You can't respond to a meeting you organized."
             )
         body = req.body or {}
+        refused = check_action(action, body)
+        if refused is not None:
+            return refused
         send = bool(body.get("sendResponse", True))
         if send and not event.response_requested:
             # The organizer asked for no responses: Graph refuses to send one.

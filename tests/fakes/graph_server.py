@@ -44,6 +44,8 @@ REROUTED_HOSTS = ("login.microsoftonline.com", "graph.microsoft.com")
 CLIENT_ID = "6731de76-14a6-49ae-97bc-6eba6914391e"
 CLIENT_SECRET = "fake-client-secret"  # not a real credential
 REDIRECT_URI = "https://growthguard.example/auth/microsoft/callback"
+# Outlook: 4 concurrent requests per app and mailbox; the fifth gets 429.
+MAILBOX_CONCURRENCY = 4
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ class FakeGraphServer:
         self.api = GraphApi(self.state, self.push)
         self.requests: list[RecordedRequest] = []
         self.latency = 0.0  # seconds each Graph call takes (to observe concurrency)
+        self.throttled = 0  # requests refused for going over the mailbox concurrency
         self._failures: list[PlannedFailure] = []
         self._lock = threading.Lock()
         self._in_flight: dict[str, int] = {}
@@ -302,6 +305,19 @@ class FakeGraphServer:
         with self._lock:
             now = self._in_flight[email] = self._in_flight.get(email, 0) + 1
             self._max_in_flight[email] = max(self._max_in_flight.get(email, 0), now)
+            if now > MAILBOX_CONCURRENCY:
+                self._in_flight[email] -= 1
+                self.throttled += 1
+                return JSONResponse(
+                    {
+                        "error": {
+                            "code": "ApplicationThrottled",
+                            "message": "Application is over its MailboxConcurrency limit.",
+                        }
+                    },
+                    429,
+                    headers={"Retry-After": "1"},
+                )
         try:
             if self.latency:
                 time.sleep(self.latency)
