@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, text
 
@@ -112,3 +112,43 @@ def test_token_cache_is_encrypted_at_rest(
     assert refresh_tokens
     assert not any(token.encode() in stored for token in refresh_tokens)
     assert b"RefreshToken" not in stored and b"AccessToken" not in stored
+
+
+def test_missed_notifications_trigger_one_full_resync(
+    fake: FakeGraphServer, app_server: AppServer
+) -> None:
+    with browser(app_server.base_url, {LOGIN: fake.base_url}) as client:
+        account = _connect(client)
+        calendar_id = account["calendars"][0]["id"]
+        sub = _subscription_id(fake)
+        # A change Graph failed to notify us about (the subscription is silent meanwhile).
+        silent = fake.push.subscriptions.pop(sub)
+        start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
+        fake.add_event(USER, fake.calendar_id(USER), "Unnoticed", start, start + timedelta(hours=1))
+        fake.push.subscriptions[sub] = silent
+
+        def full_syncs() -> int:
+            return len(
+                [
+                    r
+                    for r in fake.graph_requests("/calendarView/delta")
+                    if "startDateTime" in r.query
+                ]
+            )
+
+        before = full_syncs()
+        fake.send_lifecycle(sub, "missed")
+        wait_until(
+            lambda: any(
+                e["title"] == "Unnoticed"
+                for e in client.get(f"/calendars/{calendar_id}/events").json()
+            ),
+            timeout=5,
+        )
+        assert full_syncs() == before + 1
+        # Graph redelivers the same lifecycle event: no second full resync, an incremental one.
+        deltas = len(fake.graph_requests("/calendarView/delta"))
+        fake.send_lifecycle(sub, "missed")
+        wait_until(lambda: len(fake.graph_requests("/calendarView/delta")) > deltas, timeout=5)
+        time.sleep(0.2)
+        assert full_syncs() == before + 1
