@@ -1,6 +1,10 @@
 # syntax=docker/dockerfile:1
+# The base image is pinned to an exact release (bump deliberately, both stages together).
+ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
+
 # Build stage: build the wheel from pyproject.toml (the same file `make` installs from).
-FROM python:3.11-slim AS build
+# `make test` builds and runs this same wheel outside Docker (scripts/wheel-smoke.sh).
+FROM ${PYTHON_IMAGE} AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY app ./app
@@ -9,9 +13,12 @@ RUN python -m pip install --no-cache-dir --upgrade pip build \
  && python -m build --wheel --outdir /dist
 
 # Runtime stage: only the installed wheel, run as an unprivileged user.
-FROM python:3.11-slim AS runtime
+FROM ${PYTHON_IMAGE} AS runtime
+# Production by default: start-up refuses the published placeholder secrets, so pass
+# GG_SECRET_KEY and GG_ENCRYPTION_KEYS (e.g. --env-file); GG_ENV=development for a trial.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
+    GG_ENV=production \
     GG_HOST=0.0.0.0 \
     GG_PORT=8000 \
     GG_DATABASE_URL=sqlite:////data/growthguard.db

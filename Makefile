@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test venv lint typecheck unit migrate clean browser
+.PHONY: run test venv lint typecheck unit migrate clean browser wheel-smoke fuzz
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ unit: $(STAMP)
 test: lint typecheck
 	sh scripts/ensure-chromium.sh
 	$(BIN)/pytest
+	PYTHON=$(BIN)/python sh scripts/wheel-smoke.sh
+
+# The wheel the image is built from, installed alone: migrates and answers /healthz.
+wheel-smoke: $(STAMP)
+	PYTHON=$(BIN)/python sh scripts/wheel-smoke.sh
 
 browser: $(STAMP)
 	sh scripts/ensure-chromium.sh
