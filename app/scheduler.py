@@ -191,6 +191,8 @@ class BookingScheduler:
             ),
             "deliver-notifications": ("app.tasks:deliver_notifications", 60),
             "decline-due": ("app.tasks:decline_due", 60),
+            # Conflicts a crash left undecided (the sync that found them died before deciding).
+            "decide-open": ("app.tasks:resolve_open_conflicts", 60),
             # Hourly: plans live in many zones; dedupe keys make re-runs harmless.
             "weekly-reports": ("app.tasks:send_weekly_reports", 3600),
             "quarterly-reviews": ("app.tasks:send_quarterly_reviews", 6 * 3600),

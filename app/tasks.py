@@ -282,8 +282,11 @@ def sync_calendar(calendar_id: int, *, recreate_watch: bool = False, full: bool 
             mark_gone(session, calendar, now)
             return
         new_conflicts = conflicts.detect(session, calendar, result, now) if result else []
+        # A crash between detecting and deciding leaves conflicts open, and an incremental
+        # sync will not report their events again: pick them up here.
+        waiting = conflicts.open_ids(session, calendar.id)
     # Each conflict is decided in its own transaction, right away (reaction time matters).
-    for conflict_id in new_conflicts:
+    for conflict_id in sorted(set(new_conflicts) | set(waiting)):
         resolve_conflict(conflict_id)
 
 
@@ -316,6 +319,16 @@ def deliver_notifications() -> int:
 def enqueue_delivery() -> bool:
     """Deliver soon, off the caller's thread (a failed delivery never blocks a decision)."""
     return runtime.current().dispatcher.submit("deliver", deliver_notifications)
+
+
+def resolve_open_conflicts() -> int:
+    """Decide conflicts a crash left open (detected a while ago, never decided)."""
+    rt = runtime.current()
+    with rt.sessions() as session:
+        ids = conflicts.open_ids(session, None, detected_before=rt.clock() - timedelta(minutes=1))
+    for conflict_id in ids:
+        resolve_conflict(conflict_id)
+    return len(ids)
 
 
 def decline_due() -> int:

@@ -255,7 +255,9 @@ class CalendarConnector(Protocol):
         response: Response,
         message: str | None = None,
         propose: tuple[datetime, datetime] | None = None,
-    ) -> Event: ...
+    ) -> Event:
+        """RSVP as the user; an answer the user already gives is not sent again."""
+        ...
 
     def watch(
         self, calendar_id: str, callback_url: str, secret: str, channel_id: str | None = None

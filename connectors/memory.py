@@ -184,6 +184,8 @@ class MemoryConnector:
                 raise PermissionDenied(f"event {event_id!r} is organized by the user")
             if current.self_response is None:
                 raise PermissionDenied(f"the user is not an attendee of event {event_id!r}")
+            if current.self_response.value == response.value:
+                return current  # already answered so: nothing is sent twice
             event = replace(
                 current, self_response=SelfResponse(response.value), updated=self.store.clock()
             )

@@ -139,3 +139,15 @@ def _lose_removed(session: Session, blocks: list[Block], removed: list[str], now
                 },
                 dedupe_key=f"block.lost:{block.slot_key}",
             )
+
+
+def open_ids(
+    session: Session, calendar_id: int | None, detected_before: datetime | None = None
+) -> list[int]:
+    """Conflicts still waiting for a decision (of one calendar, or all)."""
+    query = select(Conflict.id).where(Conflict.state == ConflictState.OPEN)
+    if calendar_id is not None:
+        query = query.where(Conflict.calendar_id == calendar_id)
+    if detected_before is not None:
+        query = query.where(Conflict.detected_at < detected_before)
+    return list(session.scalars(query.order_by(Conflict.id)))

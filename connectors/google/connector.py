@@ -268,6 +268,10 @@ class GoogleConnector:
         me = self_attendee(current)
         if me is None:
             raise PermissionDenied(f"the user is not an attendee of event {event_id!r}")
+        if me.get("responseStatus") == response.value:
+            # Already answered so (e.g. by a run that crashed before recording it): sending it
+            # again would notify the organizer twice.
+            return event_from_google(current, calendar_id)
         entry: JSON = {"email": me["email"], "responseStatus": response.value}
         if message is not None:
             entry["comment"] = message

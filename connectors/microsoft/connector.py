@@ -295,6 +295,8 @@ class MicrosoftConnector:
             raise NotFound("the event was cancelled")
         if current.self_is_organizer or current.self_response is None:
             raise PermissionDenied("only invitees can respond to an event")
+        if current.self_response is _AFTER[response]:
+            return current  # already answered so: the organizer is not told twice
         send = item.get("responseRequested", True) is not False
         body: dict[str, Any] = {"sendResponse": send}
         if message:

@@ -97,6 +97,9 @@ class FakeGoogle:
         self.max_page_size = 250
         self.oauth = OAuthServer(self.accounts, client_id, client_secret, redirect_uris)
         self._failures: list[_Failure] = []
+        # Called for every Calendar API request, "before" it takes effect and "after" (the
+        # answer not yet sent): the crash tests SIGKILL their worker from here.
+        self.crash_hook: Callable[[Recorded, str], None] | None = None
         self.push = PushHub(self.lock)
         self._server = BackgroundServer(
             Starlette(
@@ -322,14 +325,20 @@ class FakeGoogle:
             failed = self._take_failure(ctx)
             if failed is not None:
                 return failed
+            api = path.startswith("/calendar/v3/") and self.crash_hook is not None
+            if api and self.crash_hook is not None:
+                self.crash_hook(self.requests[-1], "before")
             for method, pattern, handler in self._routes:
                 found = pattern.fullmatch(path)
                 if found and method in ("*", ctx.method):
                     ctx.match = found.groupdict()
                     try:
-                        return handler(ctx)
+                        answer = handler(ctx)
                     except ApiError as error:
-                        return JSONResponse(error.body(), status_code=error.status)
+                        answer = JSONResponse(error.body(), status_code=error.status)
+                    if api and self.crash_hook is not None:
+                        self.crash_hook(self.requests[-1], "after")
+                    return answer
         return _error(404, "notFound", "Not Found")
 
     def _take_failure(self, ctx: _Ctx) -> Response | None:
