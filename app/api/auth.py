@@ -78,7 +78,9 @@ def callback(provider: str, request: Request, runtime: RuntimeDep) -> Response:
     return response
 
 
-@router.post("/auth/sign-out", status_code=status.HTTP_303_SEE_OTHER)
+@router.post(
+    "/auth/sign-out", status_code=status.HTTP_303_SEE_OTHER, response_class=RedirectResponse
+)
 async def sign_out(request: Request, runtime: RuntimeDep) -> Response:
     """End the browser session (a form post, so it carries the CSRF token)."""
     form = await request.form()

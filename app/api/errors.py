@@ -35,11 +35,13 @@ ROW_ID_ERROR = "row_id_out_of_range"
 BUSY_RETRY_SECONDS = 5
 
 
-def _problem_model(description: str) -> dict[str, Any]:
+def _problem_model(description: str, media: str = "application/json") -> dict[str, Any]:
+    if media == "text/html":
+        return {"description": description, "content": {media: {"schema": {"type": "string"}}}}
     return {
         "description": description,
         "content": {
-            "application/json": {
+            media: {
                 "schema": {
                     "type": "object",
                     "properties": {"detail": {}},
@@ -118,7 +120,10 @@ def install_error_handlers(app: FastAPI) -> None:
     """Register every handler, and document the common error answers on each operation."""
     for route in api_routes(app.routes):
         if route.include_in_schema:
+            page = route.response_class in (HTMLResponse, RedirectResponse)
             for code, spec in COMMON_RESPONSES.items():
+                if page:  # browser routes answer errors with the error page
+                    spec = _problem_model(spec["description"], "text/html")
                 route.responses.setdefault(code, spec)
 
     @app.exception_handler(MalformedRequestError)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, status
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from app import tasks
 from app.db.session import transaction
@@ -13,6 +13,11 @@ from app.deps import RuntimeDep
 from app.services import push
 
 router = APIRouter(tags=["webhooks"])
+
+
+def _rejected(reason: str, code: int) -> Response:
+    # The same error shape as the rest of the API (providers ignore the body).
+    return JSONResponse({"detail": reason}, status_code=code)
 
 
 @router.post("/webhooks/google", status_code=status.HTTP_200_OK)
@@ -23,14 +28,23 @@ def google(request: Request, runtime: RuntimeDep) -> Response:
         with transaction(runtime.sessions) as session:
             wanted = push.google_notification(session, headers, runtime.clock())
     except push.WebhookRejectedError as error:
-        return PlainTextResponse(str(error), status_code=error.status)
+        return _rejected(str(error), error.status)
     if wanted is not None:
         tasks.enqueue_sync(wanted.calendar_id)
     return Response(status_code=status.HTTP_200_OK)
 
 
-@router.post("/webhooks/microsoft")
-@router.post("/webhooks/microsoft/lifecycle")
+_VALIDATION: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The subscription validation handshake: the token echoed as plain text",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    },
+    202: {"description": "Notifications accepted"},
+}
+
+
+@router.post("/webhooks/microsoft", status_code=202, responses=_VALIDATION)
+@router.post("/webhooks/microsoft/lifecycle", status_code=202, responses=_VALIDATION)
 async def microsoft(request: Request, runtime: RuntimeDep) -> Response:
     """Graph change and lifecycle notifications, and the subscription validation handshake."""
     token = request.query_params.get("validationToken")
@@ -40,14 +54,14 @@ async def microsoft(request: Request, runtime: RuntimeDep) -> Response:
     try:
         body: Any = await request.json()
     except ValueError:
-        return PlainTextResponse("body is not JSON", status_code=status.HTTP_400_BAD_REQUEST)
+        return _rejected("body is not JSON", status.HTTP_400_BAD_REQUEST)
     if not isinstance(body, dict):
-        return PlainTextResponse("body is not an object", status_code=status.HTTP_400_BAD_REQUEST)
+        return _rejected("body is not an object", status.HTTP_400_BAD_REQUEST)
     try:
         with transaction(runtime.sessions) as session:
             wanted = push.microsoft_notifications(session, body, runtime.clock())
     except push.WebhookRejectedError as error:
-        return PlainTextResponse(str(error), status_code=error.status)
+        return _rejected(str(error), error.status)
     for item in wanted:
         tasks.enqueue_sync(item.calendar_id, recreate_watch=item.recreate_watch, full=item.full)
     return Response(status_code=status.HTTP_202_ACCEPTED)
