@@ -39,6 +39,10 @@ test: lint typecheck
 	$(BIN)/pytest
 	PYTHON=$(BIN)/python sh scripts/wheel-smoke.sh
 
+# Schemathesis with many more cases than `make test` runs (prints how many).
+fuzz: $(STAMP)
+	GG_FUZZ_EXAMPLES=$${GG_FUZZ_EXAMPLES:-60} $(BIN)/pytest tests/fuzz -q -s
+
 # The wheel the image is built from, installed alone: migrates and answers /healthz.
 wheel-smoke: $(STAMP)
 	PYTHON=$(BIN)/python sh scripts/wheel-smoke.sh
