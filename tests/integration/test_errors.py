@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -106,10 +106,10 @@ def test_a_forged_rule_index_on_the_boundary_form_is_400(client: TestClient):
 
 
 @pytest.mark.parametrize(
-    ("error", "status", "retry_after"),
+    ("make_error", "status", "retry_after"),
     [
-        (TransientError("Google answered 503"), 503, "30"),
-        (RateLimited(retry_after=90), 503, "90"),
+        (lambda: TransientError("Google answered 503"), 503, "30"),
+        (lambda: RateLimited(retry_after=90), 503, "90"),
     ],
 )
 def test_a_provider_that_is_down_during_preview_is_a_503_with_the_account(
@@ -117,7 +117,7 @@ def test_a_provider_that_is_down_during_preview_is_a_503_with_the_account(
     runtime: Runtime,
     world: MemoryWorld,
     clock: FakeClock,
-    error: Exception,
+    make_error: Callable[[], Exception],
     status: int,
     retry_after: str,
 ):
@@ -125,7 +125,7 @@ def test_a_provider_that_is_down_during_preview_is_a_503_with_the_account(
     connect(runtime, world)
     clock.now = datetime(2027, 1, 10, 18, tzinfo=BERLIN)
     plan_id = client.post("/plans", json={"goal": "x"}, headers=auth).json()["id"]
-    world.store("me@corp.example").fail_next("list_events", error)
+    world.store("me@corp.example").fail_next("list_events", make_error())
     reply = client.get(f"/plans/{plan_id}/preview?week=2027-W03", headers=auth)
     assert reply.status_code == status, reply.text
     assert reply.headers["retry-after"] == retry_after
