@@ -28,7 +28,7 @@ from app.config import get_settings
 from app.runtime import Runtime, build_runtime
 from app.scheduler import BookingScheduler, weekly_slots
 from app.services.errors import ConflictError, InvalidInputError, NotFoundError
-from app.web import auth_pages, boundary, dashboard, planning, report_page
+from app.web import auth_pages, boundary, dashboard, dev_pages, planning, report_page
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "web" / "static"
@@ -83,6 +83,7 @@ def create_app(runtime: Runtime | None = None, *, scheduler: bool | None = None)
     app.include_router(planning.router)
     app.include_router(boundary.router)
     app.include_router(report_page.router)
+    app.include_router(dev_pages.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     _install_error_handlers(app)
     return app
