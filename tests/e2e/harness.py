@@ -48,6 +48,16 @@ class AppServer:
         self._sock.close()
 
 
+def _needs_csrf(request: httpx.Request) -> bool:
+    return (
+        request.method not in ("GET", "HEAD", "OPTIONS")
+        and request.url.host == "gg.test"
+        and "gg_session=" in request.headers.get("cookie", "")
+        and "authorization" not in request.headers
+        and "x-csrf-token" not in request.headers
+    )
+
+
 class PublicNameTransport(httpx.BaseTransport):
     """Route public host names to loopback servers (the app, a provider's fake); others pass."""
 
@@ -56,6 +66,21 @@ class PublicNameTransport(httpx.BaseTransport):
         self._inner = httpx.HTTPTransport()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if _needs_csrf(request):
+            # As the dashboard's own scripts would: a signed-in browser's writes carry the
+            # session's CSRF token (the app refuses cookie-authenticated writes without it).
+            probe = httpx.Request(
+                "GET",
+                request.url.copy_with(path="/users/me/csrf-token", query=None),
+                headers={"cookie": request.headers["cookie"]},
+            )
+            answer = self._route(probe)
+            answer.read()
+            if answer.status_code == 200:
+                request.headers["X-CSRF-Token"] = answer.json()["csrf_token"]
+        return self._route(request)
+
+    def _route(self, request: httpx.Request) -> httpx.Response:
         target = self._routes.get(request.url.host)
         if target is None:
             return self._inner.handle_request(request)
