@@ -25,8 +25,10 @@ from app.api import (
     webhooks,
 )
 from app.config import get_settings
+from app.db.session import transaction
 from app.runtime import Runtime, build_runtime
 from app.scheduler import BookingScheduler, weekly_slots
+from app.services.channels import encrypt_plaintext_targets
 from app.services.errors import ConflictError, InvalidInputError, NotFoundError
 from app.web import auth_pages, boundary, dashboard, dev_pages, planning, report_page
 
@@ -42,6 +44,8 @@ def create_app(runtime: Runtime | None = None, *, scheduler: bool | None = None)
         rt = runtime or build_runtime(get_settings())
         app.state.runtime = rt
         runtime_module.install(rt)
+        with transaction(rt.sessions) as session:  # targets stored before revision 0007
+            encrypt_plaintext_targets(session, rt.cipher)
         booking_scheduler = None
         if scheduler if scheduler is not None else rt.settings.scheduler_enabled:
             booking_scheduler = BookingScheduler(rt.engine)

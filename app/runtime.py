@@ -79,7 +79,10 @@ def build_runtime(
         clock=clock,
         providers=providers,
         dispatcher=InProcessDispatcher(),
-        senders=senders or default_senders(smtp_settings(settings)),
+        senders=senders
+        or default_senders(
+            smtp_settings(settings), allow_loopback=settings.loopback_targets_allowed
+        ),
         throttle=Throttle(settings.rate_limit_storage),
         mailbox=DevMailbox() if settings.dev_mailbox_enabled else None,
     )
