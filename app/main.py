@@ -26,6 +26,8 @@ from app.api import (
 )
 from app.config import get_settings
 from app.db.session import transaction
+from app.middleware.body_limit import BodyLimitMiddleware
+from app.middleware.security_headers import SecurityHeadersMiddleware
 from app.runtime import Runtime, build_runtime
 from app.scheduler import BookingScheduler, weekly_slots
 from app.services.channels import encrypt_plaintext_targets
@@ -90,6 +92,8 @@ def create_app(runtime: Runtime | None = None, *, scheduler: bool | None = None)
     app.include_router(dev_pages.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     _install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     return app
 
 

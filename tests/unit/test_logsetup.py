@@ -68,7 +68,7 @@ CASES = [
     (
         "Authorization header (raw)",
         "httpcore",
-        "send_request_headers.started request=<Request [b'POST']> Authorization: Basic dXNlcjpwdw==",
+        "send_request_headers.started <Request [b'POST']> Authorization: Basic dXNlcjpwdw==",
         "dXNlcjpwdw==",
     ),
     (
