@@ -37,6 +37,9 @@ _RULES: list[tuple[re.Pattern[str], str]] = [
     # Authorization headers, in any of the shapes they get logged in.
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), rf"\1 {REDACTED}"),
     (re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+"), rf"\1{REDACTED}"),
+    # Cookies (session ids) in header dumps and Set-Cookie lines.
+    (re.compile(r"(?i)\b(gg_session|gg_browser)=[^;\s'\"]+"), rf"\1={REDACTED}"),
+    (re.compile(r"(?i)(b?['\"](?:set-)?cookie['\"],\s*b?['\"])[^'\"]+"), rf"\1{REDACTED}"),
     # Absolute URLs: keep scheme and host; path and query may be a credential (Slack webhooks).
     (re.compile(r"(?i)\b(https?://[^/\s?#\"'<>]+)[/?#][^\s\"'<>]*"), rf"\1/{REDACTED}"),
     # Query strings and form bodies of relative URLs: name=value for secret-carrying names.
@@ -111,6 +114,13 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> logg
     quiet = logging.DEBUG if level == "DEBUG" else logging.WARNING
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(quiet, logging.getLogger(name).level))
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        # uvicorn's own dictConfig gives these handlers that bypass ours; route them to root
+        logger = logging.getLogger(name)
+        for old in list(logger.handlers):
+            logger.removeHandler(old)
+        logger.propagate = True
+        logger.setLevel(logging.NOTSET)  # `serve` passes its level to uvicorn, which sets it
     access = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, AccessQueryFilter) for f in access.filters):
         access.addFilter(AccessQueryFilter())
