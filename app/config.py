@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     # deployment with several processes must share them, e.g. redis://host:6379.
     rate_limit_storage: str = "memory://"
 
+    @field_validator("dev_mailbox", "allow_loopback_targets", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
     @field_validator("encryption_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
