@@ -69,8 +69,9 @@ def request_sign_up(
     parse_working_hours(hours, "working_hours")
     if password is not None:
         passwords.check_password(password)
-    # One Argon2 hash on every path, so the time taken does not say whether the address exists.
-    password_hash = passwords.hash_password(password or secrets.token_urlsafe(16))
+    # The hash happens on both paths (new or existing address), so timing does not tell them
+    # apart; without a password there is none on either path.
+    password_hash = passwords.hash_password(password) if password is not None else None
     exists = session.scalars(select(User.id).where(User.email == address)).first() is not None
     if exists:
         return Mail(
@@ -89,7 +90,7 @@ def request_sign_up(
         "email": address,
         "timezone": timezone,
         "working_hours": {k: list(v) for k, v in hours.items()},
-        "password_hash": password_hash if password is not None else None,
+        "password_hash": password_hash,
         "origin": origin if origin in ORIGINS else "web",
     }
     token = cipher.encrypt(json.dumps(request).encode()).decode()
