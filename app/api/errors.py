@@ -59,7 +59,9 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: _problem_model("Not allowed, or the provider refused"),
     404: _problem_model("No such object (or not yours)"),
     409: _problem_model("Conflicts with the current state, e.g. an account to reconnect"),
+    413: _problem_model("The request body is too large"),
     422: _problem_model("Invalid input; each problem names its field"),
+    429: _problem_model("Too many requests; see Retry-After"),
     502: _problem_model("The calendar provider refused the request"),
     503: _problem_model("A provider or the database is busy; see Retry-After"),
 }

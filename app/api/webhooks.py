@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from app import tasks
+from app import jsonbounds, tasks
 from app.db.session import transaction
 from app.deps import RuntimeDep
 from app.services import push
@@ -51,17 +52,23 @@ async def microsoft(request: Request, runtime: RuntimeDep) -> Response:
     if token is not None:
         # Graph wants the decoded token back as plain text within 10 seconds.
         return PlainTextResponse(token, status_code=status.HTTP_200_OK)
+    raw = await request.body()  # bounded by the request-size limit middleware
     try:
-        body: Any = await request.json()
-    except ValueError:
-        return _rejected("body is not JSON", status.HTTP_400_BAD_REQUEST)
+        # Parsing and the database work run off the event loop.
+        body: Any = await run_in_threadpool(jsonbounds.loads, raw)
+    except jsonbounds.JsonRejectedError as error:
+        return _rejected(str(error), status.HTTP_400_BAD_REQUEST)
     if not isinstance(body, dict):
         return _rejected("body is not an object", status.HTTP_400_BAD_REQUEST)
     try:
-        with transaction(runtime.sessions) as session:
-            wanted = push.microsoft_notifications(session, body, runtime.clock())
+        wanted = await run_in_threadpool(_record_microsoft, runtime, body)
     except push.WebhookRejectedError as error:
         return _rejected(str(error), error.status)
     for item in wanted:
         tasks.enqueue_sync(item.calendar_id, recreate_watch=item.recreate_watch, full=item.full)
     return Response(status_code=status.HTTP_202_ACCEPTED)
+
+
+def _record_microsoft(runtime: RuntimeDep, body: dict[str, Any]) -> list[push.SyncRequest]:
+    with transaction(runtime.sessions) as session:
+        return push.microsoft_notifications(session, body, runtime.clock())

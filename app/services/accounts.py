@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -15,8 +15,8 @@ from app.db.models import Account, AccountStatus, OAuthState, User
 from app.db.session import transaction
 from app.providers import Providers
 from app.security import CredentialCipher, hash_token, same_secret
+from app.services import identity
 from app.services.connections import ConnectorProvider, store_calendars
-from app.services.users import default_working_hours_json
 from connectors.errors import ConnectorError
 from connectors.google import oauth as google_oauth
 from connectors.microsoft import oauth as microsoft_oauth
@@ -51,6 +51,8 @@ class _Grant:
     credentials: bytes
     email: str
     provider_account_id: str
+    subject: str = ""  # the provider's stable id of the person (see app/services/identity.py)
+    email_verified: bool = False
 
 
 def begin_connect(
@@ -124,21 +126,32 @@ def complete_connect(
     params: dict[str, str],
     default_timezone: str,
     signed_in_user_id: int | None = None,
+    now: datetime | None = None,
 ) -> Connected:
     """Exchange the code and store the account.
 
-    A signed-in person links the account to themselves; otherwise the verified email signs
-    them in, creating the user on first sign-in.
+    Who signs in (or is linked) is decided by `identity.resolve`: by the provider's subject,
+    by email only when both sides proved it. IdentityRejectedError is a ConnectRejectedError.
     """
     if "error" in params:
         said = params.get("error_description") or params["error"]
         raise ConnectRejectedError(f"{provider} said: {said}")
     grant = _exchange(providers, provider, secrets_, params)
     signed_in = session.get(User, signed_in_user_id) if signed_in_user_id is not None else None
-    if signed_in is not None:
-        user, created = signed_in, False
-    else:
-        user, created = _user_for(session, grant.email, default_timezone)
+    try:
+        who = identity.resolve(
+            session,
+            provider=provider,
+            subject=grant.subject,
+            email=grant.email,
+            email_verified=grant.email_verified,
+            signed_in=signed_in,
+            default_timezone=default_timezone,
+            now=now or datetime.now(UTC),
+        )
+    except identity.IdentityRejectedError as error:
+        raise ConnectRejectedError(str(error)) from None
+    user, created = who.user, who.created
     account = session.scalars(
         select(Account).where(
             Account.user_id == user.id,
@@ -175,27 +188,27 @@ def _exchange(
                 code=params.get("code", ""),
                 granted_scope=params.get("scope"),
             )
-            if not grant.email_verified:
-                raise ConnectRejectedError("Google has not verified this account's email address")
-            return _Grant(grant.credentials, grant.email.lower(), grant.subject)
+            return _Grant(
+                grant.credentials,
+                grant.email.lower(),
+                grant.subject,
+                subject=grant.subject,
+                email_verified=grant.email_verified,
+            )
         if provider == "microsoft" and providers.microsoft is not None:
             ms = microsoft_oauth.finish_authorization(providers.microsoft, secrets_, params)
-            return _Grant(ms.token_cache, ms.email.lower(), ms.home_account_id)
+            return _Grant(
+                ms.token_cache,
+                ms.email.lower(),
+                ms.home_account_id,
+                subject=ms.subject,
+                email_verified=ms.email_verified,
+            )
     except google_oauth.MissingScopes as error:
         raise MissingPermissionsError(provider, list(error.missing)) from None
     except ConnectorError as error:
         raise ConnectRejectedError(f"{provider} sign-in failed: {error}") from None
     raise ConnectRejectedError(f"{provider} is not configured on this server")
-
-
-def _user_for(session: Session, email: str, default_timezone: str) -> tuple[User, bool]:
-    user = session.scalars(select(User).where(User.email == email)).first()
-    if user is not None:
-        return user, False
-    user = User(email=email, timezone=default_timezone, working_hours=default_working_hours_json())
-    session.add(user)
-    session.flush()
-    return user, True
 
 
 def new_browser_id() -> str:

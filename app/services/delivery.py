@@ -28,7 +28,7 @@ from app.db.models import (
     NotificationStatus,
 )
 from app.security import CredentialCipher
-from app.services.channels import get_channel, webhook_secret
+from app.services.channels import channel_target, get_channel, webhook_secret
 from app.services.messages import (
     TEST_MESSAGE,
     Message,
@@ -83,15 +83,16 @@ def _send(
     senders: Senders,
     cipher: CredentialCipher,
 ) -> None:
+    target = channel_target(cipher, channel)
     if channel.kind == "email":
         subject, text = email_content(message)
-        senders.email(channel.target, subject, text)
+        senders.email(target, subject, text)
     elif channel.kind == "slack":
-        senders.post_json(channel.target, slack_body(message), {"Content-Type": "application/json"})
+        senders.post_json(target, slack_body(message), {"Content-Type": "application/json"})
     elif channel.kind == "webhook":
         secret = webhook_secret(cipher, channel)
         body, headers = webhook_request(message, secret, delivery_ref)
-        senders.post_json(channel.target, body, headers)
+        senders.post_json(target, body, headers)
     else:
         raise DeliveryError(f"unknown channel kind {channel.kind!r}")
 
@@ -101,14 +102,21 @@ def _send(
 RETRYABLE = (DeliveryError, OSError, smtplib.SMTPException, httpx.HTTPError)
 
 
-def describe(error: Exception, channel: NotificationChannel) -> str:
+def describe(error: Exception, channel: NotificationChannel, target: str = "") -> str:
     """A storable error text with the message kept: no URL (a Slack URL is a credential)
-    and no query strings (they may carry tokens), bounded length."""
+    and no long opaque strings (signatures, tokens), bounded length."""
     text = f"{type(error).__name__}: {error}"
-    if channel.kind != "email":
-        text = text.replace(channel.target, "[url]")
+    if channel.kind != "email" and target:
+        text = text.replace(target, "[url]")
     text = _OPAQUE.sub("[redacted]", _URL.sub(r"\1[url]", text))
     return text[:MAX_ERROR_CHARS]
+
+
+def _target_or_blank(cipher: CredentialCipher, channel: NotificationChannel) -> str:
+    try:
+        return channel_target(cipher, channel)
+    except ValueError:
+        return ""
 
 
 # --- the outbox ---------------------------------------------------------------------------
@@ -219,7 +227,7 @@ def _attempt(
         _send(channel, message, str(delivery.id), senders, cipher)
     except Exception as error:  # any failure of one channel is recorded, never raised
         delivery.attempts += 1
-        delivery.last_error = describe(error, channel)
+        delivery.last_error = describe(error, channel, _target_or_blank(cipher, channel))
         if not isinstance(error, RETRYABLE):
             # A programming error: say so loudly, keep the message, do not retry it 8 times.
             log.exception("delivery %s failed with a bug; not retrying", delivery.id)
@@ -292,6 +300,7 @@ def send_test(
     try:
         _send(channel, message, "test-" + secrets.token_hex(8), senders, cipher)
     except Exception as error:  # the button reports failure; it never raises
-        log.info("test message to channel %s failed: %s", channel.id, describe(error, channel))
+        text = describe(error, channel, _target_or_blank(cipher, channel))
+        log.info("test message to channel %s failed: %s", channel.id, text)
         return False
     return True

@@ -8,6 +8,7 @@ from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
@@ -165,7 +166,9 @@ async def save_plan(request: Request, runtime: RuntimeDep, session: SessionDep) 
             weekdays=WEEKDAYS,
         )
 
-    return form_action(request, runtime, session, str(form.get("csrf_token", "")), act, failed)
+    return await run_in_threadpool(
+        form_action, request, runtime, session, str(form.get("csrf_token", "")), act, failed
+    )
 
 
 # --- the week ------------------------------------------------------------------------------
@@ -273,7 +276,8 @@ async def keep_meeting(
         flash = quote_plus(choices.kept_message(result))
         return see_other(f"/dashboard/week?week={quote_plus(week)}&flash={flash}")
 
-    return form_action(
+    return await run_in_threadpool(
+        form_action,
         request,
         runtime,
         session,

@@ -35,6 +35,7 @@ from app.main import create_app
 from app.runtime import build_runtime
 from app.services.connections import add_account
 from tests.conftest import FakeClock, MemoryWorld, make_settings
+from tests.signups import api_token
 
 EXAMPLES = int(os.environ.get("GG_FUZZ_EXAMPLES", "8"))
 CHECKS = [
@@ -65,9 +66,7 @@ def world_app(
     )
     app = create_app(runtime, scheduler=False)
     with TestClient(app, raise_server_exceptions=False) as client:
-        created = client.post("/users", json={"email": "fuzz@corp.example", "timezone": "UTC"})
-        assert created.status_code == 201, created.text
-        auth = {"Authorization": f"Bearer {created.json()['api_token']}"}
+        auth = {"Authorization": f"Bearer {api_token(client, 'fuzz@corp.example', 'UTC')}"}
         with transaction(runtime.sessions) as session:
             user = session.scalars(select(User)).one()
             add_account(session, user, "memory", user.email, world.store(user.email).calendars())

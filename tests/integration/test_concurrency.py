@@ -23,6 +23,7 @@ from app.main import create_app
 from app.runtime import build_runtime
 from tests.conftest import FakeClock, MemoryWorld, make_settings
 from tests.e2e.harness import AppServer, wait_until
+from tests.signups import api_token
 
 THREADS, EDITS = 4, 10
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -40,9 +41,7 @@ def served(
 
 
 def _signup(client: httpx.Client, email: str) -> dict[str, str]:
-    answer = client.post("/users", json={"email": email, "timezone": "Australia/Lord_Howe"})
-    assert answer.status_code == 201, answer.text
-    return {"Authorization": f"Bearer {answer.json()['api_token']}"}
+    return {"Authorization": f"Bearer {api_token(client, email, 'Australia/Lord_Howe')}"}
 
 
 def test_parallel_plan_edits_never_fail_and_the_scheduler_lives(

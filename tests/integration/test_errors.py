@@ -23,6 +23,7 @@ from app.services.plans import create_plan
 from connectors.errors import RateLimited, ReauthRequired, TransientError
 from tests.conftest import FakeClock, MemoryWorld
 from tests.integration.test_dashboard import csrf, sign_up
+from tests.signups import api_token
 
 BERLIN = ZoneInfo("Europe/Berlin")
 HUGE = [2**63, 2**64, 2**63 - 1, 2**31, 0]
@@ -40,9 +41,7 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 
 
 def signup(client: TestClient, email: str = "me@corp.example") -> dict[str, str]:
-    response = client.post("/users", json={"email": email, "timezone": "Europe/Berlin"})
-    assert response.status_code == 201, response.text
-    return {"Authorization": f"Bearer {response.json()['api_token']}"}
+    return {"Authorization": f"Bearer {api_token(client, email, 'Europe/Berlin')}"}
 
 
 def connect(runtime: Runtime, world: MemoryWorld) -> None:

@@ -1,7 +1,7 @@
 """reliability: booking runs (queued booking with its outcome), calendars gone at the provider
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0007 (re-chained after 0007 landed on main; written against 0005)
 Create Date: 2026-11-29
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0005"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
