@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import httpx
 
 from app.domain.time import IsoWeek
+from tests.booking_helpers import book
 from tests.e2e.conftest import BERLIN, USER
 from tests.e2e.harness import AppServer, browser, wait_until
 from tests.fakes.google_server import FakeGoogle
@@ -33,8 +34,7 @@ def test_catastrophic_pattern_and_hostile_title_do_not_freeze_the_service(
         saved = client.put(f"/plans/{plan['id']}/policy", json=policy)
         assert saved.status_code == 200, saved.text
         week = IsoWeek.containing(datetime.now(UTC), BERLIN).plus(2)
-        booked = client.post(f"/plans/{plan['id']}/book", params={"week": str(week)})
-        assert booked.status_code == 200, booked.text
+        book(client, plan["id"], str(week))
         block = min(
             (e for e in fake.events(USER) if e.get("extendedProperties")),
             key=lambda e: parse_when(e["start"]),
