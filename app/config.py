@@ -55,6 +55,13 @@ class Settings(BaseSettings):
     smtp_password: SecretStr = SecretStr("")
     smtp_sender: str = "growthguard@localhost"
     smtp_starttls: bool = True
+    # CalDAV servers on loopback or private networks (self-hosting); default: not in production.
+    caldav_allow_private: bool | None = None
+    # The local demo calendar (a Radicale child process); default: on in development only.
+    demo_calendar: bool | None = None
+    demo_calendar_port: int = Field(default=5232, ge=1, le=65535)
+    demo_calendar_dir: str = "var/demo-calendar"
+    demo_poll_seconds: int = Field(default=15, ge=5, le=3600)
 
     @field_validator("encryption_keys", mode="before")
     @classmethod
@@ -132,6 +139,18 @@ class Settings(BaseSettings):
     def redirect_uri(self, provider: str) -> str:
         """One exact redirect URI per provider (mix-up defence, RFC 9700)."""
         return f"{self.public_url}/auth/{provider}/callback"
+
+    @property
+    def caldav_allow_private_effective(self) -> bool:
+        if self.caldav_allow_private is not None:
+            return self.caldav_allow_private
+        return self.env is not Environment.PRODUCTION
+
+    @property
+    def demo_calendar_enabled(self) -> bool:
+        if self.demo_calendar is not None:
+            return self.demo_calendar
+        return self.env is Environment.DEVELOPMENT
 
     @property
     def push_enabled(self) -> bool:

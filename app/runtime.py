@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.db.session import make_engine, make_session_factory
+from app.demo.service import DemoCalendar
 from app.dispatch import InProcessDispatcher
 from app.providers import Providers, providers_from_settings, register_connectors
 from app.security import CredentialCipher
@@ -39,6 +41,7 @@ class Runtime:
     providers: Providers
     dispatcher: InProcessDispatcher
     senders: Senders
+    demo: DemoCalendar | None = None  # the local demo calendar (development)
 
 
 def build_runtime(
@@ -49,6 +52,7 @@ def build_runtime(
     engine: Engine | None = None,
     providers: Providers | None = None,
     senders: Senders | None = None,
+    demo: DemoCalendar | None = None,
 ) -> Runtime:
     """Wire a runtime; tests pass their own connectors, clock, engine or provider endpoints."""
     engine = engine or make_engine(settings.database_url)
@@ -65,7 +69,15 @@ def build_runtime(
         providers=providers,
         dispatcher=InProcessDispatcher(),
         senders=senders or default_senders(smtp_settings(settings)),
+        demo=demo or demo_from_settings(settings),
     )
+
+
+def demo_from_settings(settings: Settings) -> DemoCalendar | None:
+    """The demo calendar when enabled (not started yet: the app's lifespan starts it)."""
+    if not settings.demo_calendar_enabled:
+        return None
+    return DemoCalendar.at(Path(settings.demo_calendar_dir), settings.demo_calendar_port)
 
 
 def smtp_settings(settings: Settings) -> SmtpSettings | None:

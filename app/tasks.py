@@ -23,7 +23,13 @@ from app.domain.time import IsoWeek
 from app.services import choices, conflicts, delivery, push, report_notices
 from app.services import reports as report_service
 from app.services import sync as sync_service
-from app.services.booking import BookingBlockedError, BookingReport, book_week, horizon_weeks
+from app.services.booking import (
+    BookingBlockedError,
+    BookingReport,
+    book_week,
+    horizon_weeks,
+    record_run,
+)
 from app.services.plans import plan_zone, spec_of
 from app.services.resolve import Resolver
 from connectors.errors import RateLimited, TransientError
@@ -65,6 +71,7 @@ def book_plan(plan_id: int, week: str, now: datetime | None = None) -> BookingRe
         try:
             report = book_week(session, plan, IsoWeek.parse(week), now, rt.connectors)
         except BookingBlockedError as error:
+            record_run(session, plan_id, IsoWeek.parse(week), now, "blocked", reason=str(error))
             session.commit()  # keeps the account status and notification it recorded
             log.warning("booking plan %s for %s blocked: %s", plan_id, week, error)
             return None
@@ -91,6 +98,18 @@ def book_plan_horizon(plan_id: int, now: datetime | None = None) -> list[Booking
         if report is not None:
             reports.append(report)
     return reports
+
+
+def book_user_plans(user_id: int) -> int:
+    """Book every active plan of a person now (e.g. right after a calendar was connected)."""
+    rt = runtime.current()
+    with rt.sessions() as session:
+        ids = list(
+            session.scalars(select(Plan.id).where(Plan.user_id == user_id, Plan.active.is_(True)))
+        )
+    for plan_id in ids:
+        book_plan_horizon(plan_id)
+    return len(ids)
 
 
 def scheduled_booking(plan_id: int) -> None:
@@ -195,6 +214,24 @@ def enqueue_sync(calendar_id: int, *, recreate_watch: bool = False, full: bool =
             raise
 
     return rt.dispatcher.submit(key, run)
+
+
+def poll_demo_calendars() -> int:
+    """Queue a sync of the demo calendars (polled often so the demo reacts within seconds)."""
+    rt = runtime.current()
+    with rt.sessions() as session:
+        ids = list(
+            session.scalars(
+                select(Calendar.id)
+                .join(Account, Account.id == Calendar.account_id)
+                .where(
+                    Calendar.is_busy_source.is_(True),
+                    Account.status == AccountStatus.OK,
+                    Account.is_demo.is_(True),
+                )
+            )
+        )
+    return sum(enqueue_sync(calendar_id) for calendar_id in ids)
 
 
 def poll_calendars() -> int:

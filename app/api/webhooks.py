@@ -1,8 +1,10 @@
-"""Provider push endpoints: verify, record, answer fast, sync in the background."""
+"""Provider push endpoints: verify, record, answer fast, sync in the background.
+
+Each provider's registry entry parses its own requests; verification against the channels we
+created is the same for all.
+"""
 
 from __future__ import annotations
-
-from typing import Any
 
 from fastapi import APIRouter, Request, status
 from fastapi.responses import PlainTextResponse, Response
@@ -11,43 +13,38 @@ from app import tasks
 from app.db.session import transaction
 from app.deps import RuntimeDep
 from app.services import push
+from connectors.push import PushMalformed, PushRequest
 
 router = APIRouter(tags=["webhooks"])
+MAX_BODY = 1_000_000  # notifications are small; anything bigger is not one
 
 
-@router.post("/webhooks/google", status_code=status.HTTP_200_OK)
-def google(request: Request, runtime: RuntimeDep) -> Response:
-    """Google push: channel id + token checked; a hint to sync, never trusted as data."""
-    headers = {k.lower(): v for k, v in request.headers.items()}
+@router.post("/webhooks/{provider}")
+@router.post("/webhooks/{provider}/lifecycle")
+async def notification(provider: str, request: Request, runtime: RuntimeDep) -> Response:
+    """A push from a provider: a hint to sync, never trusted as data."""
+    entry = runtime.providers.entry(provider)
+    if entry is None or entry.push is None:
+        return PlainTextResponse("unknown provider", status_code=status.HTTP_404_NOT_FOUND)
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        return PlainTextResponse("too large", status_code=status.HTTP_413_CONTENT_TOO_LARGE)
+    parsed_request = PushRequest(
+        headers={k.lower(): v for k, v in request.headers.items()},
+        query=dict(request.query_params),
+        body=body,
+    )
+    try:
+        parsed = entry.push(parsed_request)
+    except PushMalformed as error:
+        return PlainTextResponse(str(error), status_code=status.HTTP_400_BAD_REQUEST)
+    if parsed.reply is not None:
+        return PlainTextResponse(parsed.reply, status_code=status.HTTP_200_OK)
     try:
         with transaction(runtime.sessions) as session:
-            wanted = push.google_notification(session, headers)
-    except push.WebhookRejectedError as error:
-        return PlainTextResponse(str(error), status_code=error.status)
-    if wanted is not None:
-        tasks.enqueue_sync(wanted.calendar_id)
-    return Response(status_code=status.HTTP_200_OK)
-
-
-@router.post("/webhooks/microsoft")
-@router.post("/webhooks/microsoft/lifecycle")
-async def microsoft(request: Request, runtime: RuntimeDep) -> Response:
-    """Graph change and lifecycle notifications, and the subscription validation handshake."""
-    token = request.query_params.get("validationToken")
-    if token is not None:
-        # Graph wants the decoded token back as plain text within 10 seconds.
-        return PlainTextResponse(token, status_code=status.HTTP_200_OK)
-    try:
-        body: Any = await request.json()
-    except ValueError:
-        return PlainTextResponse("body is not JSON", status_code=status.HTTP_400_BAD_REQUEST)
-    if not isinstance(body, dict):
-        return PlainTextResponse("body is not an object", status_code=status.HTTP_400_BAD_REQUEST)
-    try:
-        with transaction(runtime.sessions) as session:
-            wanted = push.microsoft_notifications(session, body, runtime.clock())
+            wanted = push.verify(session, provider, parsed.notices, runtime.clock())
     except push.WebhookRejectedError as error:
         return PlainTextResponse(str(error), status_code=error.status)
     for item in wanted:
         tasks.enqueue_sync(item.calendar_id, recreate_watch=item.recreate_watch, full=item.full)
-    return Response(status_code=status.HTTP_202_ACCEPTED)
+    return Response(status_code=parsed.status)

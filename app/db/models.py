@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -101,6 +102,8 @@ class Account(Base):
     status_detail: Mapped[str] = mapped_column(Text, default="")
     # Fernet ciphertext; the keys live in settings, never in the database.
     credentials: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The local demo calendar (development): polled often, offers a sample invite.
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
 
@@ -165,6 +168,24 @@ class Block(Base):
     state: Mapped[BlockState] = mapped_column(String(16), default=BlockState.BOOKED)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+
+class BookingRun(Base):
+    """The outcome of the last booking run of one plan and week (what the week view explains)."""
+
+    __tablename__ = "booking_runs"
+    __table_args__ = (UniqueConstraint("plan_id", "week"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"))
+    week: Mapped[str] = mapped_column(String(8))
+    ran_at: Mapped[datetime]
+    # "booked" (target met), "short" (target missed: reason), "no_target", "blocked" (reason)
+    outcome: Mapped[str] = mapped_column(String(16))
+    booked_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    target_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    reason: Mapped[str] = mapped_column(Text, default="")
 
 
 class Notification(Base):

@@ -30,7 +30,8 @@ def home(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response
         request,
         "signin.html",
         {
-            "providers": runtime.providers.names(),
+            "providers": [e for e in runtime.providers.oauth() if e.sign_in],
+            "demo": runtime.demo is not None and runtime.demo.available,
             "csrf": csrf_token(request, runtime, anchor=browser_id),
             "timezone": runtime.settings.default_timezone,
             "user": None,
@@ -55,7 +56,8 @@ def _front_door_error(
         request,
         "signin.html",
         {
-            "providers": runtime.providers.names(),
+            "providers": [e for e in runtime.providers.oauth() if e.sign_in],
+            "demo": runtime.demo is not None and runtime.demo.available,
             "csrf": csrf_token(request, runtime),
             "timezone": runtime.settings.default_timezone,
             "errors": errors,

@@ -29,7 +29,7 @@ class CalDavCredentials:
     password: str = field(repr=False)
     auth_type: str | None = "basic"
     addresses: tuple[str, ...] = ()
-    verify_tls: bool = True
+    verify_tls: bool | str = True  # or a CA bundle path
 
     def with_addresses(self, extra: tuple[str, ...]) -> CalDavCredentials:
         merged = tuple(dict.fromkeys(a.lower() for a in (*self.addresses, *extra) if a))
@@ -64,7 +64,7 @@ def load(blob: bytes | None) -> CalDavCredentials:
             password=str(data["password"]),
             auth_type=data.get("auth_type"),
             addresses=tuple(str(a) for a in data.get("addresses") or ()),
-            verify_tls=bool(data.get("verify_tls", True)),
+            verify_tls=data.get("verify_tls", True),
         )
     except (ValueError, KeyError, TypeError):
         raise ReauthRequired("the stored CalDAV credentials are unreadable") from None

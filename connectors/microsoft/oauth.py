@@ -61,6 +61,8 @@ class MicrosoftGrant:
     email: str
     home_account_id: str
     name: str
+    subject: str = ""  # "<tid>:<oid>": the person's stable id across apps in the tenant
+    email_verified: bool = False  # only with the optional xms_edov claim
 
 
 def _application(config: MicrosoftConfig, cache: msal.SerializableTokenCache | None = None) -> Any:
@@ -127,11 +129,14 @@ def finish_authorization(
     accounts = app.get_accounts(username=email) if email else []
     if not email or not accounts:
         raise AuthorizationFailed("Microsoft did not say which account signed in")
+    tid, oid = claims.get("tid"), claims.get("oid")
     return MicrosoftGrant(
         token_cache=cache.serialize().encode(),
         email=str(email),
         home_account_id=str(accounts[0]["home_account_id"]),
         name=str(claims.get("name", "")),
+        subject=f"{tid}:{oid}" if tid and oid else str(accounts[0]["home_account_id"]),
+        email_verified=claims.get("xms_edov") is True,
     )
 
 
