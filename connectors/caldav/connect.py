@@ -196,7 +196,9 @@ def _message(value: BaseException, host: str) -> ConnectRefused:
         )
     if isinstance(value, PermissionDenied):
         return ConnectRefused(
-            f"{host} refused access to the calendars (HTTP 403).", field="username"
+            f"{host} refused this login access to that URL (HTTP 403): check that the URL "
+            "points to your own calendars, and the username.",
+            field="server",
         )
     if isinstance(value, NotFound):
         return ConnectRefused(

@@ -41,6 +41,7 @@ class CalDavServer(Protocol):
 class RunningRadicale:
     process: RadicaleProcess
     name: str = "radicale"
+    ca: Path | None = None  # the certificate to trust, for a server with TLS
 
     @property
     def base_url(self) -> str:
@@ -79,7 +80,7 @@ def radicale(folder: Path, *, tls: tuple[Path, Path] | None = None) -> Iterator[
     process = RadicaleProcess(folder, free_port(), tls=tls, auth_delay=0)
     process.add_user(USER, PASSWORD)
     with process:
-        yield RunningRadicale(process)
+        yield RunningRadicale(process, ca=tls[0] if tls else None)
 
 
 @dataclass
@@ -161,8 +162,13 @@ def dav_client(
     server: CalDavServer, user: str = USER, password: str = PASSWORD
 ) -> caldav.DAVClient:
     """A second, independent CalDAV client (the rest of the world, another organizer...)."""
+    ca = getattr(server, "ca", None)
     return caldav.DAVClient(
-        url=server.principal_url(user), username=user, password=password, timeout=10
+        url=server.principal_url(user),
+        username=user,
+        password=password,
+        timeout=10,
+        ssl_verify_cert=str(ca) if ca else True,
     )
 
 
