@@ -97,6 +97,9 @@ OTHER_PARAMS = {"name": "strict", "provider": "google"}
 
 # Realistic bodies for every route that takes one (a 404 must not hide behind a 422).
 BODIES: dict[Route, Any] = {
+    ("POST", "/accounts/connect/{provider}"): {
+        "fields": {"server": "http://127.0.0.1:9/", "username": "bob", "password": "bob-secret"}
+    },
     ("POST", "/users"): {"email": "carol@carol.example", "timezone": "Europe/Berlin"},
     ("POST", "/plans"): {"goal": "bob second goal"},
     ("PUT", "/plans/{plan_id}"): {"goal": "stolen by bob", "weekly_target_minutes": 120},
@@ -139,6 +142,7 @@ REFUSED_FORMS: dict[Route, int] = {
     ("POST", "/dashboard/accounts/connect/{provider}"): 422,  # no such provider offered
     ("POST", "/dashboard/demo/connect"): 422,  # the demo calendar is off in tests
     ("POST", "/dashboard/demo/invite"): 422,  # no demo calendar connected
+    ("POST", "/accounts/connect/{provider}"): 422,  # nothing to connect to
 }
 PLAN_QUERY_PAGES = {"/dashboard/plan", "/dashboard/boundary", "/dashboard/week"}
 
@@ -512,6 +516,9 @@ def test_routes_without_ids_answer_with_the_callers_own_data(setup: Setup, route
 
     assert "alice" not in response.text, f"{_label(route)} shows the other user's data"
     assert_unchanged(before, snapshot(s, s.a), route)
+    if route in REFUSED_FORMS:
+        assert response.status_code == REFUSED_FORMS[route], response.text
+        return
     if filtered and response.status_code == 404:  # A's id in the query: refused, fine
         own = call(bob, route, s.b.ids)
         assert 200 <= own.status_code < 300, (own.status_code, own.text)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +30,7 @@ class Rule:
     strip: tuple[str, ...] = ()  # response headers to drop when forwarding
     before: Callable[[], None] | None = None  # run once before forwarding
     times: int | None = None  # how often it applies (None: always)
+    drop_after_forward: bool = False  # the server did it, but the answer is lost (a crash)
 
     def matches(self, method: str, path: str, body: bytes) -> bool:
         if self.times is not None and self.times <= 0:
@@ -113,6 +115,10 @@ class FaultProxy:
             connection.request(method, path, body=body or None, headers=headers)
             response = connection.getresponse()
             payload = response.read()
+            if rule is not None and rule.drop_after_forward:
+                handler.close_connection = True
+                handler.connection.shutdown(socket.SHUT_RDWR)
+                return
             handler.send_response(response.status, response.reason)
             dropped = {s.lower() for s in (rule.strip if rule is not None else ())}
             for name, value in response.getheaders():
