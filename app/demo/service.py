@@ -131,7 +131,10 @@ def _prepare(demo: DemoCalendar, username: str, password: str, user: User, now: 
         principal = client.principal()  # type: ignore[no-untyped-call]
         principal.make_calendar(name="Work (demo)", cal_id=CALENDAR)
         zone = resolve_zone(user.timezone)
-        monday = IsoWeek.containing(now, zone).start(zone).date()
+        week = IsoWeek.containing(now, zone)
+        if now.astimezone(zone).weekday() >= 4:  # from Friday on, seed the coming week
+            week = week.next()
+        monday = week.start(zone).date()
         for name, body in seed.working_week(user.email, zone, monday, now):
             response = client.put(
                 f"{url}{name}", body, {"Content-Type": "text/calendar; charset=utf-8"}
