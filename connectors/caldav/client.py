@@ -212,6 +212,18 @@ class CalDavClient:
             )
         return found
 
+    def calendar_timezone(self, calendar_url: str) -> str | None:
+        """The TZID of the calendar's CALDAV:calendar-timezone (how floating times are read)."""
+        with self.mapped("reading the calendar's time zone"):
+            response = self._dav.propfind(calendar_url, _PROPFIND_CALENDARS, depth=0)
+        if response.status >= 400 or response.tree is None:
+            return None
+        for item in response.tree.iter("{DAV:}response"):
+            props = _ok_props(item)
+            if props is not None:
+                return _tzid(props.findtext("c:calendar-timezone", namespaces=_NS))
+        return None
+
     # --- objects -------------------------------------------------------------------------
 
     def query(self, calendar_url: str, start: datetime, end: datetime) -> list[Resource]:

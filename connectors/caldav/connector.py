@@ -287,7 +287,7 @@ class CalDavConnector:
                     self._addresses,
                     _PARTSTAT[response],
                     message,
-                    self._floating(calendar_id),
+                    self._floating(calendar_id, resource.data),
                 )
             except mapping.NotAnInvite as refusal:
                 raise PermissionDenied(f"event {event_id!r}: {refusal}") from None
@@ -312,7 +312,14 @@ class CalDavConnector:
     def _href(self, calendar_id: str, name: str) -> str:
         return calendar_id.rstrip("/") + "/" + quote(name)
 
-    def _floating(self, calendar_id: str) -> tzinfo:
+    def _floating(self, calendar_id: str, data: str | None = None) -> tzinfo:
+        """The zone floating times are read in: the calendar's own zone, else UTC.
+
+        Looked up (once per connector) only when an object actually has floating times.
+        """
+        if calendar_id not in self._zones and (data is None or mapping.has_floating(data)):
+            zone = _zone_name(self._client.calendar_timezone(calendar_id))
+            self._zones[calendar_id] = ZoneInfo(zone) if zone else UTC
         return self._zones.get(calendar_id, UTC)
 
     def _events(
@@ -325,7 +332,7 @@ class CalDavConnector:
                 start,
                 end,
                 addresses=self._addresses,
-                floating=self._floating(calendar_id),
+                floating=self._floating(calendar_id, resource.data),
             )
         except mapping.InvalidCalendarData:
             return []  # one broken object must not hide the rest of the calendar
@@ -344,7 +351,7 @@ class CalDavConnector:
                 now - SYNC_PAST,
                 anchor + SYNC_FUTURE,
                 addresses=self._addresses,
-                floating=self._floating(calendar_id),
+                floating=self._floating(calendar_id, resource.data),
                 clip=False,
             )
         except mapping.InvalidCalendarData:
@@ -360,7 +367,7 @@ class CalDavConnector:
             datetime.min.replace(tzinfo=UTC),
             datetime.max.replace(tzinfo=UTC),
             addresses=self._addresses,
-            floating=self._floating(calendar_id),
+            floating=self._floating(calendar_id, resource.data),
             clip=False,
         )
         if not events:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
@@ -35,6 +36,7 @@ __all__ = [
     "block_ical",
     "events_of",
     "first_start",
+    "has_floating",
     "href_name_for_slot",
     "is_recurring",
     "own_attendee",
@@ -106,6 +108,14 @@ def parse(data: str | bytes) -> icalendar.Calendar:
 
 def _events(calendar: icalendar.Calendar) -> list[icalendar.Event]:
     return [c for c in calendar.walk("VEVENT") if isinstance(c, icalendar.Event)]
+
+
+_FLOATING = re.compile(r"^(DTSTART|DTEND|RECURRENCE-ID|RDATE|EXDATE):\d{8}T\d{6}\r?$", re.M)
+
+
+def has_floating(data: str) -> bool:
+    """Whether the object has floating (zone-less, not UTC) date-times."""
+    return _FLOATING.search(data) is not None
 
 
 def first_start(data: str) -> datetime | None:

@@ -153,9 +153,9 @@ class TestFirstRun:
         sent = time.monotonic()
         conflict = page.locator(".item.conflict", has_text="Vendor pitch: Q3 roadmap")
         # No reload by the test: the page's own refresh at the poll interval shows it.
-        expect(conflict).to_contain_text("Conflict with a growth block.", timeout=(
-            2 * POLL_SECONDS + 10
-        ) * 1000)
+        expect(conflict).to_contain_text(
+            "Conflict with a growth block.", timeout=(2 * POLL_SECONDS + 10) * 1000
+        )
         expect(conflict).to_contain_text("external organizer")
         expect(conflict.get_by_role("button", name="Keep meeting")).to_be_visible()
         journey.facts["seconds_to_decision"] = time.monotonic() - sent
