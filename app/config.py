@@ -85,6 +85,11 @@ class Settings(BaseSettings):
                 ) from None
         return keys
 
+    @field_validator("caldav_allow_private", "demo_calendar", mode="before")
+    @classmethod
+    def _empty_is_default(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("default_timezone")
     @classmethod
     def _valid_zone(cls, value: str) -> str:
