@@ -95,7 +95,8 @@ class Account(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     provider: Mapped[str] = mapped_column(String(32))
     external_id: Mapped[str] = mapped_column(String(320))
-    # The provider's stable account id (Google `sub`, MSAL home_account_id).
+    # The provider's stable id of the person (Google `sub`, Microsoft `tid:oid`, a CalDAV
+    # principal URL): never an email.
     provider_account_id: Mapped[str | None] = mapped_column(String(320))
     display_name: Mapped[str] = mapped_column(String(320), default="")
     status: Mapped[AccountStatus] = mapped_column(String(32), default=AccountStatus.OK)

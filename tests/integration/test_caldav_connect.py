@@ -197,3 +197,25 @@ def test_an_email_address_finds_the_server(
     with runtime.sessions() as session:
         account = session.scalars(select(Account)).one()
         assert account.provider_account_id == f"https://localhost:{port}/{USER}/"
+
+
+def test_a_revoked_app_password_shows_needs_reconnect(
+    browser: TestClient, app_runtime: Runtime, tmp_path: Path
+) -> None:
+    from app import tasks  # the app's lifespan installed its runtime for tasks
+
+    with radicale(tmp_path / "radicale") as own:
+        new_calendar(own, "Work")
+        assert connect(browser, own.base_url, USER, PASSWORD) == "connected"
+        own.process.add_user(USER, "a-new-app-password")  # the person revoked the old one
+        with app_runtime.sessions() as session:
+            calendar_id = session.scalars(select(Calendar.id)).one()
+        tasks.sync_calendar(calendar_id)  # what the next poll runs
+    with app_runtime.sessions() as session:
+        account = session.scalars(select(Account)).one()
+        assert account.status == "needs_reauth"
+    page = browser.get("/dashboard/accounts").text
+    assert "needs reauth" in page
+    assert "To reconnect, enter the server and a new app password" in page
+    kinds = [n["kind"] for n in browser.get("/notifications").json()]
+    assert "account.needs_reauth" in kinds
