@@ -168,29 +168,34 @@ def _settings_or_fail() -> Any:
 
 def _cmd_migrate(_: argparse.Namespace) -> int:
     from app.db.migrate import upgrade
+    from app.db.session import make_engine, make_session_factory, transaction
+    from app.security import CredentialCipher
+    from app.services.channels import encrypt_plaintext_targets
 
     settings = _settings_or_fail()
     upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    with transaction(make_session_factory(engine)) as session:
+        encrypt_plaintext_targets(session, CredentialCipher(settings.encryption_keys))
+    engine.dispose()
     print("database is up to date")
     return 0
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    import logging
-
     import uvicorn
 
+    from app.logsetup import configure_logging
     from app.main import create_app
 
     settings = _settings_or_fail()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(settings.log_level)
     uvicorn.run(
         create_app(),
         host=args.host or settings.host,
         port=args.port or settings.port,
         log_level=settings.log_level.lower(),
+        log_config=None,  # uvicorn's records go through our handler, so they are redacted too
     )
     return 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -62,6 +63,20 @@ class Settings(BaseSettings):
     demo_calendar_port: int = Field(default=5232, ge=1, le=65535)
     demo_calendar_dir: str = "var/demo-calendar"
     demo_poll_seconds: int = Field(default=15, ge=5, le=3600)
+    # /dev/mailbox lists the mail GrowthGuard sent (sign-up links...) so a laptop needs no SMTP.
+    # Unset: on outside production when the public URL is a loopback address. Never in production.
+    dev_mailbox: bool | None = None
+    # Notification channels may reach loopback (a receiver on this machine). Unset: allowed
+    # outside production only. Private, link-local and reserved addresses are always refused.
+    allow_loopback_targets: bool | None = None
+    # Where rate-limit counters live: memory:// for the embedded mode (one process); a scaled
+    # deployment with several processes must share them, e.g. redis://host:6379.
+    rate_limit_storage: str = "memory://"
+
+    @field_validator("dev_mailbox", "allow_loopback_targets", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("encryption_keys", mode="before")
     @classmethod
@@ -124,7 +139,27 @@ class Settings(BaseSettings):
                 "GG_ENCRYPTION_KEYS still holds the placeholder key; make one with "
                 "`growthguard keygen`"
             )
+        if self.dev_mailbox:
+            raise ValueError("GG_DEV_MAILBOX cannot be enabled in production")
+        if self.allow_loopback_targets:
+            raise ValueError("GG_ALLOW_LOOPBACK_TARGETS cannot be enabled in production")
         return self
+
+    @property
+    def dev_mailbox_enabled(self) -> bool:
+        """Whether /dev/mailbox serves the mail this process sent (never in production)."""
+        if self.env is Environment.PRODUCTION:
+            return False
+        if self.dev_mailbox is not None:
+            return self.dev_mailbox
+        host = urlsplit(self.public_url).hostname or ""
+        return host in {"127.0.0.1", "localhost", "::1"}
+
+    @property
+    def loopback_targets_allowed(self) -> bool:
+        if self.env is Environment.PRODUCTION:
+            return False
+        return True if self.allow_loopback_targets is None else self.allow_loopback_targets
 
     @field_validator("microsoft_authority")
     @classmethod

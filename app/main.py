@@ -25,10 +25,14 @@ from app.api import (
     webhooks,
 )
 from app.config import get_settings
+from app.db.session import transaction
+from app.middleware.body_limit import BodyLimitMiddleware
+from app.middleware.security_headers import SecurityHeadersMiddleware
 from app.runtime import Runtime, build_runtime
 from app.scheduler import BookingScheduler, weekly_slots
+from app.services.channels import encrypt_plaintext_targets
 from app.services.errors import ConflictError, InvalidInputError, NotFoundError
-from app.web import auth_pages, boundary, dashboard, planning, report_page
+from app.web import auth_pages, boundary, dashboard, dev_pages, planning, report_page
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "web" / "static"
@@ -42,6 +46,8 @@ def create_app(runtime: Runtime | None = None, *, scheduler: bool | None = None)
         rt = runtime or build_runtime(get_settings())
         app.state.runtime = rt
         runtime_module.install(rt)
+        with transaction(rt.sessions) as session:  # targets stored before revision 0007
+            encrypt_plaintext_targets(session, rt.cipher)
         if rt.demo is not None:
             rt.demo.start()  # the demo calendar (Radicale) lives and dies with the app
         booking_scheduler = None
@@ -89,8 +95,11 @@ def create_app(runtime: Runtime | None = None, *, scheduler: bool | None = None)
     app.include_router(planning.router)
     app.include_router(boundary.router)
     app.include_router(report_page.router)
+    app.include_router(dev_pages.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     _install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     return app
 
 

@@ -19,9 +19,12 @@ from app.db.session import make_engine, make_session_factory
 from app.demo.service import DemoCalendar
 from app.dispatch import InProcessDispatcher
 from app.providers import Providers, providers_from_settings, register_connectors
+from app.ratelimit import Throttle
 from app.security import CredentialCipher
 from app.services.connections import ConnectorProvider, registry_provider
 from app.services.delivery import Senders, SmtpSettings, default_senders
+from app.services.mailbox import DevMailbox, Mail
+from app.services.mailbox import send as send_mail
 
 Clock = Callable[[], datetime]
 
@@ -41,7 +44,19 @@ class Runtime:
     providers: Providers
     dispatcher: InProcessDispatcher
     senders: Senders
+    throttle: Throttle
+    mailbox: DevMailbox | None = None
     demo: DemoCalendar | None = None  # the local demo calendar (development)
+
+    def send_account_mail(self, mail: Mail) -> None:
+        """Mail about the account itself (sign-up links): dev mailbox and/or SMTP, off-request."""
+        send_mail(
+            mail,
+            mailbox=self.mailbox,
+            email=self.senders.email,
+            smtp_configured=bool(self.settings.smtp_host),
+            dispatcher=self.dispatcher,
+        )
 
 
 def build_runtime(
@@ -68,7 +83,12 @@ def build_runtime(
         clock=clock,
         providers=providers,
         dispatcher=InProcessDispatcher(),
-        senders=senders or default_senders(smtp_settings(settings)),
+        senders=senders
+        or default_senders(
+            smtp_settings(settings), allow_loopback=settings.loopback_targets_allowed
+        ),
+        throttle=Throttle(settings.rate_limit_storage),
+        mailbox=DevMailbox() if settings.dev_mailbox_enabled else None,
         demo=demo or demo_from_settings(settings),
     )
 

@@ -22,10 +22,13 @@ class CredentialCipher:
         """Encrypt a credential blob."""
         return self._fernet.encrypt(plaintext)
 
-    def decrypt(self, ciphertext: bytes) -> bytes:
-        """Decrypt a blob written with any configured key; ValueError if none fits."""
+    def decrypt(self, ciphertext: bytes, ttl: int | None = None) -> bytes:
+        """Decrypt a blob written with any configured key; ValueError if none fits.
+
+        With `ttl` (seconds), a blob older than that is refused too.
+        """
         try:
-            return self._fernet.decrypt(ciphertext)
+            return self._fernet.decrypt(ciphertext, ttl=ttl)
         except InvalidToken:
             raise ValueError("credential cannot be decrypted with the configured keys") from None
 

@@ -111,6 +111,7 @@ def connect(
             provider=provider,
             fields=dict(body.fields),
             user=user,
+            now=runtime.clock(),
         )
     except account_service.ConnectRejectedError as error:
         session.rollback()

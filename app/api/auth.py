@@ -55,6 +55,7 @@ def callback(provider: str, request: Request, runtime: RuntimeDep) -> Response:
                 params=params,
                 default_timezone=runtime.settings.default_timezone,
                 signed_in_user_id=signed_in_user_id(request, runtime),
+                now=now,
             )
             cookie = websessions.sign_in(session, connected.user_id, now)
     except accounts.MissingPermissionsError as error:

@@ -19,7 +19,9 @@ class ChannelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["email", "slack", "webhook"]
-    target: str = Field(description="An email address, or the https URL to POST to")
+    target: str = Field(
+        max_length=2048, description="An email address, or the https URL to POST to"
+    )
 
 
 class ChannelOut(BaseModel):
@@ -46,7 +48,12 @@ def create(
 ) -> ChannelCreated:
     """Add a channel; webhooks get a signing secret, returned this once."""
     channel, secret = channel_service.create_channel(
-        session, runtime.cipher, user.id, body.kind, body.target
+        session,
+        runtime.cipher,
+        user.id,
+        body.kind,
+        body.target,
+        allow_loopback=runtime.settings.loopback_targets_allowed,
     )
     return ChannelCreated(**ChannelOut.model_validate(channel).model_dump(), secret=secret)
 

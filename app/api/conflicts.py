@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 from sqlalchemy import select
 
 from app.db.models import Conflict, Decision
 from app.deps import CurrentUser, RuntimeDep, SessionDep
-from app.services import choices
-from app.services.errors import NotFoundError
+from app.services import choices, links
 from app.services.resolve import Resolver
 from app.web import render
 
@@ -82,20 +81,46 @@ def override(
     return choices.keep_meeting(resolver, conflict, runtime.clock())
 
 
+CHOICE_WORDS = {"keep": "Keep this meeting", "decline": "Decline this invite now"}
+
+
 @router.get("/conflicts/{conflict_id}/choose", response_class=HTMLResponse, include_in_schema=False)
+def confirm_choice(
+    conflict_id: int, request: Request, session: SessionDep, runtime: RuntimeDep, t: str = ""
+) -> HTMLResponse:
+    """A one-click link from a notification: a confirmation page; nothing changes on GET."""
+    try:
+        link = choices.read_choice_link(_resolver(session, runtime), conflict_id, t)
+    except links.LinkRejectedError as error:
+        return render(request, "problem.html", {"message": str(error)}, 410)
+    return render(
+        request,
+        "choose.html",
+        {
+            "token": t,
+            "title": link.conflict.event.get("title", ""),
+            "action": CHOICE_WORDS[link.choice],
+            "user": None,
+        },
+    )
+
+
+@router.post(
+    "/conflicts/{conflict_id}/choose", response_class=HTMLResponse, include_in_schema=False
+)
 def choose(
     conflict_id: int,
-    choice: str,
-    sig: str,
     request: Request,
     session: SessionDep,
     runtime: RuntimeDep,
+    t: Annotated[str, Form(max_length=2000)] = "",
 ) -> HTMLResponse:
-    """A signed one-click link from a notification (keep the meeting / decline now)."""
+    """The confirmation page's button: carry out the choice (once)."""
     try:
         message = choices.choose_by_link(
-            _resolver(session, runtime), conflict_id, choice, sig, runtime.clock()
+            _resolver(session, runtime), conflict_id, t, runtime.clock()
         )
-    except NotFoundError:
-        return render(request, "problem.html", {"message": "This link is not valid."}, 404)
+    except links.LinkRejectedError as error:
+        session.rollback()
+        return render(request, "problem.html", {"message": str(error)}, 410)
     return render(request, "choice.html", {"message": message})

@@ -3,23 +3,43 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from app.domain.plan import PlanSpec
 
+# Field limits: nothing a stranger sends is stored or parsed without a bound.
+Hours = Annotated[list[Annotated[str, Field(max_length=11)]], Field(max_length=8)]
+WorkingHoursIn = Annotated[dict[Annotated[str, Field(max_length=3)], Hours], Field(max_length=7)]
+
 
 class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: EmailStr
-    timezone: str = Field(description="IANA time zone, e.g. Europe/Berlin")
-    working_hours: dict[str, list[str]] | None = Field(
+    email: EmailStr = Field(max_length=320)
+    timezone: str = Field(max_length=64, description="IANA time zone, e.g. Europe/Berlin")
+    working_hours: WorkingHoursIn | None = Field(
         default=None,
         description='Per weekday, e.g. {"mon": ["09:00-12:00", "13:00-17:00"]}; '
         "missing weekdays are days off. Default: Mon-Fri 09:00-17:00.",
     )
+    password: str | None = Field(
+        default=None,
+        min_length=12,
+        max_length=1024,
+        description="Optional: a password for signing in to the dashboard (12+ characters).",
+    )
+
+
+class SignUpRequested(BaseModel):
+    detail: str = Field(description="The same answer whether or not the address has an account")
+
+
+class SignUpConfirm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(max_length=4096, description="The `t` value of the emailed link")
 
 
 class UserOut(BaseModel):

@@ -1,22 +1,24 @@
 """Provider push endpoints: verify, record, answer fast, sync in the background.
 
 Each provider's registry entry parses its own requests; verification against the channels we
-created is the same for all.
+created is the same for all. The body is bounded by the request-size middleware; parsing and
+the database work run off the event loop.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, Response
 
-from app import tasks
+from app import jsonbounds, tasks
 from app.db.session import transaction
 from app.deps import RuntimeDep
+from app.runtime import Runtime
 from app.services import push
-from connectors.push import PushMalformed, PushRequest
+from connectors.push import PushMalformed, PushNotice, PushParse, PushParser, PushRequest
 
 router = APIRouter(tags=["webhooks"])
-MAX_BODY = 1_000_000  # notifications are small; anything bigger is not one
 
 
 @router.post("/webhooks/{provider}")
@@ -26,25 +28,33 @@ async def notification(provider: str, request: Request, runtime: RuntimeDep) -> 
     entry = runtime.providers.entry(provider)
     if entry is None or entry.push is None:
         return PlainTextResponse("unknown provider", status_code=status.HTTP_404_NOT_FOUND)
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        return PlainTextResponse("too large", status_code=status.HTTP_413_CONTENT_TOO_LARGE)
     parsed_request = PushRequest(
         headers={k.lower(): v for k, v in request.headers.items()},
         query=dict(request.query_params),
-        body=body,
+        body=await request.body(),
     )
     try:
-        parsed = entry.push(parsed_request)
-    except PushMalformed as error:
+        parsed = await run_in_threadpool(_parse, entry.push, parsed_request)
+    except (PushMalformed, jsonbounds.JsonRejectedError) as error:
         return PlainTextResponse(str(error), status_code=status.HTTP_400_BAD_REQUEST)
     if parsed.reply is not None:
         return PlainTextResponse(parsed.reply, status_code=status.HTTP_200_OK)
     try:
-        with transaction(runtime.sessions) as session:
-            wanted = push.verify(session, provider, parsed.notices, runtime.clock())
+        wanted = await run_in_threadpool(_verify, runtime, provider, parsed.notices)
     except push.WebhookRejectedError as error:
         return PlainTextResponse(str(error), status_code=error.status)
     for item in wanted:
         tasks.enqueue_sync(item.calendar_id, recreate_watch=item.recreate_watch, full=item.full)
     return Response(status_code=parsed.status)
+
+
+def _parse(parser: PushParser, request: PushRequest) -> PushParse:
+    # A body nesting deeper than any notification does is refused before a parser recurses.
+    if request.body:
+        jsonbounds.check_depth(request.body)
+    return parser(request)
+
+
+def _verify(runtime: Runtime, provider: str, notices: list[PushNotice]) -> list[push.SyncRequest]:
+    with transaction(runtime.sessions) as session:
+        return push.verify(session, provider, notices, runtime.clock())

@@ -69,6 +69,9 @@ class User(Base):
     working_hours: Mapped[dict[str, Any]]
     # Argon2id hash for local (CalDAV-only) sign-in; None for people who sign in with a provider.
     password_hash: Mapped[str | None] = mapped_column(String(200))
+    # When the person proved they read this address (a confirmation link, or a provider that
+    # says so). Only proven addresses are ever linked by email (app/services/identity.py).
+    email_verified_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
     plans: Mapped[list[Plan]] = relationship(back_populates="user", lazy="raise")
@@ -363,7 +366,10 @@ class NotificationChannel(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16))  # email | slack | webhook
-    target: Mapped[str] = mapped_column(String(2048))  # an address or a URL
+    # What the person recognises the channel by (an address, or a URL's scheme and host);
+    # the full target (a Slack URL is a credential) is only in `target_secret`, encrypted.
+    target: Mapped[str] = mapped_column(String(2048))
+    target_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
     # Encrypted HMAC key of generic webhooks (shown once when the channel is created).
     secret: Mapped[bytes | None] = mapped_column(LargeBinary)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -388,6 +394,33 @@ class NotificationDelivery(Base):
     next_attempt_at: Mapped[datetime | None]
     last_error: Mapped[str] = mapped_column(Text, default="")
     delivered_at: Mapped[datetime | None]
+
+
+class Identity(Base):
+    """A person at a provider, by the provider's stable subject (never by email)."""
+
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("provider", "subject"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    # Google `sub`; Microsoft "<oid>.<tid>" from the id token.
+    subject: Mapped[str] = mapped_column(String(320))
+    email: Mapped[str] = mapped_column(String(320))
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class UsedLink(Base):
+    """A single-use signed link that was used (one-click choices, email confirmations)."""
+
+    __tablename__ = "used_links"
+
+    link_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(32))
+    used_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
 
 
 import app.db.reports_models  # noqa: E402, F401  (registers Baseline on Base.metadata)

@@ -22,7 +22,7 @@ from app.demo import seed
 from app.demo.radicale import RadicaleProcess, RadicaleStartError
 from app.domain.time import IsoWeek, resolve_zone
 from app.security import CredentialCipher
-from app.services.accounts import ConnectRejectedError, store_grant
+from app.services.accounts import ConnectRejectedError, link_grant
 from app.services.connections import ConnectorProvider
 from app.services.errors import InvalidInputError
 from connectors.caldav.connect import finish as caldav_finish
@@ -113,7 +113,9 @@ def connect(
     except (ConnectorError, OSError) as error:
         raise InvalidInputError([("demo", f"the demo calendar did not answer: {error}")]) from None
     try:
-        account = store_grant(session, cipher, connectors, user, PROVIDER, grant)
+        account = link_grant(
+            session, cipher, connectors, user, PROVIDER, grant, label="demo calendar", now=now
+        )
     except ConnectRejectedError as error:
         raise InvalidInputError([("demo", str(error))]) from None
     account.is_demo = True

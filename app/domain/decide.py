@@ -7,13 +7,13 @@ accepted events, the weekly cap, and dry run.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
 from app.domain.intervals import Interval, intersect
+from app.domain.patterns import title_matches
 from app.domain.policy import DECLINING, Action, Match, PolicySpec, Rule
 from app.domain.time import WEEKDAYS
 
@@ -132,7 +132,7 @@ def _check(field: str, when: Match, invite: Invite, ctx: Context) -> bool:
     if field == "attendees_at_most":
         return invite.attendee_count <= (when.attendees_at_most or 0)
     if field == "title_matches":
-        return re.search(when.title_matches or "", invite.title, re.IGNORECASE) is not None
+        return title_matches(when.title_matches or "", invite.title)
     if field == "starts_within_hours":
         # an invite that already started counts as short notice too
         hours = when.starts_within_hours or 0.0

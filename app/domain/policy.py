@@ -7,7 +7,6 @@ mistake surfaces as a 422 whose location names the rule index and field, e.g.
 
 from __future__ import annotations
 
-import re
 import string
 from typing import Annotated, Literal
 
@@ -20,6 +19,7 @@ from pydantic import (
     field_validator,
 )
 
+from app.domain.patterns import PatternError, compile_pattern
 from app.domain.time import Weekday
 
 Action = Literal["decline", "decline_after", "move_block", "flag", "allow"]
@@ -92,9 +92,9 @@ class Match(BaseModel):
     def _compiles(cls, value: str | None) -> str | None:
         if value is not None:
             try:
-                re.compile(value, re.IGNORECASE)
-            except re.error as exc:
-                raise ValueError(f"{value!r} is not a valid regular expression: {exc}") from None
+                compile_pattern(value)
+            except PatternError as exc:
+                raise ValueError(str(exc)) from None
         return value
 
     @field_validator("response", "calendar", "weekday")

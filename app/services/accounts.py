@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -19,8 +19,8 @@ from app.db.models import Account, AccountStatus, Calendar, OAuthState, User
 from app.db.session import transaction
 from app.providers import Providers
 from app.security import CredentialCipher, hash_token, same_secret
+from app.services import identity
 from app.services.connections import ConnectorProvider, store_calendars
-from app.services.users import default_working_hours_json
 from connectors.errors import ConnectorError
 from connectors.registry import ConnectKind, ConnectRefused, Grant, MissingPermissions
 
@@ -130,11 +130,12 @@ def complete_connect(
     params: dict[str, str],
     default_timezone: str,
     signed_in_user_id: int | None = None,
+    now: datetime | None = None,
 ) -> Connected:
     """Finish an OAuth connect and store the account.
 
-    A signed-in person links the account to themselves; otherwise the verified email signs
-    them in, creating the user on first sign-in.
+    Who signs in (or is linked) is decided by `identity.resolve`: by the provider's subject,
+    by email only when both sides proved it. IdentityRejectedError is a ConnectRejectedError.
     """
     entry = providers.entry(provider)
     if entry is None or entry.kind is not ConnectKind.OAUTH:
@@ -143,12 +144,17 @@ def complete_connect(
     if entry.requires_verified_email and not grant.email_verified:
         raise ConnectRejectedError(f"{entry.label} has not verified this account's email address")
     signed_in = session.get(User, signed_in_user_id) if signed_in_user_id is not None else None
-    if signed_in is not None:
-        user, created = signed_in, False
-    elif entry.sign_in and grant.email:
-        user, created = _user_for(session, grant.email, default_timezone)
-    else:
+    if signed_in is None and not entry.sign_in:
         raise ConnectRejectedError(f"sign in first, then connect your {entry.label}")
+    user, created = _identify(
+        session,
+        entry.label,
+        provider,
+        grant,
+        signed_in=signed_in,
+        default_timezone=default_timezone,
+        now=now or datetime.now(UTC),
+    )
     account = store_grant(session, cipher, connectors, user, provider, grant)
     if created:
         zones = [c.timezone for c in _calendars_of(session, account) if c.is_primary]
@@ -166,14 +172,74 @@ def connect_with_form(
     provider: str,
     fields: dict[str, str],
     user: User,
+    now: datetime | None = None,
 ) -> Connected:
     """Connect an account from a credentials form (e.g. CalDAV) for the signed-in person."""
     entry = providers.entry(provider)
     if entry is None or entry.kind is not ConnectKind.CREDENTIALS:
         raise ConnectRejectedError(f"{provider} is not offered on this server")
     grant = _finish(providers, provider, {"email": user.email}, fields)
-    account = store_grant(session, cipher, connectors, user, provider, grant)
+    account = link_grant(
+        session, cipher, connectors, user, provider, grant, label=entry.label, now=now
+    )
     return Connected(user_id=user.id, account_id=account.id, created_user=False)
+
+
+def link_grant(
+    session: Session,
+    cipher: CredentialCipher,
+    connectors: ConnectorProvider,
+    user: User,
+    provider: str,
+    grant: Grant,
+    *,
+    label: str,
+    now: datetime | None = None,
+) -> Account:
+    """Link `grant` to the signed-in `user` (explicit linking) and store the account.
+
+    The grant's subject becomes the user's identity at the provider; a subject already linked
+    to someone else is refused, so nobody can attach another person's account to their own
+    user (or theirs to another's).
+    """
+    _identify(
+        session,
+        label,
+        provider,
+        grant,
+        signed_in=user,
+        default_timezone=user.timezone,
+        now=now or datetime.now(UTC),
+    )
+    return store_grant(session, cipher, connectors, user, provider, grant)
+
+
+def _identify(
+    session: Session,
+    label: str,
+    provider: str,
+    grant: Grant,
+    *,
+    signed_in: User | None,
+    default_timezone: str,
+    now: datetime,
+) -> tuple[User, bool]:
+    """Who this grant belongs to, by `identity.resolve` (subject first, proven emails only)."""
+    try:
+        who = identity.resolve(
+            session,
+            provider=provider,
+            label=label,
+            subject=grant.subject,
+            email=grant.email,
+            email_verified=grant.email_verified,
+            signed_in=signed_in,
+            default_timezone=default_timezone,
+            now=now,
+        )
+    except identity.IdentityRejectedError as error:
+        raise ConnectRejectedError(str(error)) from None
+    return who.user, who.created
 
 
 def _finish(
@@ -199,7 +265,10 @@ def store_grant(
     provider: str,
     grant: Grant,
 ) -> Account:
-    """Store (or update) the person's account for `grant` and list its calendars."""
+    """Store (or update) the person's account for `grant` and list its calendars.
+
+    The caller has decided that `user` owns the grant (`link_grant`, or the sign-in above).
+    """
     account = session.scalars(
         select(Account).where(
             Account.user_id == user.id,
@@ -225,16 +294,6 @@ def store_grant(
 
 def _calendars_of(session: Session, account: Account) -> list[Calendar]:
     return list(session.scalars(select(Calendar).where(Calendar.account_id == account.id)))
-
-
-def _user_for(session: Session, email: str, default_timezone: str) -> tuple[User, bool]:
-    user = session.scalars(select(User).where(User.email == email)).first()
-    if user is not None:
-        return user, False
-    user = User(email=email, timezone=default_timezone, working_hours=default_working_hours_json())
-    session.add(user)
-    session.flush()
-    return user, True
 
 
 def new_browser_id() -> str:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.db.models import NotificationChannel
 from app.security import CredentialCipher
+from app.services import egress
 from app.services.errors import InvalidInputError, NotFoundError
 
 KINDS = ("email", "slack", "webhook")
@@ -21,14 +22,34 @@ MAX_TARGET = 2048
 
 
 def create_channel(
-    session: Session, cipher: CredentialCipher, user_id: int, kind: str, target: str
+    session: Session,
+    cipher: CredentialCipher,
+    user_id: int,
+    kind: str,
+    target: str,
+    *,
+    allow_loopback: bool = False,
+    resolve: egress.Resolver = egress.system_resolver,
 ) -> tuple[NotificationChannel, str | None]:
-    """Add a channel; for a webhook, also return its signing secret (shown this once only)."""
+    """Add a channel; for a webhook, also return its signing secret (shown this once only).
+
+    The target is stored encrypted (a Slack URL is a credential); `target` keeps only what the
+    person recognises it by. URLs must point at public hosts (checked again at each send).
+    """
     if kind not in KINDS:
         raise InvalidInputError([("kind", f"must be one of {', '.join(KINDS)}")])
-    target = _valid_email(target) if kind == "email" else _valid_url(target)
+    if kind == "email":
+        target = _valid_email(target)
+    else:
+        target = _valid_url(target, allow_loopback, resolve)
     secret: str | None = None
-    channel = NotificationChannel(user_id=user_id, kind=kind, target=target, active=True)
+    channel = NotificationChannel(
+        user_id=user_id,
+        kind=kind,
+        target=display_target(kind, target),
+        target_secret=cipher.encrypt(target.encode()),
+        active=True,
+    )
     if kind == "webhook":
         secret = "ggwh_" + secrets.token_urlsafe(32)
         channel.secret = cipher.encrypt(secret.encode())
@@ -62,6 +83,33 @@ def delete_channel(session: Session, user_id: int, channel_id: int) -> None:
     session.flush()
 
 
+def display_target(kind: str, target: str) -> str:
+    """What a list shows: the address, or a URL's scheme and host (the rest may be a secret)."""
+    if kind == "email":
+        return target
+    parts = urlsplit(target)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/…"
+
+
+def channel_target(cipher: CredentialCipher, channel: NotificationChannel) -> str:
+    """The full address or URL to deliver to."""
+    if channel.target_secret is None:  # a row from before 0007 not encrypted yet
+        return channel.target
+    return cipher.decrypt(channel.target_secret).decode()
+
+
+def encrypt_plaintext_targets(session: Session, cipher: CredentialCipher) -> int:
+    """Encrypt targets stored in plain text before revision 0007; returns how many."""
+    rows = session.scalars(
+        select(NotificationChannel).where(NotificationChannel.target_secret.is_(None))
+    ).all()
+    for channel in rows:
+        channel.target_secret = cipher.encrypt(channel.target.encode())
+        channel.target = display_target(channel.kind, channel.target)
+    session.flush()
+    return len(rows)
+
+
 def webhook_secret(cipher: CredentialCipher, channel: NotificationChannel) -> bytes:
     """The HMAC key of a generic webhook (the UTF-8 bytes of the secret shown at creation)."""
     if channel.secret is None:
@@ -77,15 +125,23 @@ def _valid_email(target: str) -> str:
         raise InvalidInputError([("target", f"not a valid email address: {error}")]) from None
 
 
-def _valid_url(target: str) -> str:
+def _valid_url(target: str, allow_loopback: bool, resolve: egress.Resolver) -> str:
     target = target.strip()
-    problem = _url_problem(target)
+    problem = _url_problem(target, allow_loopback)
+    if not problem:
+        try:
+            # A name that does not resolve now is accepted; every send checks again.
+            egress.check_url(
+                target, allow_loopback=allow_loopback, resolve=resolve, must_resolve=False
+            )
+        except egress.EgressRefusedError as error:
+            problem = str(error)
     if problem:
         raise InvalidInputError([("target", problem)])
     return target
 
 
-def _url_problem(target: str) -> str:
+def _url_problem(target: str, allow_loopback: bool) -> str:
     if len(target) > MAX_TARGET:
         return f"must be at most {MAX_TARGET} characters"
     try:
@@ -95,8 +151,8 @@ def _url_problem(target: str) -> str:
         return "not a valid URL"
     if parts.scheme not in ("https", "http") or not parts.hostname:
         return "must be an https:// URL"
-    if parts.scheme == "http" and parts.hostname not in LOCAL_HOSTS:
-        return "must use https (plain http is allowed only for localhost)"
+    if parts.scheme == "http" and (parts.hostname not in LOCAL_HOSTS or not allow_loopback):
+        return "must use https (plain http is allowed only for localhost in development)"
     if parts.username is not None or parts.password is not None:
         # Targets are stored and listed in plain text; authenticate with the signature instead.
         return "must not contain a user name or password"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
@@ -16,10 +18,9 @@ from app.db.models import (
     Plan,
     User,
 )
-from app.security import verify_signature
-from app.services import audit
-from app.services.errors import InvalidInputError, NotFoundError
-from app.services.resolve import Resolver
+from app.services import audit, links
+from app.services.errors import NotFoundError
+from app.services.resolve import CHOICE_LINK_TTL, CHOICE_PURPOSE, Resolver
 from connectors.base import Response
 from connectors.errors import ConnectorError
 
@@ -122,20 +123,41 @@ def _execute(resolver: Resolver, conflict: Conflict, decision: Decision, now: da
     return outcome == "done"
 
 
-def choose_by_link(
-    resolver: Resolver, conflict_id: int, choice: str, signature: str, now: datetime
-) -> str:
-    """A one-click link from a notification; the signature stands in for signing in."""
-    if choice not in ("keep", "decline"):
-        raise InvalidInputError([("query.choice", "must be keep or decline")])
-    if not verify_signature(f"{conflict_id}:{choice}", signature, resolver.secret_key):
-        raise NotFoundError("conflict")
+@dataclass(frozen=True)
+class ChoiceLink:
+    """What a one-click link asks for, once its signature and expiry were checked."""
+
+    conflict: Conflict
+    choice: str
+    payload: dict[str, Any]
+
+
+def read_choice_link(
+    resolver: Resolver, conflict_id: int, token: str, *, check_unused: bool = True
+) -> ChoiceLink:
+    """Check a link's signature, expiry, owner and conflict; LinkRejectedError otherwise."""
+    payload = links.read(resolver.secret_key, CHOICE_PURPOSE, token, CHOICE_LINK_TTL)
+    choice = payload.get("k")
     conflict = resolver.session.get(Conflict, conflict_id)
-    if conflict is None:
-        raise NotFoundError("conflict")
-    if choice == "keep":
-        keep_meeting(resolver, conflict, now)
+    if (
+        choice not in ("keep", "decline")
+        or payload.get("c") != conflict_id
+        or conflict is None
+        or conflict.user_id != payload.get("u")
+    ):
+        raise links.LinkRejectedError("This link is not valid.")
+    if check_unused and links.was_used(resolver.session, payload):
+        raise links.LinkRejectedError("This link was already used.")
+    return ChoiceLink(conflict, str(choice), payload)
+
+
+def choose_by_link(resolver: Resolver, conflict_id: int, token: str, now: datetime) -> str:
+    """Act on a one-click link (the POST behind its confirmation page); single-use."""
+    link = read_choice_link(resolver, conflict_id, token, check_unused=False)
+    links.use_once(resolver.session, CHOICE_PURPOSE, link.payload, now, CHOICE_LINK_TTL)
+    if link.choice == "keep":
+        keep_meeting(resolver, link.conflict, now)
         return "Kept: the meeting stays, and your growth block was moved if another slot fit."
-    if decline_now(resolver, conflict, now):
+    if decline_now(resolver, link.conflict, now):
         return "Declined, with your message and other times offered."
     return "Nothing to do: this invite was already handled."

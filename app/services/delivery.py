@@ -26,7 +26,7 @@ from app.db.models import (
     NotificationStatus,
 )
 from app.security import CredentialCipher
-from app.services.channels import get_channel, webhook_secret
+from app.services.channels import channel_target, get_channel, webhook_secret
 from app.services.messages import (
     TEST_MESSAGE,
     Message,
@@ -78,29 +78,37 @@ def _send(
     senders: Senders,
     cipher: CredentialCipher,
 ) -> None:
+    target = channel_target(cipher, channel)
     if channel.kind == "email":
         subject, text = email_content(message)
-        senders.email(channel.target, subject, text)
+        senders.email(target, subject, text)
     elif channel.kind == "slack":
-        senders.post_json(channel.target, slack_body(message), {"Content-Type": "application/json"})
+        senders.post_json(target, slack_body(message), {"Content-Type": "application/json"})
     elif channel.kind == "webhook":
         secret = webhook_secret(cipher, channel)
         body, headers = webhook_request(message, secret, delivery_ref)
-        senders.post_json(channel.target, body, headers)
+        senders.post_json(target, body, headers)
     else:
         raise DeliveryError(f"unknown channel kind {channel.kind!r}")
 
 
-def describe(error: Exception, channel: NotificationChannel) -> str:
+def describe(error: Exception, channel: NotificationChannel, target: str = "") -> str:
     """A storable error text: no URL (a Slack URL is a credential), bounded length."""
     if isinstance(error, DeliveryError | ValueError | OSError | httpx.TransportError):
         text = f"{type(error).__name__}: {error}"
     else:
         # Unknown exception types might carry anything (request URLs, headers): name only.
         text = type(error).__name__
-    if channel.kind != "email":
-        text = text.replace(channel.target, "[url]")
+    if channel.kind != "email" and target:
+        text = text.replace(target, "[url]")
     return text[:MAX_ERROR_CHARS]
+
+
+def _target_or_blank(cipher: CredentialCipher, channel: NotificationChannel) -> str:
+    try:
+        return channel_target(cipher, channel)
+    except ValueError:
+        return ""
 
 
 # --- the outbox ---------------------------------------------------------------------------
@@ -211,7 +219,7 @@ def _attempt(
         _send(channel, message, str(delivery.id), senders, cipher)
     except Exception as error:  # any failure of one channel is recorded, never raised
         delivery.attempts += 1
-        delivery.last_error = describe(error, channel)
+        delivery.last_error = describe(error, channel, _target_or_blank(cipher, channel))
         if delivery.attempts >= MAX_ATTEMPTS:
             delivery.status, delivery.next_attempt_at = FAILED, None
             report.failed += 1
@@ -278,6 +286,7 @@ def send_test(
     try:
         _send(channel, message, "test-" + secrets.token_hex(8), senders, cipher)
     except Exception as error:  # the button reports failure; it never raises
-        log.info("test message to channel %s failed: %s", channel.id, describe(error, channel))
+        text = describe(error, channel, _target_or_blank(cipher, channel))
+        log.info("test message to channel %s failed: %s", channel.id, text)
         return False
     return True

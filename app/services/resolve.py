@@ -27,8 +27,7 @@ from app.domain.decide import Decision as Verdict
 from app.domain.intervals import Interval
 from app.domain.planner import Busy, plan_week
 from app.domain.time import IsoWeek
-from app.security import sign
-from app.services import audit, notify
+from app.services import audit, links, notify
 from app.services.connections import ConnectorProvider, mark_needs_reauth
 from app.services.plans import plan_working_hours, plan_zone, spec_of
 from app.services.policies import spec_for_plan
@@ -36,6 +35,10 @@ from connectors.base import BlockSpec, BlockTag, Response
 from connectors.errors import ConnectorError, ReauthRequired
 
 log = logging.getLogger(__name__)
+
+CHOICE_PURPOSE = "choice"
+# Long enough for the longest grace period (168 h) to run out before the link does.
+CHOICE_LINK_TTL = timedelta(days=8)
 
 
 def invite_of(conflict: Conflict) -> Invite:
@@ -155,9 +158,16 @@ class Resolver:
         return decision
 
     def link(self, conflict_id: int, choice: str) -> str:
-        """A signed one-click link (keep the meeting / decline now)."""
-        signature = sign(f"{conflict_id}:{choice}", self.secret_key)
-        return f"{self.public_url}/conflicts/{conflict_id}/choose?choice={choice}&sig={signature}"
+        """A one-click link (keep the meeting / decline now): signed, expiring, single-use.
+
+        Opening it shows a confirmation page; only the button (a POST) acts, so mail scanners
+        that follow links change nothing.
+        """
+        conflict = self.session.get_one(Conflict, conflict_id)
+        token = links.make(
+            self.secret_key, CHOICE_PURPOSE, {"u": conflict.user_id, "c": conflict_id, "k": choice}
+        )
+        return f"{self.public_url}/conflicts/{conflict_id}/choose?t={token}"
 
     # --- actions -----------------------------------------------------------------------------
 

@@ -9,8 +9,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-import httpx
-
+from app.services import egress
 from app.services.channels import LOCAL_HOSTS
 
 TIMEOUT_SECONDS = 10.0
@@ -70,17 +69,25 @@ def smtp_sender(config: SmtpSettings, timeout: float = TIMEOUT_SECONDS) -> Email
     return send
 
 
-def http_poster(timeout: float = TIMEOUT_SECONDS) -> JsonPoster:
-    """POST the exact body bytes; anything but a 2xx answer (redirects included) fails."""
+def http_poster(
+    *, allow_loopback: bool = False, resolve: egress.Resolver = egress.system_resolver
+) -> JsonPoster:
+    """POST the exact body bytes to a checked public address (app/services/egress.py).
+
+    Anything but a 2xx answer (redirects included) fails.
+    """
 
     def post(url: str, body: bytes, headers: Mapping[str, str]) -> None:
-        response = httpx.post(
-            url,
-            content=body,
-            headers={"User-Agent": USER_AGENT, **headers},
-            timeout=timeout,
-            follow_redirects=False,
-        )
+        try:
+            response = egress.post(
+                url,
+                body,
+                {"User-Agent": USER_AGENT, **headers},
+                allow_loopback=allow_loopback,
+                resolve=resolve,
+            )
+        except egress.EgressRefusedError as error:
+            raise DeliveryError(f"refused: {error}") from None
         if not response.is_success:
             raise DeliveryError(f"HTTP {response.status_code}")
 
@@ -91,7 +98,7 @@ def _email_not_configured(to: str, subject: str, text: str) -> None:
     raise DeliveryError("email delivery is not configured (no SMTP server)")
 
 
-def default_senders(smtp: SmtpSettings | None) -> Senders:
-    """SMTP (when configured) and httpx."""
+def default_senders(smtp: SmtpSettings | None, *, allow_loopback: bool = False) -> Senders:
+    """SMTP (when configured) and httpx to public addresses (loopback too, if allowed)."""
     email = smtp_sender(smtp) if smtp is not None else _email_not_configured
-    return Senders(email=email, post_json=http_poster())
+    return Senders(email=email, post_json=http_poster(allow_loopback=allow_loopback))

@@ -52,8 +52,14 @@ def create_user(
     email: str,
     timezone: str,
     working_hours: Mapping[str, Sequence[str]] | None = None,
+    *,
+    with_token: bool = True,
 ) -> tuple[User, str]:
-    """Create a local user and a first API token; returns the user and the token (shown once)."""
+    """Create a user (and a first API token, shown once; "" without one).
+
+    For trusted callers (tests, the command line, confirmed sign-ups): it does not prove the
+    email. Strangers go through `app.services.signup`.
+    """
     try:
         resolve_zone(timezone)
     except ValueError as error:
@@ -71,7 +77,7 @@ def create_user(
     except IntegrityError:
         session.rollback()
         raise ConflictError(f"a user with email {email!r} already exists") from None
-    token = issue_token(session, user, "bootstrap")
+    token = issue_token(session, user, "bootstrap") if with_token else ""
     return user, token
 
 

@@ -9,14 +9,32 @@ from fastapi.responses import HTMLResponse, Response
 
 from app.db.models import User
 from app.db.session import transaction
-from app.deps import SESSION_COOKIE, RuntimeDep, SessionDep, signed_in_user_id
-from app.services import passwords, websessions
+from app.deps import SESSION_COOKIE, RuntimeDep, SessionDep, client_address, signed_in_user_id
+from app.ratelimit import RateLimited
+from app.services import links, passwords, signup, websessions
 from app.services.accounts import new_browser_id
-from app.services.errors import ConflictError, InvalidInputError
+from app.services.errors import InvalidInputError
+from app.services.users import issue_token
 from app.web import render
-from app.web.forms import BROWSER_COOKIE, cookie_flags, csrf_ok, csrf_token, see_other
+from app.web.forms import (
+    BROWSER_COOKIE,
+    cookie_flags,
+    front_door_csrf_ok,
+    front_door_csrf_token,
+    see_other,
+)
 
 router = APIRouter(include_in_schema=False)
+EXPIRED = [("form", "the page expired; try again")]
+
+
+def _browser_id(request: Request) -> str:
+    return request.cookies.get(BROWSER_COOKIE) or new_browser_id()
+
+
+def _with_browser_cookie(response: Response, runtime: RuntimeDep, browser_id: str) -> Response:
+    response.set_cookie(BROWSER_COOKIE, browser_id, max_age=3600, **cookie_flags(runtime))
+    return response
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -25,66 +43,72 @@ def home(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response
     user_id = signed_in_user_id(request, runtime)
     if user_id is not None and session.get(User, user_id) is not None:
         return see_other("/dashboard/week")
-    browser_id = request.cookies.get(BROWSER_COOKIE) or new_browser_id()
+    response = _front_door(request, runtime, [], 200)
+    if request.cookies.get(SESSION_COOKIE):
+        response.delete_cookie(SESSION_COOKIE, path="/")  # stale: expired or unknown
+    return response
+
+
+def _front_door(
+    request: Request, runtime: RuntimeDep, errors: list[tuple[str, str]], status: int
+) -> Response:
+    browser_id = _browser_id(request)
     response = render(
         request,
         "signin.html",
         {
             "providers": [e for e in runtime.providers.oauth() if e.sign_in],
             "demo": runtime.demo is not None and runtime.demo.available,
-            "csrf": csrf_token(request, runtime, anchor=browser_id),
-            "timezone": runtime.settings.default_timezone,
-            "user": None,
-        },
-    )
-    response.set_cookie(BROWSER_COOKIE, browser_id, max_age=3600, **cookie_flags(runtime))
-    return response
-
-
-def _signed_in(runtime: RuntimeDep, user_id: int) -> Response:
-    with transaction(runtime.sessions) as session:
-        cookie = websessions.sign_in(session, user_id, runtime.clock())
-    response = see_other("/dashboard/week")
-    response.set_cookie(SESSION_COOKIE, cookie, max_age=14 * 86400, **cookie_flags(runtime))
-    return response
-
-
-def _front_door_error(
-    request: Request, runtime: RuntimeDep, errors: list[tuple[str, str]], status: int
-) -> Response:
-    return render(
-        request,
-        "signin.html",
-        {
-            "providers": [e for e in runtime.providers.oauth() if e.sign_in],
-            "demo": runtime.demo is not None and runtime.demo.available,
-            "csrf": csrf_token(request, runtime),
+            "csrf": front_door_csrf_token(request, runtime, browser_id),
             "timezone": runtime.settings.default_timezone,
             "errors": errors,
             "user": None,
         },
         status_code=status,
     )
+    return _with_browser_cookie(response, runtime, browser_id)
+
+
+def _signed_in(runtime: RuntimeDep, user_id: int, to: str = "/dashboard/week") -> Response:
+    with transaction(runtime.sessions) as session:
+        cookie = websessions.sign_in(session, user_id, runtime.clock())
+    response = see_other(to)
+    response.set_cookie(SESSION_COOKIE, cookie, max_age=14 * 86400, **cookie_flags(runtime))
+    return response
+
+
+def _too_many(request: Request, runtime: RuntimeDep, error: RateLimited) -> Response:
+    response = _front_door(
+        request, runtime, [("form", f"too many attempts; try again in {error.retry_after} s")], 429
+    )
+    response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
 @router.post("/signin", response_class=HTMLResponse)
 def sign_in(
     request: Request,
     runtime: RuntimeDep,
-    email: Annotated[str, Form()],
-    password: Annotated[str, Form()],
-    csrf_token_: Annotated[str, Form(alias="csrf_token")] = "",
+    email: Annotated[str, Form(max_length=320)],
+    password: Annotated[str, Form(max_length=passwords.MAX_LENGTH)],
+    csrf_token_: Annotated[str, Form(alias="csrf_token", max_length=200)] = "",
 ) -> Response:
-    """Local sign-in with email and password."""
-    if not csrf_ok(request, runtime, csrf_token_):
-        return _front_door_error(request, runtime, [("form", "the page expired; try again")], 403)
+    """Local sign-in with email and password (rate-limited per address and per account)."""
+    if not front_door_csrf_ok(request, runtime, csrf_token_):
+        return _front_door(request, runtime, EXPIRED, 403)
+    account = email.strip().lower()
+    address = client_address(request)
+    try:
+        runtime.throttle.take("signin.address", address)
+        runtime.throttle.check("signin.account", account)
+    except RateLimited as error:
+        return _too_many(request, runtime, error)
     with transaction(runtime.sessions) as session:
         user = passwords.authenticate(session, email, password)
         user_id = user.id if user is not None else None
     if user_id is None:
-        return _front_door_error(
-            request, runtime, [("email", "unknown email or wrong password")], 401
-        )
+        runtime.throttle.hit("signin.account", account)
+        return _front_door(request, runtime, [("email", "unknown email or wrong password")], 401)
     return _signed_in(runtime, user_id)
 
 
@@ -92,21 +116,95 @@ def sign_in(
 def sign_up(
     request: Request,
     runtime: RuntimeDep,
-    email: Annotated[str, Form()],
-    password: Annotated[str, Form()],
-    timezone: Annotated[str, Form()],
-    csrf_token_: Annotated[str, Form(alias="csrf_token")] = "",
+    email: Annotated[str, Form(max_length=320)],
+    password: Annotated[str, Form(max_length=passwords.MAX_LENGTH)],
+    timezone: Annotated[str, Form(max_length=64)],
+    csrf_token_: Annotated[str, Form(alias="csrf_token", max_length=200)] = "",
 ) -> Response:
-    """Create a local account (for people who use CalDAV only)."""
-    if not csrf_ok(request, runtime, csrf_token_):
-        return _front_door_error(request, runtime, [("form", "the page expired; try again")], 403)
+    """Ask for a local account: the same "check your email" whether or not it exists."""
+    if not front_door_csrf_ok(request, runtime, csrf_token_):
+        return _front_door(request, runtime, EXPIRED, 403)
     if not runtime.settings.allow_signup:
-        return _front_door_error(request, runtime, [("form", "sign-up is disabled")], 403)
+        return _front_door(request, runtime, [("form", "sign-up is disabled")], 403)
+    try:
+        runtime.throttle.take("signup.address", client_address(request))
+        runtime.throttle.take("signup.email", email.strip().lower())
+    except RateLimited as error:
+        return _too_many(request, runtime, error)
     try:
         with transaction(runtime.sessions) as session:
-            user_id = passwords.sign_up(session, email, password, timezone).id
+            mail = signup.request_sign_up(
+                session,
+                runtime.cipher,
+                email=email,
+                timezone=timezone,
+                password=password,
+                public_url=runtime.settings.public_url,
+                now=runtime.clock(),
+                origin="web",
+            )
     except InvalidInputError as error:
-        return _front_door_error(request, runtime, error.problems, 422)
-    except ConflictError as error:
-        return _front_door_error(request, runtime, [("email", str(error))], 409)
-    return _signed_in(runtime, user_id)
+        return _front_door(request, runtime, error.problems, 422)
+    runtime.send_account_mail(mail)
+    return render(
+        request,
+        "check_email.html",
+        {"email": email.strip(), "mailbox": runtime.mailbox is not None, "user": None},
+    )
+
+
+@router.get("/signup/confirm", response_class=HTMLResponse)
+def confirm_page(
+    request: Request, runtime: RuntimeDep, session: SessionDep, t: str = ""
+) -> Response:
+    """The emailed link: a button that confirms (opening a link alone changes nothing)."""
+    try:
+        request_ = signup.read_link(runtime.cipher, t)
+        if links.was_used(session, request_):
+            raise links.LinkRejectedError("This link was already used. Sign in instead.")
+    except links.LinkRejectedError as error:
+        return render(request, "problem.html", {"message": str(error)}, 410)
+    browser_id = _browser_id(request)
+    response = render(
+        request,
+        "confirm_signup.html",
+        {
+            "token": t,
+            "email": request_["email"],
+            "csrf": front_door_csrf_token(request, runtime, browser_id),
+            "user": None,
+        },
+    )
+    return _with_browser_cookie(response, runtime, browser_id)
+
+
+@router.post("/signup/confirm", response_class=HTMLResponse)
+def confirm(
+    request: Request,
+    runtime: RuntimeDep,
+    t: Annotated[str, Form(max_length=4096)] = "",
+    csrf_token_: Annotated[str, Form(alias="csrf_token", max_length=200)] = "",
+) -> Response:
+    """Create the account, sign this browser in; an API sign-up also gets its first token."""
+    if not front_door_csrf_ok(request, runtime, csrf_token_):
+        return render(
+            request, "problem.html", {"message": "The page expired; open the link again."}, 403
+        )
+    try:
+        with transaction(runtime.sessions) as session:
+            confirmed = signup.confirm_sign_up(session, runtime.cipher, t, runtime.clock())
+            token = (
+                issue_token(session, confirmed.user, "bootstrap")
+                if confirmed.origin == "api"
+                else None
+            )
+            user_id = confirmed.user.id
+    except links.LinkRejectedError as error:
+        return render(request, "problem.html", {"message": str(error)}, 410)
+    if token is None:
+        return _signed_in(runtime, user_id)
+    response = render(request, "signed_up_token.html", {"api_token": token, "user": None})
+    with transaction(runtime.sessions) as session:
+        cookie = websessions.sign_in(session, user_id, runtime.clock())
+    response.set_cookie(SESSION_COOKIE, cookie, max_age=14 * 86400, **cookie_flags(runtime))
+    return response

@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
@@ -114,7 +115,11 @@ async def save(request: Request, runtime: RuntimeDep, session: SessionDep) -> Re
     def failed(page: Page, errors: list[tuple[str, str]], status: int) -> Response:
         return _page(page, errors, status, policy_yaml=form.get("policy_yaml"))
 
-    return form_action(request, runtime, session, form.get("csrf_token", ""), act, failed)
+    # Validating, explaining and saving touch the database and run user patterns: never on
+    # the event loop, which must keep answering every other request meanwhile.
+    return await run_in_threadpool(
+        form_action, request, runtime, session, form.get("csrf_token", ""), act, failed
+    )
 
 
 def _with_rule(spec: PolicySpec, form: dict[str, str]) -> PolicySpec:

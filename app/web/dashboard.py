@@ -85,6 +85,7 @@ async def connect_with_form(
                 provider=provider,
                 fields=fields,
                 user=page.user,
+                now=runtime.clock(),
             )
         except account_service.ConnectRejectedError as error:
             page.session.rollback()
@@ -241,7 +242,12 @@ def add_channel(
 ) -> Response:
     def act(page: Page) -> Response:
         _, secret = channel_service.create_channel(
-            page.session, runtime.cipher, page.user.id, kind, target
+            page.session,
+            runtime.cipher,
+            page.user.id,
+            kind,
+            target,
+            allow_loopback=runtime.settings.loopback_targets_allowed,
         )
         page.session.flush()
         return _notifications(page, secret=secret, flash_now="Channel added")

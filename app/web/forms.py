@@ -38,6 +38,23 @@ def csrf_ok(request: Request, runtime: Runtime, token: str | None) -> bool:
     return verify_signature(f"csrf:{anchor}", token, runtime.settings.secret_key.get_secret_value())
 
 
+def front_door_csrf_token(request: Request, runtime: Runtime, browser_id: str) -> str:
+    """The token of the sign-in and sign-up forms: bound to the browser cookie only.
+
+    A leftover session cookie (expired, or from another database) must not change it, or the
+    person could never sign in again without clearing cookies.
+    """
+    return csrf_token(request, runtime, anchor=browser_id)
+
+
+def front_door_csrf_ok(request: Request, runtime: Runtime, token: str | None) -> bool:
+    """Whether a sign-in or sign-up form carries this browser's front-door token."""
+    anchor = request.cookies.get(BROWSER_COOKIE)
+    if not token or not anchor:
+        return False
+    return verify_signature(f"csrf:{anchor}", token, runtime.settings.secret_key.get_secret_value())
+
+
 def see_other(url: str) -> RedirectResponse:
     """Post/redirect/get."""
     return RedirectResponse(url, status_code=303)

@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
@@ -165,7 +166,9 @@ async def save_plan(request: Request, runtime: RuntimeDep, session: SessionDep) 
             weekdays=WEEKDAYS,
         )
 
-    return form_action(request, runtime, session, str(form.get("csrf_token", "")), act, failed)
+    return await run_in_threadpool(
+        form_action, request, runtime, session, str(form.get("csrf_token", "")), act, failed
+    )
 
 
 # --- the week ------------------------------------------------------------------------------
@@ -313,7 +316,8 @@ async def keep_meeting(
         choices.keep_meeting(resolver, conflict, runtime.clock())
         return see_other(f"/dashboard/week?week={week}&flash=Meeting+kept")
 
-    return form_action(
+    return await run_in_threadpool(
+        form_action,
         request,
         runtime,
         session,

@@ -61,8 +61,12 @@ class MicrosoftGrant:
     email: str
     home_account_id: str
     name: str
-    subject: str = ""  # "<tid>:<oid>": the person's stable id across apps in the tenant
-    email_verified: bool = False  # only with the optional xms_edov claim
+    # The person's stable identity: "<oid>.<tid>" from the id token (never the email, which
+    # a tenant's admin or user can set to anything).
+    subject: str = ""
+    # Only when the token says the email's domain owner verified it (the optional `xms_edov`
+    # claim); `email` and `preferred_username` alone prove nothing.
+    email_verified: bool = False
 
 
 def _application(config: MicrosoftConfig, cache: msal.SerializableTokenCache | None = None) -> Any:
@@ -125,18 +129,18 @@ def finish_authorization(
         # error codes are safe to show; descriptions may echo request data, so leave them out
         raise AuthorizationFailed(f"Microsoft refused the sign-in ({result['error']})")
     claims = result.get("id_token_claims") or {}
-    email = claims.get("preferred_username") or claims.get("email")
-    accounts = app.get_accounts(username=email) if email else []
-    if not email or not accounts:
+    email = claims.get("email") or claims.get("preferred_username")
+    oid, tid = claims.get("oid"), claims.get("tid")
+    accounts = app.get_accounts(username=claims.get("preferred_username")) if email else []
+    if not email or not accounts or not oid or not tid:
         raise AuthorizationFailed("Microsoft did not say which account signed in")
-    tid, oid = claims.get("tid"), claims.get("oid")
     return MicrosoftGrant(
         token_cache=cache.serialize().encode(),
         email=str(email),
         home_account_id=str(accounts[0]["home_account_id"]),
         name=str(claims.get("name", "")),
-        subject=f"{tid}:{oid}" if tid and oid else str(accounts[0]["home_account_id"]),
-        email_verified=claims.get("xms_edov") is True,
+        subject=f"{oid}.{tid}",
+        email_verified=claims.get("xms_edov") in (True, 1, "1", "true"),
     )
 
 

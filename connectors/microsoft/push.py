@@ -22,7 +22,7 @@ def parse(request: PushRequest) -> PushParse:
         return PushParse(reply=token)
     try:
         body: Any = json.loads(request.body or b"null")
-    except ValueError:
+    except (ValueError, RecursionError):  # the app refuses deep nesting first; never a 500
         raise PushMalformed("body is not JSON") from None
     if not isinstance(body, dict):
         raise PushMalformed("body is not an object")

@@ -161,7 +161,11 @@ class TestJourney:
         plan_id = journey.facts["plan_id"]
         # Two weeks ahead: further away than the preset's short-notice rule.
         week = IsoWeek.containing(datetime.now(UTC), BERLIN).plus(2)
-        booked = page.request.post(f"/plans/{plan_id}/book", params={"week": str(week)})
+        # API writes from a signed-in browser carry its CSRF token, as a page script would.
+        csrf = {"X-CSRF-Token": page.request.get("/users/me/csrf-token").json()["csrf_token"]}
+        booked = page.request.post(
+            f"/plans/{plan_id}/book", params={"week": str(week)}, headers=csrf
+        )
         assert booked.ok, booked.text()
         assert len(booked.json()[0]["created"]) == 2
         blocks = sorted(
@@ -173,7 +177,7 @@ class TestJourney:
         fake.insert_invite(
             USER, INVITE, start, end, organizer="cto@corp.example", attendee_count=12
         )
-        synced = page.request.post(f"/calendars/{journey.facts['calendar_id']}/sync")
+        synced = page.request.post(f"/calendars/{journey.facts['calendar_id']}/sync", headers=csrf)
         assert synced.status == 202, synced.text()
 
         def decided() -> Any:

@@ -1,9 +1,10 @@
 """The first run in a real browser, from an empty database, with no cloud credentials at all.
 
-Sign up → use the demo calendar (a real Radicale started with the app) → save a plan → the week
-shows the growth blocks as read back from Radicale → send a sample invite → the conflict, its
-decision and the reason appear on the week page by itself (it refreshes at the demo calendar's
-poll interval; nobody reloads). Screenshots: artifacts/screenshots/first-run-*.png.
+Sign up (confirmed by the link in the development mailbox) → use the demo calendar (a real
+Radicale started with the app) → save a plan → the week shows the growth blocks as read back
+from Radicale → send a sample invite → the conflict, its decision and the reason appear on the
+week page by itself (it refreshes at the demo calendar's poll interval; nobody reloads).
+Screenshots: artifacts/screenshots/first-run-*.png.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from app.demo.service import DemoCalendar
 from app.main import create_app
 from app.providers import Providers
 from app.runtime import build_runtime
-from tests.browser.conftest import BASIC_RULES, Journey
+from tests.browser.conftest import BASIC_RULES, Journey, _LateApp
 from tests.conftest import make_settings
 from tests.e2e.harness import AppServer
 from tests.fakes.receivers import free_port
@@ -33,7 +34,13 @@ pytestmark = pytest.mark.browser
 EMAIL = "sam@corp.example"
 POLL_SECONDS = 5
 GOAL = "Lead a cross-team project"
-PAGES = ["first-run-week", "first-run-accounts", "first-run-demo", "first-run-plan"]
+PAGES = [
+    "first-run-mailbox",
+    "first-run-week",
+    "first-run-accounts",
+    "first-run-demo",
+    "first-run-plan",
+]
 PAGES += ["first-run-booked", "first-run-conflict"]
 
 
@@ -57,12 +64,21 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoSite]:
     upgrade(db_url)
     engine = make_engine(db_url)
     demo = DemoCalendar.at(folder / "demo-calendar", free_port())
+    late = _LateApp()
+    server = AppServer(late)
+    # As on a laptop: the public URL is the loopback address, so the development mailbox is on
+    # (no SMTP) and the sign-up link it shows leads back to this server.
     settings = make_settings(
-        db_url, demo_calendar=True, demo_poll_seconds=POLL_SECONDS, scheduler_enabled=True
+        db_url,
+        public_url=server.base_url,
+        demo_calendar=True,
+        demo_poll_seconds=POLL_SECONDS,
+        scheduler_enabled=True,
     )
     runtime = build_runtime(settings, engine=engine, providers=Providers(), demo=demo)
+    late.app = create_app(runtime, scheduler=True)
     try:
-        with AppServer(create_app(runtime, scheduler=True)) as server:
+        with server:
             assert demo.available, demo.problem
             yield DemoSite(server.base_url, demo)
         assert not demo.server.running  # stopped with the app
@@ -88,6 +104,13 @@ class TestFirstRun:
         page.locator("#signup-password").fill("correct horse battery staple")
         page.locator("#signup-timezone").fill("Europe/Berlin")
         page.get_by_role("button", name="Create account").click()
+        expect(heading(journey)).to_have_text("Check your email")
+        # No SMTP on a laptop: the development mailbox shows the mail, with its link.
+        page.get_by_role("link", name="the development mailbox").click()
+        expect(heading(journey)).to_have_text("Development mailbox")
+        journey.record("first-run-mailbox")
+        page.locator('a[href*="/signup/confirm?t="]').first.click()
+        page.get_by_role("button", name="Create my account").click()
         page.wait_for_url("**/dashboard/week")
         steps = page.get_by_role("region", name="Getting started")
         expect(steps).to_contain_text("Next: Connect a calendar (or use the demo calendar)")

@@ -22,12 +22,15 @@ PUBLIC_URL = "https://gg.test"
 class AppServer:
     """uvicorn serving the app (with its lifespan) on 127.0.0.1 in a background thread."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, *, access_log: bool = False) -> None:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))
         self.base_url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+        if access_log:  # through the root logger's handlers, as `growthguard serve` runs it
+            config = uvicorn.Config(app, log_level="info", log_config=None, lifespan="on")
+        else:
+            config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
@@ -48,6 +51,16 @@ class AppServer:
         self._sock.close()
 
 
+def _needs_csrf(request: httpx.Request) -> bool:
+    return (
+        request.method not in ("GET", "HEAD", "OPTIONS")
+        and request.url.host == "gg.test"
+        and "gg_session=" in request.headers.get("cookie", "")
+        and "authorization" not in request.headers
+        and "x-csrf-token" not in request.headers
+    )
+
+
 class PublicNameTransport(httpx.BaseTransport):
     """Route public host names to loopback servers (the app, a provider's fake); others pass."""
 
@@ -56,6 +69,21 @@ class PublicNameTransport(httpx.BaseTransport):
         self._inner = httpx.HTTPTransport()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if _needs_csrf(request):
+            # As the dashboard's own scripts would: a signed-in browser's writes carry the
+            # session's CSRF token (the app refuses cookie-authenticated writes without it).
+            probe = httpx.Request(
+                "GET",
+                request.url.copy_with(path="/users/me/csrf-token", query=None),
+                headers={"cookie": request.headers["cookie"]},
+            )
+            answer = self._route(probe)
+            answer.read()
+            if answer.status_code == 200:
+                request.headers["X-CSRF-Token"] = answer.json()["csrf_token"]
+        return self._route(request)
+
+    def _route(self, request: httpx.Request) -> httpx.Response:
         target = self._routes.get(request.url.host)
         if target is None:
             return self._inner.handle_request(request)

@@ -14,12 +14,13 @@ fails with a message saying what to add, rather than being skipped.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -30,6 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import tasks
+from app.config import Environment
 from app.db.models import (
     Account,
     ApiToken,
@@ -52,6 +54,7 @@ from app.services.connections import add_account
 from app.services.delivery import TEST_MESSAGE, Senders
 from connectors.base import Event, SelfResponse
 from tests.conftest import FakeClock, MemoryWorld
+from tests.signups import api_sign_up
 
 BERLIN = ZoneInfo("Europe/Berlin")
 WEEK = "2027-W02"
@@ -69,18 +72,32 @@ PUBLIC: dict[Route, str] = {
     ("GET", "/docs"): "Swagger UI",
     ("GET", "/docs/oauth2-redirect"): "Swagger UI helper",
     ("GET", "/redoc"): "ReDoc",
-    ("POST", "/users"): "sign-up: creates a new user and returns its token",
+    ("POST", "/users"): "sign-up request: mails a confirmation link, the same answer for all",
+    ("POST", "/users/confirm"): "sign-up confirmation: the mailed, encrypted token is the key",
+    ("GET", "/signup/confirm"): "sign-up link: a confirmation page, changes nothing",
+    ("POST", "/signup/confirm"): "sign-up confirmation form: the mailed token is the key",
+    ("GET", "/dev/mailbox"): "development only (404 otherwise): mail this process sent",
+    ("GET", "/dev/mailbox.json"): "development only (404 otherwise): the same as JSON",
+    ("POST", "/conflicts/{conflict_id}/choose"): "one-click confirmation: the signed token",
     ("GET", "/policies/presets"): "the built-in presets, the same for everybody",
     ("GET", "/auth/{provider}/start"): "OAuth start (state bound to the browser)",
     ("GET", "/auth/{provider}/callback"): "OAuth callback (state + PKCE verified)",
     ("POST", "/auth/sign-out"): "ends the browser session of its own cookie",
     ("POST", "/webhooks/{provider}"): "provider push, verified by channel id + secret",
     ("POST", "/webhooks/{provider}/lifecycle"): "provider lifecycle push, verified likewise",
-    ("GET", "/conflicts/{conflict_id}/choose"): "signed one-click link: the signature is the key",
+    ("GET", "/conflicts/{conflict_id}/choose"): "signed one-click link: confirmation page only",
     ("GET", "/"): "home page: shows the signed-in user's accounts, or only connect buttons",
     ("POST", "/signin"): "the front door: email + password sign-in form",
     ("POST", "/signup"): "the front door: sign-up form",
 }
+
+DEV_ONLY = {("GET", "/dev/mailbox"), ("GET", "/dev/mailbox.json")}
+
+
+def _production_twin(runtime: Runtime) -> Runtime:
+    settings = runtime.settings.model_copy(update={"env": Environment.PRODUCTION})
+    return dataclasses.replace(runtime, settings=settings, mailbox=None)
+
 
 # Path parameters naming one of the caller's objects -> the key in Party.ids.
 ID_PARAMS = {
@@ -101,6 +118,7 @@ BODIES: dict[Route, Any] = {
         "fields": {"server": "http://127.0.0.1:9/", "username": "bob", "password": "bob-secret"}
     },
     ("POST", "/users"): {"email": "carol@carol.example", "timezone": "Europe/Berlin"},
+    ("POST", "/users/confirm"): {"token": "gAAAAABforged"},
     ("POST", "/plans"): {"goal": "bob second goal"},
     ("PUT", "/plans/{plan_id}"): {"goal": "stolen by bob", "weekly_target_minutes": 120},
     ("PATCH", "/plans/{plan_id}"): {"active": False},
@@ -266,16 +284,15 @@ def berlin(day: int, hour: int) -> datetime:
 
 def _party(client: TestClient, runtime: Runtime, world: MemoryWorld, name: str) -> Party:
     email = f"{name}@{name}.example"
-    created = client.post("/users", json={"email": email, "timezone": "Europe/Berlin"})
-    assert created.status_code == 201, created.text
+    created = api_sign_up(client, email, "Europe/Berlin")
     with transaction(runtime.sessions) as session:
-        user = session.get_one(User, created.json()["id"])
+        user = session.get_one(User, created["id"])
         account = add_account(session, user, "memory", email, world.store(email).calendars())
         calendar_id = session.scalars(
             select(Calendar.id).where(Calendar.account_id == account.id)
         ).one()
         cookie = websessions.sign_in(session, user.id, runtime.clock())
-        party = Party(name, user.id, created.json()["api_token"], cookie)
+        party = Party(name, user.id, created["api_token"], cookie)
         token_id = session.scalars(select(ApiToken.id).where(ApiToken.user_id == user.id)).one()
         party.ids.update(account=account.id, calendar=calendar_id, token=token_id)
     auth = party.headers
@@ -385,15 +402,17 @@ def body_for(route: Route) -> Any:
 
 def call(client: TestClient, route: Route, ids: dict[str, int]) -> Response:
     body: dict[str, Any] = {"json": body_for(route)}
+    cookie = client.cookies.get(SESSION_COOKIE)
+    secret = client.app.state.runtime.settings.secret_key.get_secret_value()  # type: ignore[attr-defined]
+    csrf = sign(f"csrf:{cookie}", secret) if cookie else ""
     if route not in OPERATIONS and route[0] == "POST":  # a browser form
-        cookie = client.cookies.get(SESSION_COOKIE)
-        secret = client.app.state.runtime.settings.secret_key.get_secret_value()  # type: ignore[attr-defined]
-        csrf = sign(f"csrf:{cookie}", secret) if cookie else ""
         body = {"data": {**FORMS.get(route, {}), "csrf_token": csrf}}
     return client.request(
         route[0],
         url_for(route, ids),
         params=query_for(route, ids),
+        # a signed-in browser's own page would send its CSRF token on API writes too
+        headers={"X-CSRF-Token": csrf} if csrf else {},
         follow_redirects=False,
         **body,
     )
@@ -636,11 +655,18 @@ def test_public_routes_answer_without_credentials_and_show_nobodys_data(setup: S
     before = snapshot(s, s.a)
     anonymous = TestClient(s.app)
     extra = PUBLIC_CALLS.get(route, {})
-    if route == ("GET", "/conflicts/{conflict_id}/choose"):
-        response = anonymous.get(
-            url_for(route, s.a.ids), params={"choice": "keep", "sig": "0" * 64}
-        )
-        assert response.status_code == 404  # a forged link is not valid
+    if route in DEV_ONLY:
+        # Development only: it lists this process's mail, by design. In production it is gone.
+        with TestClient(create_app(_production_twin(s.runtime), scheduler=False)) as production:
+            assert production.get(route[1]).status_code == 404
+        return
+    if route[1] == "/conflicts/{conflict_id}/choose":
+        forged = {"t": "eyJ1IjoxfQ.forged.signature"}
+        if route[0] == "GET":
+            response = anonymous.get(url_for(route, s.a.ids), params=forged)
+        else:
+            response = anonymous.post(url_for(route, s.a.ids), data=forged)
+        assert response.status_code == 410  # a forged link is not valid
     else:
         response = anonymous.request(
             route[0],
@@ -712,24 +738,24 @@ def test_a_signed_link_works_only_for_its_own_conflict_and_choice(setup: Setup):
     s = setup
     before = snapshot(s, s.a)
     link = urlsplit(s.b.keep_url)
-    query = dict(part.split("=", 1) for part in link.query.split("&"))
-    assert query["choice"] == "keep" and link.path == f"/conflicts/{s.b.ids['conflict']}/choose"
+    token = parse_qs(link.query)["t"][0]
+    assert link.path == f"/conflicts/{s.b.ids['conflict']}/choose"
     anonymous = TestClient(s.app)
 
-    # B's valid signature, pointed at A's conflict.
-    stolen = anonymous.get(f"/conflicts/{s.a.ids['conflict']}/choose", params=query)
-    assert stolen.status_code == 404
-    # B's signature for "keep" used for "decline".
-    swapped = anonymous.get(link.path, params={**query, "choice": "decline"})
-    assert swapped.status_code == 404
-    assert_unchanged(before, snapshot(s, s.a), ("GET", "/conflicts/{conflict_id}/choose"))
+    # B's valid token, pointed at A's conflict.
+    stolen = anonymous.post(f"/conflicts/{s.a.ids['conflict']}/choose", data={"t": token})
+    assert stolen.status_code == 410
+    assert_unchanged(before, snapshot(s, s.a), ("POST", "/conflicts/{conflict_id}/choose"))
     assert s.world.store(s.b.email).responses == []
 
-    # The genuine link works, without signing in, and only on B's conflict.
-    assert anonymous.get(link.path, params=query).status_code == 200
+    # Opening the genuine link only asks; the button acts, without signing in, once.
+    assert anonymous.get(link.path, params={"t": token}).status_code == 200
+    states = {c["id"]: c["state"] for c in s.as_(s.b).get("/conflicts").json()}
+    assert states[s.b.ids["conflict"]] != "overridden"
+    assert anonymous.post(link.path, data={"t": token}).status_code == 200
     states = {c["id"]: c["state"] for c in s.as_(s.b).get("/conflicts").json()}
     assert states[s.b.ids["conflict"]] == "overridden"
-    assert_unchanged(before, snapshot(s, s.a), ("GET", "/conflicts/{conflict_id}/choose"))
+    assert_unchanged(before, snapshot(s, s.a), ("POST", "/conflicts/{conflict_id}/choose"))
 
 
 def test_a_new_plan_or_channel_belongs_to_its_creator(setup: Setup):

@@ -18,7 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
-from app.db.models import Account, Calendar
+from app.db.models import Account, Calendar, Identity, User
 from app.main import create_app
 from app.providers import CalDavOptions, Providers
 from app.runtime import Runtime, build_runtime
@@ -219,3 +219,49 @@ def test_a_revoked_app_password_shows_needs_reconnect(
     assert "To reconnect, enter the server and a new app password" in page
     kinds = [n["kind"] for n in browser.get("/notifications").json()]
     assert "account.needs_reauth" in kinds
+
+
+def test_a_calendar_account_links_to_one_person_only(
+    browser: TestClient, app_runtime: Runtime, server: RunningRadicale
+) -> None:
+    """The principal URL is the CalDAV identity: linked to whoever connected it first, and a
+    second GrowthGuard user with the same app password cannot attach it (or act in it)."""
+    assert connect(browser, server.base_url, USER, PASSWORD) == "connected"
+    browser.cookies.clear()
+    sign_up(browser, "eve@elsewhere.example")
+    page = browser.get("/dashboard/accounts")
+    reply = browser.post(
+        FORM,
+        data={
+            "server": server.base_url,
+            "username": USER,
+            "password": PASSWORD,
+            "csrf_token": csrf(page.text),
+        },
+    )
+    assert reply.status_code == 422
+    assert "linked to another GrowthGuard user" in html.unescape(reply.text)
+    with app_runtime.sessions() as session:
+        owners = {a.user_id for a in session.scalars(select(Account))}
+        links = [(i.provider, i.subject, i.user_id) for i in session.scalars(select(Identity))]
+        ann = session.scalars(select(User).where(User.email == "ann@corp.example")).one()
+    assert owners == {ann.id}
+    assert links == [("caldav", f"{server.base_url}{USER}/", ann.id)]
+
+
+def test_addresses_a_server_claims_prove_nothing(
+    browser: TestClient, app_runtime: Runtime, server: RunningRadicale
+) -> None:
+    """A CalDAV login proves no email: whatever the server lists, nobody's address becomes
+    verified and no provider sign-in can be linked through it."""
+    assert connect(browser, server.base_url, USER, PASSWORD) == "connected"
+    with app_runtime.sessions() as session:
+        identity = session.scalars(select(Identity)).one()
+        user = session.get_one(User, identity.user_id)
+    assert identity.email_verified is False
+    assert user.email_verified_at is not None  # proven by the sign-up link, not by CalDAV
+    with app_runtime.sessions() as session:
+        unverified = session.scalars(
+            select(Identity).where(Identity.email_verified.is_(True))
+        ).all()
+    assert unverified == []

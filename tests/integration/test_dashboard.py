@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from app.main import create_app
 from app.runtime import Runtime
 from tests.conftest import FakeClock
+from tests.signups import browser_sign_up
 
 PAGES = [
     "/dashboard/week",
@@ -35,16 +36,7 @@ def browser(runtime: Runtime, clock: FakeClock) -> Iterator[TestClient]:
 
 
 def sign_up(client: TestClient, email: str = "ana@example.org") -> None:
-    front = client.get("/")
-    reply = client.post(
-        "/signup",
-        data={
-            "email": email,
-            "password": "correct horse battery",
-            "timezone": "Asia/Kolkata",
-            "csrf_token": csrf(front.text),
-        },
-    )
+    reply = browser_sign_up(client, email, timezone="Asia/Kolkata")
     assert reply.status_code == 303, reply.text
     assert reply.headers["location"] == "/dashboard/week"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -20,6 +20,7 @@ from app.runtime import Runtime
 from app.services.connections import add_account
 from connectors.base import Event, SelfResponse
 from tests.conftest import FakeClock, MemoryWorld
+from tests.signups import api_token
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ME = "me@corp.example"
@@ -33,8 +34,8 @@ def berlin(day: int, hour: int, minute: int = 0) -> datetime:
 def client(runtime: Runtime, world: MemoryWorld, clock: FakeClock) -> Iterator[TestClient]:
     clock.now = berlin(10, 18)
     with TestClient(create_app(runtime, scheduler=False)) as test_client:
-        token = test_client.post("/users", json={"email": ME, "timezone": "Europe/Berlin"})
-        test_client.headers["Authorization"] = f"Bearer {token.json()['api_token']}"
+        token = api_token(test_client, ME, "Europe/Berlin")
+        test_client.headers["Authorization"] = f"Bearer {token}"
         with transaction(runtime.sessions) as session:
             user = session.scalars(select(User)).one()
             add_account(session, user, "memory", ME, world.store(ME).calendars())
@@ -146,11 +147,12 @@ def test_grace_period_decline_with_signed_links(
         ]
     links = {p["title"]: p for p in payloads}
     keep = urlsplit(links["Sprint demo"]["keep_url"])
-    forged = client.get(f"{keep.path}?{keep.query.replace('sig=', 'sig=0')}")
-    assert forged.status_code == 404
-    assert client.get(f"{keep.path}?{keep.query}").status_code == 200
+    token = parse_qs(keep.query)["t"][0]
+    forged = client.post(keep.path, data={"t": token[:-2] + "xx"})
+    assert forged.status_code == 410
+    assert client.post(keep.path, data={"t": token}).status_code == 200
     decline = urlsplit(links["Roadmap review"]["decline_url"])
-    assert client.get(f"{decline.path}?{decline.query}").status_code == 200
+    assert client.post(decline.path, data={"t": parse_qs(decline.query)["t"][0]}).status_code == 200
     responses = {(r.event_id, r.response.value) for r in world.store(ME).responses}
     assert (first, "declined") in responses
     assert all(event_id != second for event_id, _ in responses)

@@ -38,6 +38,7 @@ from tests.servers.caldav import (
     radicale,
 )
 from tests.servers.proxy import FaultProxy, Rule
+from tests.signups import api_token
 
 POLICY: dict[str, Any] = {
     "default": "flag",
@@ -67,9 +68,8 @@ def world(db_url: str, engine: Engine, tmp_path: Path) -> Iterator[World]:
         runtime = build_runtime(make_settings(db_url), engine=engine)
         with AppServer(create_app(runtime, scheduler=False)) as app:
             client = httpx.Client(base_url=app.base_url, timeout=30)
-            token = client.post("/users", json={"email": EMAIL, "timezone": "Europe/Berlin"})
-            assert token.status_code in (200, 201), token.text
-            client.headers["Authorization"] = f"Bearer {token.json()['api_token']}"
+            token = api_token(client, EMAIL, "Europe/Berlin")  # signed up through the mailbox
+            client.headers["Authorization"] = f"Bearer {token}"
             connected = client.post(
                 "/accounts/connect/caldav",
                 json={"fields": {"server": proxy.url, "username": USER, "password": PASSWORD}},

@@ -1,0 +1,43 @@
+"""JSON from strangers, parsed with a nesting limit (a deep document is refused, not a 500)."""
+
+from __future__ import annotations
+
+import json
+import re
+from itertools import accumulate
+from typing import Any
+
+MAX_DEPTH = 32
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)  # linear: each char has one way to match
+_DEPTH_STEP = str.maketrans({"{": "+", "[": "+", "}": "-", "]": "-"})
+
+
+class JsonRejectedError(ValueError):
+    """The body is not JSON, or nests deeper than allowed; the message is safe to answer."""
+
+
+def nesting_depth(text: str) -> int:
+    """The deepest nesting of objects and arrays, ignoring brackets inside strings."""
+    steps = _STRING.sub("", text).translate(_DEPTH_STEP)
+    moves = (1 if c == "+" else -1 for c in steps if c in "+-")
+    return max(accumulate(moves, initial=0))
+
+
+def check_depth(body: bytes, max_depth: int = MAX_DEPTH) -> str:
+    """The body as text; JsonRejectedError when it is not UTF-8 or nests too deep."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise JsonRejectedError("body is not UTF-8") from None
+    if nesting_depth(text) > max_depth:
+        raise JsonRejectedError(f"body nests deeper than {max_depth} levels")
+    return text
+
+
+def loads(body: bytes, max_depth: int = MAX_DEPTH) -> Any:
+    """Parse `body`; JsonRejectedError when it is not UTF-8 JSON or nests too deep."""
+    text = check_depth(body, max_depth)
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        raise JsonRejectedError("body is not JSON") from None

@@ -1,0 +1,127 @@
+"""Logging: one handler whose filter redacts secrets from every record, quiet libraries.
+
+The filter rewrites each record's message (and traceback) before any handler formats it, so a
+secret never reaches a log line whichever logger wrote it: OAuth codes and tokens, one-click
+and sign-up link tokens, Authorization headers, passwords, API and webhook secrets, Fernet keys
+and ciphertexts, client secrets, and Slack or other webhook URLs (kept to scheme and host).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import TextIO
+
+REDACTED = "[redacted]"
+
+# Libraries that log every request URL (httpx at INFO) or token details (msal at DEBUG).
+QUIET_LOGGERS = (
+    "httpx",
+    "httpcore",
+    "urllib3",
+    "requests_oauthlib",
+    "oauthlib",
+    "googleapiclient",
+    "google_auth_httplib2",
+    "google.auth",
+    "msal",
+    "apscheduler",
+)
+
+_SECRET_PARAMS = (
+    "code|sig|signature|t|token|state|access_token|refresh_token|id_token|client_secret|"
+    "code_verifier|password|passwd|secret|validationToken|clientState|key|api_key|session_state"
+)
+_RULES: list[tuple[re.Pattern[str], str]] = [
+    # Authorization headers, in any of the shapes they get logged in.
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), rf"\1 {REDACTED}"),
+    (re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+"), rf"\1{REDACTED}"),
+    # Cookies (session ids) in header dumps and Set-Cookie lines.
+    (re.compile(r"(?i)\b(gg_session|gg_browser)=[^;\s'\"]+"), rf"\1={REDACTED}"),
+    (re.compile(r"(?i)(b?['\"](?:set-)?cookie['\"],\s*b?['\"])[^'\"]+"), rf"\1{REDACTED}"),
+    # Absolute URLs: keep scheme and host; path and query may be a credential (Slack webhooks).
+    (re.compile(r"(?i)\b(https?://[^/\s?#\"'<>]+)[/?#][^\s\"'<>]*"), rf"\1/{REDACTED}"),
+    # Query strings and form bodies of relative URLs: name=value for secret-carrying names.
+    (re.compile(rf"(?i)(?<![A-Za-z0-9_])({_SECRET_PARAMS})=[^&\s\"'#]+"), rf"\1={REDACTED}"),
+    # JSON or repr of secret-named keys.
+    (
+        re.compile(
+            rf"(?i)([\"']({_SECRET_PARAMS}|password_hash|credentials)[\"']\s*:\s*[\"'])[^\"']+"
+        ),
+        rf"\1{REDACTED}",
+    ),
+    # Token shapes that may appear bare.
+    (re.compile(r"\bgg(?:wh)?_[A-Za-z0-9_-]{16,}"), f"gg_{REDACTED}"),  # API and webhook secrets
+    (re.compile(r"\bgAAAAA[A-Za-z0-9_=-]{20,}"), REDACTED),  # Fernet ciphertext (sign-up links)
+    (re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_.-]+"), REDACTED),  # JWTs, itsdangerous
+    (re.compile(r"\bya29\.[A-Za-z0-9_-]+"), REDACTED),  # Google access tokens
+    (re.compile(r"\b1//[A-Za-z0-9_-]+"), REDACTED),  # Google refresh tokens
+    (re.compile(r"\b4/0[A-Za-z0-9_-]+"), REDACTED),  # Google authorization codes
+    (
+        re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}=(?![A-Za-z0-9_=-])"),
+        REDACTED,
+    ),  # Fernet keys
+    (re.compile(r"\$argon2id?\$[^\s\"']+"), REDACTED),  # password hashes
+]
+
+
+def redact(text: str) -> str:
+    """`text` with every secret shape replaced by [redacted]."""
+    for pattern, replacement in _RULES:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites each record's message and traceback with secrets redacted; drops nothing."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: log what we have, redacted
+            message = f"{record.msg} {record.args}"
+        record.msg, record.args = redact(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
+
+
+class AccessQueryFilter(logging.Filter):
+    """uvicorn's access log without query strings (they carry OAuth codes and link tokens)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
+        return True
+
+
+def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> logging.Handler:
+    """Install the redacting handler on the root logger; returns it."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    quiet = logging.DEBUG if level == "DEBUG" else logging.WARNING
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(quiet, logging.getLogger(name).level))
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        # uvicorn's own dictConfig gives these handlers that bypass ours; route them to root
+        logger = logging.getLogger(name)
+        for old in list(logger.handlers):
+            logger.removeHandler(old)
+        logger.propagate = True
+        logger.setLevel(logging.NOTSET)  # `serve` passes its level to uvicorn, which sets it
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, AccessQueryFilter) for f in access.filters):
+        access.addFilter(AccessQueryFilter())
+    return handler

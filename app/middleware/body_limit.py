@@ -1,0 +1,97 @@
+"""A request-body size limit per route class, enforced while the body streams in.
+
+Content-Length above the limit is refused before a byte is read; a chunked (or lying) body is
+counted as it arrives and cut off with 413 the moment it passes the limit, so memory stays
+bounded whatever a stranger sends.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+KIB = 1024
+# (path prefix, limit); the first match wins.
+LIMITS: tuple[tuple[str, int], ...] = (
+    ("/webhooks/", 1024 * KIB),  # Graph batches notifications; Google sends headers only
+    ("/signin", 16 * KIB),
+    ("/signup", 16 * KIB),
+    ("/users", 64 * KIB),
+    ("/auth/", 16 * KIB),
+    ("/conflicts/", 16 * KIB),
+)
+DEFAULT_LIMIT = 256 * KIB  # plans, policies (YAML from the dashboard), channels
+
+
+def limit_for(path: str) -> int:
+    for prefix, limit in LIMITS:
+        if path.startswith(prefix):
+            return limit
+    return DEFAULT_LIMIT
+
+
+class BodyLimitMiddleware:
+    """413 Payload Too Large for bodies over the route class's limit."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = limit_for(scope["path"])
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            await _refuse(send, limit)
+            return
+        seen = 0
+        started = refused = False
+
+        async def counting_receive() -> Message:
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    # Answer now and tell the app the client is gone: it stops reading, and
+                    # whatever it would still send is dropped below.
+                    refused = True
+                    if not started:
+                        await _refuse(send, limit)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def watching_send(message: Message) -> None:
+            nonlocal started
+            if refused:
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        await self.app(scope, counting_receive, watching_send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _refuse(send: Send, limit: int) -> None:
+    body = json.dumps({"detail": f"request body too large (limit {limit} bytes)"}).encode()
+    headers: list[Any] = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,181 @@
+"""Secrets never reach a log line, whichever logger writes them; libraries stay quiet."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterator
+
+import pytest
+from cryptography.fernet import Fernet
+
+from app.logsetup import configure_logging
+
+FERNET_KEY = Fernet.generate_key().decode()
+CIPHERTEXT = Fernet(FERNET_KEY.encode()).encrypt(b"secret request").decode()
+
+# (kind, logger, message, secret that must not appear)
+CASES = [
+    (
+        "slack webhook URL (httpx request line)",
+        "httpx",
+        'HTTP Request: POST https://hooks.slack.com/services/T0AAA/B0BBB/XyZsecretPart9 "200"',
+        "XyZsecretPart9",
+    ),
+    (
+        "generic webhook URL with a token in its path",
+        "app.services.delivery",
+        "posting to https://receiver.example.com/hooks/k3yInPathSecret?x=1",
+        "k3yInPathSecret",
+    ),
+    (
+        "OAuth code in the access log",
+        "uvicorn.access",
+        "GET /auth/google/callback?state=st4teV4lue&code=4/0AcodeSecretValue HTTP/1.1 302",
+        "4/0AcodeSecretValue",
+    ),
+    (
+        "OAuth state in the access log",
+        "uvicorn.access",
+        "GET /auth/google/callback?state=st4teV4lue&code=x HTTP/1.1 302",
+        "st4teV4lue",
+    ),
+    (
+        "old one-click sig= value",
+        "uvicorn.access",
+        "GET /conflicts/3/choose?choice=keep&sig=0f1e2d3c4b5a69788796a5b4c3d2e1f0 HTTP/1.1",
+        "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+    ),
+    (
+        "signed one-click token",
+        "app.api",
+        "link /conflicts/3/choose?t=eyJ1IjoxLCJjIjozfQ.Z2xZkQ.AbCdEfSignaturePart",
+        "AbCdEfSignaturePart",
+    ),
+    (
+        "bare signed token",
+        "app.api",
+        "token eyJ1IjoxLCJjIjozfQ.Z2xZkQ.AbCdEfSignaturePart in a message",
+        "AbCdEfSignaturePart",
+    ),
+    ("sign-up link (Fernet ciphertext)", "app.services", f"link {CIPHERTEXT}", CIPHERTEXT[10:40]),
+    (
+        "Authorization header (dict repr)",
+        "urllib3",
+        "headers={'Authorization': 'Bearer ya29.a0AccessTokenSecret', 'Accept': '*/*'}",
+        "ya29.a0AccessTokenSecret",
+    ),
+    (
+        "Authorization header (raw)",
+        "httpcore",
+        "send_request_headers.started <Request [b'POST']> Authorization: Basic dXNlcjpwdw==",
+        "dXNlcjpwdw==",
+    ),
+    (
+        "API token",
+        "app",
+        "token gg_Z8kPq2Rv9sLmNb4TxW7yA1cD3eF5gH6jK used",
+        "Z8kPq2Rv9sLmNb4TxW7yA1cD3eF5",
+    ),
+    (
+        "webhook signing secret",
+        "app",
+        "secret ggwh_Q1w2E3r4T5y6U7i8O9p0AsDfGhJk",
+        "Q1w2E3r4T5y6U7i8O9p0",
+    ),
+    (
+        "password in a form body",
+        "app",
+        "body email=a%40b.example&password=hunter2hunter2",
+        "hunter2",
+    ),
+    (
+        "password in JSON",
+        "app",
+        '{"email": "a@b.example", "password": "hunter2hunter2"}',
+        "hunter2",
+    ),
+    ("Fernet key", "app.config", f"GG_ENCRYPTION_KEYS={FERNET_KEY}", FERNET_KEY),
+    (
+        "client secret",
+        "msal",
+        "client_secret=GOCSPX-s3cr3tClientValue&grant_type=x",
+        "s3cr3tClient",
+    ),
+    (
+        "client secret in JSON",
+        "msal",
+        '{"client_secret": "GOCSPX-s3cr3tClientValue"}',
+        "s3cr3tClient",
+    ),
+    (
+        "Google refresh token",
+        "google.auth",
+        "refreshing 1//0gRefreshTokenSecret",
+        "RefreshTokenSecret",
+    ),
+    ("password hash", "app", "hash $argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA", "c2FsdA$aGFzaA"),
+]
+
+
+@pytest.fixture
+def captured() -> Iterator[io.StringIO]:
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    stream = io.StringIO()
+    configure_logging("DEBUG", stream)
+    try:
+        yield stream
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in saved[0]:
+            root.addHandler(handler)
+        root.setLevel(saved[1])
+
+
+@pytest.mark.parametrize(("kind", "logger", "message", "secret"), CASES, ids=[c[0] for c in CASES])
+def test_each_secret_kind_is_redacted(
+    captured: io.StringIO, kind: str, logger: str, message: str, secret: str
+) -> None:
+    logging.getLogger(logger).warning(message)
+    output = captured.getvalue()
+    assert output, f"{kind}: nothing was logged"
+    assert secret not in output, output
+    assert "[redacted]" in output
+
+
+def test_secrets_in_arguments_and_tracebacks_are_redacted(captured: io.StringIO) -> None:
+    try:
+        raise ValueError("could not post to https://hooks.slack.com/services/T1/B2/TracebackSecret")
+    except ValueError:
+        logging.getLogger("app").exception("failed for %s", "password=ArgSecret123")
+    output = captured.getvalue()
+    assert "TracebackSecret" not in output and "ArgSecret123" not in output
+    assert "ValueError" in output  # the traceback is still there
+
+
+def test_uvicorn_access_log_drops_query_strings(captured: io.StringIO) -> None:
+    logging.getLogger("uvicorn.access").info(
+        '%s - "%s %s HTTP/%s" %d', "127.0.0.1:5", "GET", "/signup/confirm?t=opaque123", "1.1", 200
+    )
+    output = captured.getvalue()
+    assert "/signup/confirm" in output and "opaque123" not in output
+
+
+def test_library_loggers_are_quiet_by_default() -> None:
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    stream = io.StringIO()
+    configure_logging("INFO", stream)
+    try:
+        logging.getLogger("httpx").info("HTTP Request: POST https://example.com/x")
+        logging.getLogger("app").info("our own line")
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in saved[0]:
+            root.addHandler(handler)
+        root.setLevel(saved[1])
+        logging.getLogger("httpx").setLevel(logging.NOTSET)
+    assert "HTTP Request" not in stream.getvalue() and "our own line" in stream.getvalue()
