@@ -192,3 +192,8 @@ def test_first_run_pages_are_accessible(journey: Journey, name: str) -> None:
         pytest.fail(f"page {name!r} was not audited: the journey step that visits it failed")
     broken = [v for v in audit["violations"] if v["id"] in BASIC_RULES]
     assert not broken, [(v["id"], [n["html"][:120] for n in v["nodes"]]) for v in broken]
+
+
+def test_no_script_errors(journey: Journey) -> None:
+    """No page threw, and the strict CSP blocked nothing (no inline script or style)."""
+    assert not journey.page_errors, "\n".join(journey.page_errors)
