@@ -6,6 +6,7 @@ from typing import Annotated
 from urllib.parse import quote_plus
 
 from fastapi import APIRouter, Form, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
 from app import tasks
@@ -102,7 +103,10 @@ async def connect_with_form(
         onboarding.after_connect(runtime, connected.account_id)
         return see_other("/dashboard/accounts?flash=Calendar+connected")
 
-    return form_action(request, runtime, session, form.get("csrf_token", ""), act, _accounts)
+    # Connecting talks to the server (up to its timeout): never on the event loop.
+    return await run_in_threadpool(
+        form_action, request, runtime, session, form.get("csrf_token", ""), act, _accounts
+    )
 
 
 @router.post("/dashboard/accounts/{account_id}/check", response_class=HTMLResponse)
