@@ -25,6 +25,7 @@ from connectors.errors import ConnectorError
 from connectors.registry import ConnectKind, ConnectRefused, Grant, MissingPermissions
 
 STATE_TTL = timedelta(minutes=10)
+MAX_ID_LENGTH = 320  # subjects, account keys, emails and names are stored in 320 characters
 
 
 class ConnectRejectedError(Exception):
@@ -225,6 +226,11 @@ def _identify(
     now: datetime,
 ) -> tuple[User, bool]:
     """Who this grant belongs to, by `identity.resolve` (subject first, proven emails only)."""
+    if max(len(grant.subject), len(grant.account_key), len(grant.email)) > MAX_ID_LENGTH:
+        # A server chooses these (a CalDAV principal URL): refuse what cannot be stored.
+        raise ConnectRejectedError(
+            f"{label} gave an account id or address longer than {MAX_ID_LENGTH} characters"
+        )
     try:
         who = identity.resolve(
             session,
@@ -279,7 +285,7 @@ def store_grant(
     if account is None:
         account = Account(user_id=user.id, provider=provider, external_id=grant.account_key)
         session.add(account)
-    account.display_name = grant.display_name
+    account.display_name = grant.display_name[:MAX_ID_LENGTH]
     account.provider_account_id = grant.subject
     account.credentials = cipher.encrypt(grant.credentials)
     account.status, account.status_detail = AccountStatus.OK, ""
