@@ -56,7 +56,8 @@ class Settings(BaseSettings):
     smtp_password: SecretStr = SecretStr("")
     smtp_sender: str = "growthguard@localhost"
     smtp_starttls: bool = True
-    # CalDAV servers on loopback or private networks (self-hosting); default: not in production.
+    # CalDAV servers on loopback or private networks (self-hosting); default: not in production
+    # (unless the demo calendar runs). The same address classifier as notification targets.
     caldav_allow_private: bool | None = None
     # The local demo calendar (a Radicale child process); default: on in development only.
     demo_calendar: bool | None = None
@@ -182,9 +183,11 @@ class Settings(BaseSettings):
 
     @property
     def caldav_allow_private_effective(self) -> bool:
+        """CalDAV servers on loopback / private networks: by default outside production, or
+        wherever the demo calendar (on loopback) runs. Link-local and reserved: never."""
         if self.caldav_allow_private is not None:
             return self.caldav_allow_private
-        return self.env is not Environment.PRODUCTION
+        return self.env is not Environment.PRODUCTION or self.demo_calendar_enabled
 
     @property
     def demo_calendar_enabled(self) -> bool:

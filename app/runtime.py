@@ -6,6 +6,7 @@ collaborators here instead of in arguments that would have to be serialised.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from app.services.delivery import Senders, SmtpSettings, default_senders
 from app.services.mailbox import DevMailbox, Mail
 from app.services.mailbox import send as send_mail
 
+log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 
 
@@ -96,6 +98,10 @@ def build_runtime(
 def demo_from_settings(settings: Settings) -> DemoCalendar | None:
     """The demo calendar when enabled (not started yet: the app's lifespan starts it)."""
     if not settings.demo_calendar_enabled:
+        return None
+    if not settings.caldav_allow_private_effective:
+        # Its server is on loopback, which CalDAV accounts may then not reach.
+        log.warning("the demo calendar is off: GG_CALDAV_ALLOW_PRIVATE=false forbids loopback")
         return None
     return DemoCalendar.at(Path(settings.demo_calendar_dir), settings.demo_calendar_port)
 

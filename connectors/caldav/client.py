@@ -11,7 +11,7 @@ status to tell "already there" from "changed meanwhile".
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NoReturn
@@ -34,6 +34,15 @@ from connectors.errors import (
     RateLimited,
     ReauthRequired,
     TransientError,
+)
+from connectors.netpolicy import (
+    PUBLIC_ONLY,
+    AddressRefused,
+    Reach,
+    Resolver,
+    parse_address,
+    refused_kind,
+    system_resolver,
 )
 
 __all__ = [
@@ -100,10 +109,50 @@ def _by_status(status: int | None, what: str, retry_after: str | None = None) ->
     return ConnectorError(f"{what} failed (HTTP {status})")
 
 
+class _AddressGuard:
+    """Refuses requests to addresses the deployment does not reach (connectors/netpolicy)."""
+
+    def __init__(self, reach: Reach, resolve: Resolver) -> None:
+        self.reach = reach
+        self.resolve = resolve
+
+    def before_connecting(self, request: Any, **_: Any) -> None:
+        parts = urlsplit(str(request.url or ""))
+        host = (parts.hostname or "").rstrip(".")
+        addresses: Sequence[str]
+        try:
+            addresses = [str(parse_address(host))]
+        except ValueError:
+            try:
+                addresses = self.resolve(host, parts.port or 443)
+            except (OSError, UnicodeError):
+                return  # the request itself fails as "unknown host"
+        self._check(host, addresses)
+
+    def connected(self, request: Any, **_: Any) -> None:
+        info = getattr(request, "conn_info", None)
+        peer = getattr(info, "destination_address", None)
+        if peer:
+            self._check(urlsplit(str(request.url or "")).hostname or "", [str(peer[0])])
+
+    def _check(self, host: str, addresses: Sequence[str]) -> None:
+        refused = refused_kind(addresses, self.reach)
+        if refused is not None:
+            kind, address = refused
+            raise AddressRefused(f"{host} is at a {kind} address ({address}), not reached here")
+
+
 class CalDavClient:
     """One CalDAV account. Not shared between threads (build one per connector)."""
 
-    def __init__(self, credentials: CalDavCredentials, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        credentials: CalDavCredentials,
+        *,
+        timeout: float = 30.0,
+        reach: Reach = PUBLIC_ONLY,
+        resolve: Resolver = system_resolver,
+    ) -> None:
         self.credentials = credentials
         self._dav = DAVClient(
             url=credentials.url,
@@ -114,6 +163,11 @@ class CalDavClient:
             ssl_verify_cert=credentials.verify_tls,
             enable_rfc6764=False,
         )
+        guard = _AddressGuard(reach, resolve)
+        # Every request, also to a URL the server named (an href, a redirect), is checked
+        # before it is sent: by name before connecting, by the connected peer's address after.
+        self._dav.session.hooks["pre_request"].append(guard.before_connecting)
+        self._dav.session.hooks["pre_send"].append(guard.connected)
 
     def close(self) -> None:
         self._dav.close()

@@ -5,10 +5,8 @@ check it has event calendars. Every failure says what to fix, next to the field 
 from __future__ import annotations
 
 import contextlib
-import ipaddress
-import socket
 import ssl
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,11 +24,19 @@ from connectors.errors import (
     ReauthRequired,
     TransientError,
 )
+from connectors.netpolicy import (
+    PUBLIC_ONLY,
+    AddressRefused,
+    Reach,
+    Resolver,
+    classify,
+    parse_address,
+    refused_kind,
+    system_resolver,
+)
 from connectors.registry import ConnectRefused, Grant
 
-__all__ = ["Connected", "connect", "finish", "refresh"]
-
-Resolver = Callable[[str], list[str]]
+__all__ = ["Connected", "connect", "finish", "reach_of", "refresh"]
 
 
 @dataclass(frozen=True)
@@ -39,13 +45,9 @@ class Connected:
     calendars: list[CalendarProps]
 
 
-def _resolve(host: str) -> list[str]:
-    return sorted({str(info[4][0]) for info in socket.getaddrinfo(host, None)})
-
-
-def _is_private(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    return not ip.is_global
+def reach_of(allow_private: bool) -> Reach:
+    """Self-hosting: servers on this machine or the local network, when the deployment allows."""
+    return Reach(loopback=True, private=True) if allow_private else PUBLIC_ONLY
 
 
 def connect(
@@ -56,7 +58,7 @@ def connect(
     timeout: float = 15.0,
     verify_tls: bool | str = True,
     allow_private: bool = False,
-    resolve: Resolver = _resolve,
+    resolve: Resolver = system_resolver,
 ) -> Connected:
     """Find and sign in to the account; ConnectRefused (with the field to fix) otherwise."""
     server, username = server.strip(), username.strip()
@@ -71,7 +73,8 @@ def connect(
     if not username:
         raise ConnectRefused("Enter your username (often your email address).", field="username")
     url = _url_of(server, verify_tls, timeout)
-    _check_destination(url, allow_private, resolve)
+    reach = reach_of(allow_private)
+    _check_destination(url, reach, resolve)
     attempts = [url]
     parts = urlsplit(url)
     if parts.path in ("", "/"):
@@ -79,7 +82,7 @@ def connect(
     last: ConnectRefused | None = None
     for candidate in attempts:
         try:
-            return _sign_in(candidate, username, password, timeout, verify_tls)
+            return _sign_in(candidate, username, password, timeout, verify_tls, reach, resolve)
         except ConnectRefused as refused:
             if refused.field != "server":
                 raise
@@ -107,42 +110,55 @@ def _url_of(server: str, verify_tls: bool | str, timeout: float) -> str:
     return str(probe.url)
 
 
-def _check_destination(url: str, allow_private: bool, resolve: Resolver) -> None:
-    host = urlsplit(url).hostname or ""
+def _check_destination(url: str, reach: Reach, resolve: Resolver) -> None:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
     try:
-        addresses = resolve(host)
+        addresses = resolve(host, parts.port or 443)
     except (OSError, UnicodeError):
         raise ConnectRefused(
             f"The server name {host!r} could not be found; check the URL.", field="server"
         ) from None
-    private = [a for a in addresses if _is_private(a)]
-    if private and not allow_private:
-        raise ConnectRefused(
-            f"{host} is a private or local address; this GrowthGuard only connects to public "
-            "calendar servers.",
-            field="server",
-        )
-    if url.lower().startswith("http://") and len(private) != len(addresses):
+    refused = refused_kind(addresses, reach)
+    if refused is not None:
+        raise ConnectRefused(_not_reached(host, refused[0]), field="server")
+    public = [a for a in addresses if classify(parse_address(a)) == "public"]
+    if url.lower().startswith("http://") and public:
         raise ConnectRefused(
             "Use an https:// URL: GrowthGuard does not send your password unencrypted.",
             field="server",
         )
 
 
+def _not_reached(host: str, kind: str) -> str:
+    if kind in ("loopback", "private"):
+        return (
+            f"{host} is a private or local address; this GrowthGuard only connects to public "
+            "calendar servers."
+        )
+    return f"{host} is at a {kind} address, which GrowthGuard never connects to."
+
+
 def _sign_in(
-    url: str, username: str, password: str, timeout: float, verify_tls: bool | str
+    url: str,
+    username: str,
+    password: str,
+    timeout: float,
+    verify_tls: bool | str,
+    reach: Reach,
+    resolve: Resolver,
 ) -> Connected:
     credentials = CalDavCredentials(
         url=url, username=username, password=password, auth_type="basic", verify_tls=verify_tls
     )
     try:
-        principal, home, addresses = _principal(credentials, timeout)
+        principal, home, addresses = _principal(credentials, timeout, reach, resolve)
     except ReauthRequired:
         # The server may want Digest: let the library answer its challenge instead.
         credentials = CalDavCredentials(
             url=url, username=username, password=password, auth_type=None, verify_tls=verify_tls
         )
-        principal, home, addresses = _principal(credentials, timeout)
+        principal, home, addresses = _principal(credentials, timeout, reach, resolve)
     if "@" in username:
         addresses = (*addresses, username.lower())
     credentials = CalDavCredentials(
@@ -152,7 +168,7 @@ def _sign_in(
         auth_type=credentials.auth_type,
         verify_tls=verify_tls,
     ).with_addresses(addresses)
-    client = CalDavClient(credentials, timeout=timeout)
+    client = CalDavClient(credentials, timeout=timeout, reach=reach, resolve=resolve)
     try:
         with _explained(url):
             calendars = [c for c in client.calendars(home) if c.events]
@@ -167,8 +183,10 @@ def _sign_in(
     return Connected(credentials, calendars)
 
 
-def _principal(credentials: CalDavCredentials, timeout: float) -> tuple[str, str, tuple[str, ...]]:
-    client = CalDavClient(credentials, timeout=timeout)
+def _principal(
+    credentials: CalDavCredentials, timeout: float, reach: Reach, resolve: Resolver
+) -> tuple[str, str, tuple[str, ...]]:
+    client = CalDavClient(credentials, timeout=timeout, reach=reach, resolve=resolve)
     try:
         with _explained(credentials.url):
             return client.principal()
@@ -188,6 +206,12 @@ def _explained(url: str) -> Iterator[None]:
 
 
 def _message(value: BaseException, host: str) -> ConnectRefused:
+    if isinstance(value, AddressRefused):
+        # The server named another host (an href, a redirect) at an address not reached here.
+        return ConnectRefused(
+            f"{host} pointed GrowthGuard to an address it does not connect to ({value}).",
+            field="server",
+        )
     if isinstance(value, ReauthRequired):
         return ConnectRefused(
             "The server refused this username or password. Use an app password if your "
@@ -241,7 +265,7 @@ def finish(
     timeout: float = 15.0,
     verify_tls: bool | str = True,
     allow_private: bool = False,
-    resolve: Resolver = _resolve,
+    resolve: Resolver = system_resolver,
 ) -> Grant:
     """The registry entry's `finish` for the credentials form (server, username, password)."""
     connected = connect(
@@ -267,10 +291,10 @@ def finish(
     )
 
 
-def refresh(blob: bytes, *, timeout: float = 15.0) -> bytes:
+def refresh(blob: bytes, *, timeout: float = 15.0, allow_private: bool = False) -> bytes:
     """App passwords do not expire by themselves: check they still work; the same blob."""
     credentials = load(blob)
-    client = CalDavClient(credentials, timeout=timeout)
+    client = CalDavClient(credentials, timeout=timeout, reach=reach_of(allow_private))
     try:
         client.home_url()
     finally:

@@ -34,6 +34,7 @@ from connectors.errors import (
     NotFound,
     PermissionDenied,
 )
+from connectors.netpolicy import PUBLIC_ONLY, Reach
 from connectors.registry import ConnectorFactory
 
 __all__ = ["SYNC_FUTURE", "SYNC_PAST", "CalDavConnector", "make_factory"]
@@ -97,8 +98,9 @@ class CalDavConnector:
         *,
         timeout: float = 30.0,
         clock: Clock = _utc_now,
+        reach: Reach = PUBLIC_ONLY,
     ) -> None:
-        self._client = CalDavClient(credentials, timeout=timeout)
+        self._client = CalDavClient(credentials, timeout=timeout, reach=reach)
         self._addresses = frozenset(credentials.addresses)
         self._clock = clock
         self._zones: dict[str, tzinfo] = {}
@@ -428,11 +430,16 @@ def _zone_name(tzid: str | None) -> str | None:
     return tzid
 
 
-def make_factory(*, timeout: float = 30.0, clock: Clock = _utc_now) -> ConnectorFactory:
-    """A registry factory building `CalDavConnector`s from stored credential blobs."""
+def make_factory(
+    *, timeout: float = 30.0, clock: Clock = _utc_now, reach: Reach = PUBLIC_ONLY
+) -> ConnectorFactory:
+    """A registry factory building `CalDavConnector`s from stored credential blobs.
+
+    `reach` says which non-public addresses the servers may be at (connectors/netpolicy).
+    """
 
     def factory(credentials: bytes | None, save: SaveCredentials) -> CalendarConnector:
         del save  # an app password never changes by itself
-        return CalDavConnector(load(credentials), timeout=timeout, clock=clock)
+        return CalDavConnector(load(credentials), timeout=timeout, clock=clock, reach=reach)
 
     return factory

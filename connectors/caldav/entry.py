@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
-from connectors.caldav.connect import finish, refresh
+from connectors.caldav.connect import finish, reach_of, refresh
 from connectors.caldav.connector import make_factory
 from connectors.registry import ConnectKind, FormField, Grant, ProviderEntry
 
@@ -73,10 +73,10 @@ def entry(
         name="caldav",
         label="CalDAV calendar",
         kind=ConnectKind.CREDENTIALS,
-        build=make_factory(timeout=timeout),
+        build=make_factory(timeout=timeout, reach=reach_of(allow_private)),
         finish=finish_form,
         revoke=revoke,
-        refresh=partial(refresh, timeout=timeout),
+        refresh=partial(refresh, timeout=timeout, allow_private=allow_private),
         fields=FIELDS,
         guides=GUIDES,
     )

@@ -19,6 +19,7 @@ import pytest
 
 from connectors.base import CalendarConnector, Response
 from connectors.caldav import CalDavConnector, CalDavCredentials
+from connectors.netpolicy import Reach
 from tests.contract.suite import ConnectorContract, ProviderSide, RecordedRsvp
 from tests.servers.caldav import (
     EMAIL,
@@ -168,6 +169,9 @@ class CalDavProviderSide:
         return recorded
 
 
+SELF_HOSTED = Reach(loopback=True, private=True)
+
+
 def connector_for(server: CalDavServer) -> CalDavConnector:
     credentials = CalDavCredentials(
         url=server.principal_url(),
@@ -176,7 +180,7 @@ def connector_for(server: CalDavServer) -> CalDavConnector:
         auth_type="basic",
         addresses=(EMAIL,),
     )
-    return CalDavConnector(credentials, timeout=10)
+    return CalDavConnector(credentials, timeout=10, reach=SELF_HOSTED)  # servers on loopback
 
 
 class _CalDavContract(ConnectorContract):

@@ -27,6 +27,7 @@ from connectors.errors import (
     ReauthRequired,
     TransientError,
 )
+from connectors.netpolicy import Reach
 from tests.contract.test_caldav import CalDavProviderSide
 from tests.servers.caldav import (
     EMAIL,
@@ -41,6 +42,9 @@ from tests.servers.proxy import FaultProxy, Rule
 
 T0 = datetime(2031, 3, 3, 9, 0, tzinfo=UTC)
 H = timedelta(hours=1)
+
+
+SELF_HOSTED = Reach(loopback=True, private=True)
 
 
 def spec(slot: str = "7.2031-W10.0", start: datetime = T0) -> BlockSpec:
@@ -63,7 +67,7 @@ def connector(base_url: str, *, password: str = PASSWORD, timeout: float = 10) -
     credentials = CalDavCredentials(
         url=f"{base_url}{USER}/", username=USER, password=password, addresses=(EMAIL,)
     )
-    return CalDavConnector(credentials, timeout=timeout)
+    return CalDavConnector(credentials, timeout=timeout, reach=SELF_HOSTED)  # on loopback
 
 
 @pytest.fixture
