@@ -95,6 +95,12 @@ def _url_of(server: str, verify_tls: bool | str, timeout: float) -> str:
     if "://" in server:
         if not server.lower().startswith(("http://", "https://")):
             raise ConnectRefused("The URL must start with https://", field="server")
+        if "@" in urlsplit(server).netloc:
+            # A password in the URL would be stored, shown and logged with it.
+            raise ConnectRefused(
+                "Put the username and app password in their own fields, not in the URL.",
+                field="server",
+            )
         return server
     # An email address or a domain: RFC 6764 (SRV/TXT records, then /.well-known/caldav).
     try:
@@ -202,7 +208,12 @@ def _explained(url: str) -> Iterator[None]:
     except ConnectRefused:
         raise
     except (ConnectorError, ssl.SSLError, niquests.exceptions.SSLError) as failure:
-        raise _message(failure, urlsplit(url).netloc or url) from None
+        raise _message(failure, _host_of(url)) from None
+
+
+def _host_of(url: str) -> str:
+    """host[:port] of a URL, never its user information."""
+    return urlsplit(url).netloc.rpartition("@")[2] or url
 
 
 def _message(value: BaseException, host: str) -> ConnectRefused:
@@ -279,7 +290,7 @@ def finish(
     )
     person = str(context.get("email") or "").lower()
     credentials = connected.credentials.with_addresses((person,) if person else ())
-    host = urlsplit(credentials.url).netloc
+    host = _host_of(credentials.url)
     email = next((a for a in credentials.addresses if "@" in a), "")
     return Grant(
         credentials=dump(credentials),

@@ -102,3 +102,15 @@ def test_the_connect_form_refuses_addresses_by_the_shared_classifier(
             allow_private=allow_private,
             resolve=lambda host, port: [address],
         )
+
+
+def test_a_password_in_the_url_is_refused_before_any_request() -> None:
+    with pytest.raises(ConnectRefused, match="in their own fields") as refused:
+        connect(
+            "https://ann:app-password@cal.example.org/dav/",
+            "ann",
+            "app-password",
+            resolve=lambda host, port: pytest.fail("nothing may be resolved"),
+        )
+    assert refused.value.field == "server"
+    assert "app-password" not in str(refused.value)
