@@ -49,7 +49,8 @@ _RULES: list[tuple[re.Pattern[str], str]] = [
     # demo calendar URL with its login): never kept, not even the user name.
     (re.compile(r"(?i)\b([a-z][a-z0-9+.-]{0,15}://)[^/\s@\"'<>]+@"), rf"\1{REDACTED}@"),
     # Absolute URLs: keep scheme and host; path and query may be a credential (Slack webhooks).
-    (re.compile(r"(?i)\b(https?://[^/\s?#\"'<>]+)[/?#][^\s\"'<>]*"), rf"\1/{REDACTED}"),
+    # A bare trailing "/" is none (the demo calendar's address stays readable at start-up).
+    (re.compile(r"(?i)\b(https?://[^/\s?#\"'<>]+)[/?#][^\s\"'<>]+"), rf"\1/{REDACTED}"),
     # Query strings and form bodies of relative URLs: name=value for secret-carrying names.
     (re.compile(rf"(?i)(?<![A-Za-z0-9_])({_SECRET_PARAMS})=[^&\s\"'#]+"), rf"\1={REDACTED}"),
     # JSON or repr of secret-named keys.

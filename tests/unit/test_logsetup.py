@@ -209,3 +209,10 @@ def test_library_loggers_are_quiet_by_default() -> None:
         root.setLevel(saved[1])
         logging.getLogger("httpx").setLevel(logging.NOTSET)
     assert "HTTP Request" not in stream.getvalue() and "our own line" in stream.getvalue()
+
+
+def test_a_bare_server_address_stays_readable(captured: io.StringIO) -> None:
+    logging.getLogger("app.demo.service").info(
+        "demo calendar (Radicale) at %s", "http://127.0.0.1:5232/"
+    )
+    assert "at http://127.0.0.1:5232/\n" in captured.getvalue()
