@@ -25,7 +25,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN groupadd --system growthguard \
  && useradd --system --gid growthguard --home-dir /data --create-home growthguard
 COPY --from=build /dist/*.whl /tmp/
-RUN python -m pip install --no-cache-dir /tmp/*.whl && rm /tmp/*.whl
+# caldav -> niquests -> urllib3-future: built from source with URLLIB3_NO_OVERRIDE=1 it
+# installs beside urllib3 instead of overwriting it on every start (see the Makefile).
+RUN URLLIB3_NO_OVERRIDE=1 python -m pip install --no-cache-dir --no-binary urllib3-future \
+      /tmp/*.whl && rm /tmp/*.whl
 USER growthguard
 WORKDIR /data
 VOLUME ["/data"]

@@ -9,7 +9,9 @@ STAMP := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# urllib3-future (via caldav -> niquests) would overwrite urllib3 on every start unless it
+	# is built from source with URLLIB3_NO_OVERRIDE=1; tests/unit/test_urllib3.py checks.
+	URLLIB3_NO_OVERRIDE=1 $(BIN)/python -m pip install --quiet --no-binary urllib3-future -e '.[dev]'
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -58,6 +58,14 @@ class Settings(BaseSettings):
     smtp_password: SecretStr = SecretStr("")
     smtp_sender: str = "growthguard@localhost"
     smtp_starttls: bool = True
+    # CalDAV servers on loopback or private networks (self-hosting); default: not in production
+    # (unless the demo calendar runs). The same address classifier as notification targets.
+    caldav_allow_private: bool | None = None
+    # The local demo calendar (a Radicale child process); default: on in development only.
+    demo_calendar: bool | None = None
+    demo_calendar_port: int = Field(default=5232, ge=1, le=65535)
+    demo_calendar_dir: str = "var/demo-calendar"
+    demo_poll_seconds: int = Field(default=15, ge=5, le=3600)
     # /dev/mailbox lists the mail GrowthGuard sent (sign-up links...) so a laptop needs no SMTP.
     # Unset: on outside production when the public URL is a loopback address. Never in production.
     dev_mailbox: bool | None = None
@@ -94,6 +102,11 @@ class Settings(BaseSettings):
                     "make one with `growthguard keygen`"
                 ) from None
         return keys
+
+    @field_validator("caldav_allow_private", "demo_calendar", mode="before")
+    @classmethod
+    def _empty_is_default(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("default_timezone")
     @classmethod
@@ -184,6 +197,20 @@ class Settings(BaseSettings):
     def redirect_uri(self, provider: str) -> str:
         """One exact redirect URI per provider (mix-up defence, RFC 9700)."""
         return f"{self.public_url}/auth/{provider}/callback"
+
+    @property
+    def caldav_allow_private_effective(self) -> bool:
+        """CalDAV servers on loopback / private networks: by default outside production, or
+        wherever the demo calendar (on loopback) runs. Link-local and reserved: never."""
+        if self.caldav_allow_private is not None:
+            return self.caldav_allow_private
+        return self.env is not Environment.PRODUCTION or self.demo_calendar_enabled
+
+    @property
+    def demo_calendar_enabled(self) -> bool:
+        if self.demo_calendar is not None:
+            return self.demo_calendar
+        return self.env is Environment.DEVELOPMENT
 
     @property
     def push_enabled(self) -> bool:

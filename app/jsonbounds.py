@@ -23,14 +23,20 @@ def nesting_depth(text: str) -> int:
     return max(accumulate(moves, initial=0))
 
 
-def loads(body: bytes, max_depth: int = MAX_DEPTH) -> Any:
-    """Parse `body`; JsonRejectedError when it is not UTF-8 JSON or nests too deep."""
+def check_depth(body: bytes, max_depth: int = MAX_DEPTH) -> str:
+    """The body as text; JsonRejectedError when it is not UTF-8 or nests too deep."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise JsonRejectedError("body is not UTF-8") from None
     if nesting_depth(text) > max_depth:
         raise JsonRejectedError(f"body nests deeper than {max_depth} levels")
+    return text
+
+
+def loads(body: bytes, max_depth: int = MAX_DEPTH) -> Any:
+    """Parse `body`; JsonRejectedError when it is not UTF-8 JSON or nests too deep."""
+    text = check_depth(body, max_depth)
     try:
         return json.loads(text)
     except (ValueError, RecursionError):

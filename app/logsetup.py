@@ -3,7 +3,8 @@
 The filter rewrites each record's message (and traceback) before any handler formats it, so a
 secret never reaches a log line whichever logger wrote it: OAuth codes and tokens, one-click
 and sign-up link tokens, Authorization headers, passwords, API and webhook secrets, Fernet keys
-and ciphertexts, client secrets, and Slack or other webhook URLs (kept to scheme and host).
+and ciphertexts, client secrets, CalDAV app passwords (in URLs, forms, JSON, the stored blob)
+and Slack or other webhook URLs (kept to scheme and host).
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ QUIET_LOGGERS = (
     "google.auth",
     "msal",
     "apscheduler",
+    "caldav",
+    "niquests",
+    "urllib3_future",
+    "radicale",
 )
 
 _SECRET_PARAMS = (
@@ -40,8 +45,12 @@ _RULES: list[tuple[re.Pattern[str], str]] = [
     # Cookies (session ids) in header dumps and Set-Cookie lines.
     (re.compile(r"(?i)\b(gg_session|gg_browser)=[^;\s'\"]+"), rf"\1={REDACTED}"),
     (re.compile(r"(?i)(b?['\"](?:set-)?cookie['\"],\s*b?['\"])[^'\"]+"), rf"\1{REDACTED}"),
+    # Credentials inside a URL (a CalDAV server typed as https://user:app-password@host/, a
+    # demo calendar URL with its login): never kept, not even the user name.
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]{0,15}://)[^/\s@\"'<>]+@"), rf"\1{REDACTED}@"),
     # Absolute URLs: keep scheme and host; path and query may be a credential (Slack webhooks).
-    (re.compile(r"(?i)\b(https?://[^/\s?#\"'<>]+)[/?#][^\s\"'<>]*"), rf"\1/{REDACTED}"),
+    # A bare trailing "/" is none (the demo calendar's address stays readable at start-up).
+    (re.compile(r"(?i)\b(https?://[^/\s?#\"'<>]+)[/?#][^\s\"'<>]+"), rf"\1/{REDACTED}"),
     # Query strings and form bodies of relative URLs: name=value for secret-carrying names.
     (re.compile(rf"(?i)(?<![A-Za-z0-9_])({_SECRET_PARAMS})=[^&\s\"'#]+"), rf"\1={REDACTED}"),
     # JSON or repr of secret-named keys.

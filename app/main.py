@@ -49,6 +49,8 @@ def create_app(runtime: Runtime | None = None, *, scheduler: bool | None = None)
         runtime_module.install(rt)
         with transaction(rt.sessions) as session:  # targets stored before revision 0007
             encrypt_plaintext_targets(session, rt.cipher)
+        if rt.demo is not None:
+            rt.demo.start()  # the demo calendar (Radicale) lives and dies with the app
         booking_scheduler = None
         if scheduler if scheduler is not None else rt.settings.scheduler_enabled:
             booking_scheduler = BookingScheduler(rt.engine)
@@ -57,7 +59,9 @@ def create_app(runtime: Runtime | None = None, *, scheduler: bool | None = None)
             booking_scheduler.start(paused=True)
             booking_scheduler.sync(slots)  # before resuming, so nothing fires on stale jobs
             booking_scheduler.schedule_maintenance(
-                rt.settings.poll_interval_seconds, rt.settings.push_enabled
+                rt.settings.poll_interval_seconds,
+                rt.settings.push_enabled,
+                demo_poll_seconds=rt.settings.demo_poll_seconds if rt.demo else None,
             )
             booking_scheduler.resume()
         app.state.scheduler = booking_scheduler
@@ -75,6 +79,8 @@ def create_app(runtime: Runtime | None = None, *, scheduler: bool | None = None)
             if booking_scheduler is not None:
                 booking_scheduler.shutdown()
             rt.dispatcher.shutdown()
+            if rt.demo is not None:
+                rt.demo.stop()
             runtime_module.install(None)
 
     app = FastAPI(

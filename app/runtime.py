@@ -6,15 +6,18 @@ collaborators here instead of in arguments that would have to be serialised.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.db.session import make_engine, make_session_factory
+from app.demo.service import DemoCalendar
 from app.dispatch import InProcessDispatcher
 from app.providers import Providers, providers_from_settings, register_connectors
 from app.ratelimit import Throttle
@@ -25,6 +28,7 @@ from app.services.mailbox import DevMailbox, Mail
 from app.services.mailbox import send as send_mail
 from app.services.provider_errors import tagged
 
+log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 
 
@@ -45,6 +49,7 @@ class Runtime:
     senders: Senders
     throttle: Throttle
     mailbox: DevMailbox | None = None
+    demo: DemoCalendar | None = None  # the local demo calendar (development)
 
     def send_account_mail(self, mail: Mail) -> None:
         """Mail about the account itself (sign-up links): dev mailbox and/or SMTP, off-request."""
@@ -65,6 +70,7 @@ def build_runtime(
     engine: Engine | None = None,
     providers: Providers | None = None,
     senders: Senders | None = None,
+    demo: DemoCalendar | None = None,
 ) -> Runtime:
     """Wire a runtime; tests pass their own connectors, clock, engine or provider endpoints."""
     engine = engine or make_engine(settings.database_url)
@@ -86,7 +92,19 @@ def build_runtime(
         ),
         throttle=Throttle(settings.rate_limit_storage),
         mailbox=DevMailbox() if settings.dev_mailbox_enabled else None,
+        demo=demo or demo_from_settings(settings),
     )
+
+
+def demo_from_settings(settings: Settings) -> DemoCalendar | None:
+    """The demo calendar when enabled (not started yet: the app's lifespan starts it)."""
+    if not settings.demo_calendar_enabled:
+        return None
+    if not settings.caldav_allow_private_effective:
+        # Its server is on loopback, which CalDAV accounts may then not reach.
+        log.warning("the demo calendar is off: GG_CALDAV_ALLOW_PRIVATE=false forbids loopback")
+        return None
+    return DemoCalendar.at(Path(settings.demo_calendar_dir), settings.demo_calendar_port)
 
 
 def smtp_settings(settings: Settings) -> SmtpSettings | None:

@@ -181,7 +181,9 @@ class BookingScheduler:
         elif _describe(job.trigger) != _describe(trigger):
             self._scheduler.reschedule_job(jid, trigger=trigger)
 
-    def schedule_maintenance(self, poll_seconds: int, push_enabled: bool) -> None:
+    def schedule_maintenance(
+        self, poll_seconds: int, push_enabled: bool, *, demo_poll_seconds: int | None = None
+    ) -> None:
         """The recurring sweeps: polling (frequent without push, a daily safety net with it),
         notification delivery, grace-period declines, reports, and channel renewal."""
         every = {
@@ -197,6 +199,10 @@ class BookingScheduler:
             "weekly-reports": ("app.tasks:send_weekly_reports", 3600),
             "quarterly-reviews": ("app.tasks:send_quarterly_reviews", 6 * 3600),
         }
+        if demo_poll_seconds is not None:
+            every["poll-demo-calendars"] = ("app.tasks:poll_demo_calendars", demo_poll_seconds)
+        elif self._scheduler.get_job("poll-demo-calendars") is not None:
+            self._scheduler.remove_job("poll-demo-calendars")
         if push_enabled:
             every["renew-watches"] = ("app.tasks:renew_watches", 3600)
         elif self._scheduler.get_job("renew-watches") is not None:

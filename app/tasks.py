@@ -15,18 +15,24 @@ from app import runtime
 from app.db.models import (
     Account,
     AccountStatus,
-    BookingRun,
-    BookingRunState,
+    BookingJob,
+    BookingJobState,
     Calendar,
     Plan,
     User,
 )
 from app.db.session import transaction
 from app.domain.time import IsoWeek
-from app.services import booking_runs, choices, conflicts, delivery, push, report_notices
+from app.services import booking_jobs, choices, conflicts, delivery, push, report_notices
 from app.services import reports as report_service
 from app.services import sync as sync_service
-from app.services.booking import BookingBlockedError, BookingReport, book_week, horizon_weeks
+from app.services.booking import (
+    BookingBlockedError,
+    BookingReport,
+    book_week,
+    horizon_weeks,
+    record_run,
+)
 from app.services.connections import mark_gone, mark_needs_reauth
 from app.services.plans import plan_zone, spec_of
 from app.services.provider_errors import account_of
@@ -44,8 +50,8 @@ class RetryPolicy:
     """When to try a provider again. Connectors make one attempt and raise typed errors;
     tasks re-enqueue themselves with `delay()` (never a sleep in a request or a worker)."""
 
-    attempts: int = 6
-    base_seconds: float = 30.0
+    attempts: int = 8
+    base_seconds: float = 5.0  # a glitch is retried within seconds; an outage backs off
     cap_seconds: float = 3600.0
 
     def delay(
@@ -105,7 +111,11 @@ def _book_once(plan_id: int, week: str, now: datetime | None = None) -> BookingR
             report = book_week(
                 session, plan, IsoWeek.parse(week), now, rt.connectors, session.commit
             )
-        except (BookingBlockedError, ConnectorError):
+        except BookingBlockedError as error:
+            record_run(session, plan_id, IsoWeek.parse(week), now, "blocked", reason=str(error))
+            session.commit()  # keeps the account status and notification it recorded
+            raise
+        except ConnectorError:
             session.commit()  # keeps the account status, notification and audit it recorded
             raise
         except BaseException:
@@ -149,46 +159,46 @@ def run_booking(run_id: int) -> str | None:
     """Carry out a booking run; on a provider failure, schedule the retry the policy allows."""
     rt = runtime.current()
     with transaction(rt.sessions) as session:
-        run = session.get(BookingRun, run_id)
-        if run is None or run.state in booking_runs.FINISHED:
+        run = session.get(BookingJob, run_id)
+        if run is None or run.state in booking_jobs.FINISHED:
             return None
-        run.state, run.attempts = BookingRunState.RUNNING, run.attempts + 1
+        run.state, run.attempts = BookingJobState.RUNNING, run.attempts + 1
         run.updated_at = rt.clock()
         plan_id, weeks, attempt = run.plan_id, list(run.weeks), run.attempts
     reports: list[BookingReport] = []
-    outcome: tuple[BookingRunState, dict[str, object]]
+    outcome: tuple[BookingJobState, dict[str, object]]
     delay: float | None = None
     try:
         for week in weeks:
             report = _book_once(plan_id, week)
             if report is not None:
                 reports.append(report)
-        outcome = BookingRunState.DONE, {"reports": [vars(r) for r in reports]}
+        outcome = BookingJobState.DONE, {"reports": [vars(r) for r in reports]}
     except BookingBlockedError as error:
-        outcome = BookingRunState.BLOCKED, {"reason": str(error)}
+        outcome = BookingJobState.BLOCKED, {"reason": str(error)}
     except ReauthRequired as error:
-        outcome = BookingRunState.BLOCKED, {"reason": _reconnect(error)}
+        outcome = BookingJobState.BLOCKED, {"reason": _reconnect(error)}
     except ConnectorError as error:
         delay = RETRY.delay(error, attempt)
         reason = f"the calendar provider failed: {_why(error)}"
         if delay is None:
-            outcome = BookingRunState.FAILED, {"reason": reason}
+            outcome = BookingJobState.FAILED, {"reason": reason}
         else:
-            outcome = BookingRunState.RETRYING, {"reason": reason, "retry_in_seconds": delay}
+            outcome = BookingJobState.RETRYING, {"reason": reason, "retry_in_seconds": delay}
     now = rt.clock()
     with transaction(rt.sessions) as session:
-        run = session.get(BookingRun, run_id)
+        run = session.get(BookingJob, run_id)
         if run is None:
             return None
         state, detail = outcome
-        if state is BookingRunState.RETRYING and delay is not None:
+        if state is BookingJobState.RETRYING and delay is not None:
             run.state, run.detail, run.updated_at = state, detail, now
             run.next_attempt_at = now + timedelta(seconds=delay)
         else:
-            booking_runs.finish(run, state, now, **detail)
-            if state is BookingRunState.FAILED:
+            booking_jobs.finish(run, state, now, **detail)
+            if state is BookingJobState.FAILED:
                 _tell_failed(session, plan_id, str(detail["reason"]))
-    if delay is not None and state is BookingRunState.RETRYING:
+    if delay is not None and state is BookingJobState.RETRYING:
         enqueue_booking(run_id, delay)
     log.info("booking run %s (plan %s): %s", run_id, plan_id, state)
     return str(state)
@@ -218,6 +228,18 @@ def _tell_failed(session: Session, plan_id: int, reason: str) -> None:
         )
 
 
+def book_user_plans(user_id: int) -> int:
+    """Queue a booking of every active plan of a person (e.g. right after a calendar was
+    connected); provider failures retry in the background like any booking run."""
+    rt = runtime.current()
+    with rt.sessions() as session:
+        ids = list(
+            session.scalars(select(Plan.id).where(Plan.user_id == user_id, Plan.active.is_(True)))
+        )
+    now = rt.clock()
+    return sum(request_booking(plan_id, plan_weeks(plan_id, now)) is not None for plan_id in ids)
+
+
 def request_booking(plan_id: int, weeks: list[str]) -> int | None:
     """Queue a booking run (the weekly job and the API use this); its id, or None."""
     rt = runtime.current()
@@ -226,7 +248,7 @@ def request_booking(plan_id: int, weeks: list[str]) -> int | None:
         plan = session.get(Plan, plan_id)
         if plan is None or not plan.active:
             return None
-        run_id = booking_runs.request_run(session, plan, weeks, now).id
+        run_id = booking_jobs.request_run(session, plan, weeks, now).id
     enqueue_booking(run_id)
     return run_id
 
@@ -236,7 +258,7 @@ def resume_bookings() -> int:
     rt = runtime.current()
     now = rt.clock()
     with rt.sessions() as session:
-        runs = [(r.id, r.next_attempt_at) for r in booking_runs.unfinished(session)]
+        runs = [(r.id, r.next_attempt_at) for r in booking_jobs.unfinished(session)]
     for run_id, due in runs:
         wait = max((due - now).total_seconds(), 0.0) if due is not None else 0.0
         enqueue_booking(run_id, wait)
@@ -373,6 +395,24 @@ def enqueue_sync(
 
 def _retry_sync(calendar_id: int, recreate_watch: bool, full: bool, attempt: int) -> None:
     enqueue_sync(calendar_id, recreate_watch=recreate_watch, full=full, attempt=attempt)
+
+
+def poll_demo_calendars() -> int:
+    """Queue a sync of the demo calendars (polled often so the demo reacts within seconds)."""
+    rt = runtime.current()
+    with rt.sessions() as session:
+        ids = list(
+            session.scalars(
+                select(Calendar.id)
+                .join(Account, Account.id == Calendar.account_id)
+                .where(
+                    Calendar.is_busy_source.is_(True),
+                    Account.status == AccountStatus.OK,
+                    Account.is_demo.is_(True),
+                )
+            )
+        )
+    return sum(enqueue_sync(calendar_id) for calendar_id in ids)
 
 
 def poll_calendars() -> int:

@@ -1,18 +1,41 @@
-"""Explicit map from provider name to connector factory.
+"""Providers as data: how each one connects, finishes, refreshes, revokes and builds a connector.
 
-Only "memory" is registered by default (an in-memory demo account, see `connectors.memory`);
-the application registers the real providers at startup.
+Two maps, both explicit:
+
+- connector factories by provider name (`register`, `get_factory`): what builds a live
+  connector from a stored credential blob. Only "memory" is registered by default (an
+  in-memory demo account, see `connectors.memory`); the application registers the rest.
+- `ProviderEntry` values, one per provider, describing the connect flow. The application
+  builds them from its settings (each provider package has an `entry(...)` function) and
+  never branches on a provider's name.
 """
 
 from __future__ import annotations
 
+import enum
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from connectors.base import CalendarConnector, SaveCredentials
+from connectors.errors import ConnectorError
 from connectors.memory import memory_factory
+from connectors.push import PushParser
 
-__all__ = ["ConnectorFactory", "get_factory", "providers", "register"]
+__all__ = [
+    "ConnectKind",
+    "ConnectRefused",
+    "ConnectorFactory",
+    "FormField",
+    "Grant",
+    "MissingPermissions",
+    "OAuthStart",
+    "ProviderEntry",
+    "get_factory",
+    "providers",
+    "register",
+]
 
 ConnectorFactory = Callable[[bytes | None, SaveCredentials], CalendarConnector]
 """Builds a connector from a credential blob (None for providers without one) and a callback
@@ -45,3 +68,91 @@ def providers() -> list[str]:
 
 
 register("memory", memory_factory)
+
+
+# --- the connect flow, as data ----------------------------------------------------------------
+
+
+class ConnectKind(enum.StrEnum):
+    OAUTH = "oauth"  # redirect to the provider's consent screen, come back to a callback
+    CREDENTIALS = "credentials"  # a form (server, username, app password)
+
+
+class ConnectRefused(ConnectorError):
+    """Connecting failed for a reason the person can act on; `field` names the form field."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+class MissingPermissions(ConnectRefused):
+    """The person did not grant everything needed (granular consent)."""
+
+    def __init__(self, missing: list[str]) -> None:
+        self.missing = missing
+        super().__init__("not granted: " + ", ".join(missing))
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a finished connect yields.
+
+    `credentials` is the blob to store encrypted; `subject` is the provider's stable id of the
+    person (Google `sub`, Microsoft `tid:oid`, a CalDAV principal URL), never an email;
+    `account_key` tells two accounts of one person at one provider apart.
+    """
+
+    credentials: bytes = field(repr=False)
+    email: str
+    email_verified: bool
+    subject: str
+    account_key: str
+    display_name: str
+
+
+@dataclass(frozen=True)
+class OAuthStart:
+    """Where to send the browser; `secrets` (state, PKCE verifier...) stay server-side."""
+
+    url: str
+    state: str
+    secrets: dict[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class FormField:
+    """One field of a credentials form."""
+
+    name: str
+    label: str
+    kind: str = "text"  # an <input type>: text, url, email, password
+    required: bool = True
+    help: str = ""
+    autocomplete: str = "off"
+
+
+Finish = Callable[[Mapping[str, Any], Mapping[str, str]], Grant]
+"""(server-side context, callback parameters or form fields) -> Grant; raises ConnectRefused.
+
+For OAuth the context is the `OAuthStart.secrets` kept since `begin`; for a credentials form it
+holds the signed-in person's `email`."""
+
+
+@dataclass(frozen=True)
+class ProviderEntry:
+    """Everything the application needs to offer, connect and run one provider."""
+
+    name: str
+    label: str  # "Google Calendar", shown to people
+    kind: ConnectKind
+    build: ConnectorFactory
+    finish: Finish
+    revoke: Callable[[bytes], None]  # best effort; the caller deletes the blob either way
+    refresh: Callable[[bytes], bytes]  # a fresh blob, or ReauthRequired
+    begin: Callable[[], OAuthStart] | None = None  # OAuth only
+    sign_in: bool = False  # may sign a person in (and create the user) by verified email
+    requires_verified_email: bool = False
+    fields: tuple[FormField, ...] = ()  # credentials form only
+    guides: tuple[tuple[str, str], ...] = ()  # (server, short help) shown by the form
+    push: PushParser | None = None  # parses the provider's push requests, when it pushes

@@ -6,12 +6,15 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
 
 from app import tasks
 from app.api.params import RowId
 from app.deps import CurrentUser, RuntimeDep, SessionDep
+from app.services import accounts as account_service
 from app.services import calendars as calendar_service
+from app.services import onboarding
+from app.services.errors import InvalidInputError
 from app.services.sync import cached_events
 
 router = APIRouter(tags=["accounts"])
@@ -86,6 +89,51 @@ def list_accounts(user: CurrentUser, session: SessionDep) -> list[AccountOut]:
         )
         for account, calendars in calendar_service.accounts_of(session, user)
     ]
+
+
+class ConnectFields(BaseModel):
+    """The provider's form fields (e.g. server, username, password); see its entry."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fields: dict[str, Annotated[str, StringConstraints(max_length=1000)]]
+
+
+@router.post("/accounts/connect/{provider}", response_model=AccountOut, status_code=201)
+def connect(
+    provider: str, body: ConnectFields, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+) -> AccountOut:
+    """Connect an account with credentials (a CalDAV server and app password); 422 says why not."""
+    try:
+        connected = account_service.connect_with_form(
+            session,
+            cipher=runtime.cipher,
+            providers=runtime.providers,
+            connectors=runtime.connectors,
+            provider=provider,
+            fields=dict(body.fields),
+            user=user,
+            now=runtime.clock(),
+        )
+    except account_service.ConnectRejectedError as error:
+        session.rollback()
+        raise InvalidInputError([(f"fields.{error.field or 'server'}", str(error))]) from None
+    session.commit()  # the first sync runs in another thread
+    onboarding.after_connect(runtime, connected.account_id)
+    account = calendar_service.get_account(session, user, connected.account_id)
+    return AccountOut(
+        id=account.id,
+        provider=account.provider,
+        email=account.display_name,
+        status=account.status,
+        status_detail=account.status_detail,
+        calendars=[
+            _calendar_out(c)
+            for _, calendars in calendar_service.accounts_of(session, user)
+            for c in calendars
+            if c.account_id == account.id
+        ],
+    )
 
 
 @router.patch("/calendars/{calendar_id}", response_model=CalendarOut)

@@ -1,22 +1,17 @@
-"""Connect / sign in with Google or Microsoft: start, callback, sign out."""
+"""Connect / sign in with an OAuth provider (start, callback), and sign out."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 
-from app import tasks
-from app.db.models import Account, Calendar
 from app.db.session import transaction
 from app.deps import SESSION_COOKIE, RuntimeDep, signed_in_user_id
-from app.services import accounts, websessions
+from app.services import accounts, onboarding, websessions
 from app.web import render
 from app.web.forms import BROWSER_COOKIE, cookie_flags, csrf_ok
 
 router = APIRouter(tags=["auth"])
-
-PROVIDER_NAMES = {"google": "Google Calendar", "microsoft": "Outlook / Microsoft 365"}
 
 
 @router.get("/auth/{provider}/start", response_class=RedirectResponse, status_code=302)
@@ -67,12 +62,16 @@ def callback(provider: str, request: Request, runtime: RuntimeDep) -> Response:
         return render(
             request,
             "missing_scopes.html",
-            {"provider": PROVIDER_NAMES.get(provider, provider), "missing": error.missing},
+            {
+                "provider": accounts.label_of(runtime.providers, provider),
+                "provider_name": provider,
+                "missing": error.missing,
+            },
             status_code=status.HTTP_400_BAD_REQUEST,
         )
     except accounts.ConnectRejectedError as error:
         return _problem(request, str(error), status.HTTP_400_BAD_REQUEST)
-    _after_connect(runtime, connected.account_id)
+    onboarding.after_connect(runtime, connected.account_id)
     response = RedirectResponse("/dashboard/accounts", status_code=status.HTTP_303_SEE_OTHER)
     response.set_cookie(SESSION_COOKIE, cookie, max_age=14 * 86400, **cookie_flags(runtime))
     response.delete_cookie(BROWSER_COOKIE, path="/")
@@ -94,22 +93,6 @@ async def sign_out(request: Request, runtime: RuntimeDep) -> Response:
     response = RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
-
-
-def _after_connect(runtime: RuntimeDep, account_id: int) -> None:
-    # First sync and push channels run in the background; the person sees the page at once.
-    with runtime.sessions() as session:
-        ids = session.scalars(
-            select(Calendar.id).where(
-                Calendar.account_id == account_id, Calendar.is_busy_source.is_(True)
-            )
-        ).all()
-    for calendar_id in ids:
-        tasks.enqueue_sync(calendar_id, recreate_watch=True)
-    with runtime.sessions() as session:
-        user_id = session.get_one(Account, account_id).user_id
-    # The baseline (last four weeks) is read live from the calendars, off the request.
-    runtime.dispatcher.submit(f"baseline:{user_id}", lambda: tasks.compute_baseline(user_id))
 
 
 def _problem(request: Request, message: str, code: int) -> Response:

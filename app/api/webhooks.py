@@ -1,4 +1,9 @@
-"""Provider push endpoints: verify, record, answer fast, sync in the background."""
+"""Provider push endpoints: verify, record, answer fast, sync in the background.
+
+Each provider's registry entry parses its own requests; verification against the channels we
+created is the same for all. The body is bounded by the request-size middleware; parsing and
+the database work run off the event loop.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +16,20 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from app import jsonbounds, tasks
 from app.db.session import transaction
 from app.deps import RuntimeDep
+from app.runtime import Runtime
 from app.services import push
+from connectors.push import PushMalformed, PushNotice, PushParse, PushParser, PushRequest
 
 router = APIRouter(tags=["webhooks"])
+
+
+_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Accepted, or a subscription handshake echoed as plain text",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    },
+    202: {"description": "Notifications accepted (providers that expect 202)"},
+}
 
 
 def _rejected(reason: str, code: int) -> Response:
@@ -21,54 +37,40 @@ def _rejected(reason: str, code: int) -> Response:
     return JSONResponse({"detail": reason}, status_code=code)
 
 
-@router.post("/webhooks/google", status_code=status.HTTP_200_OK)
-def google(request: Request, runtime: RuntimeDep) -> Response:
-    """Google push: channel id + token checked; a hint to sync, never trusted as data."""
-    headers = {k.lower(): v for k, v in request.headers.items()}
+@router.post("/webhooks/{provider}", responses=_ANSWERS)
+@router.post("/webhooks/{provider}/lifecycle", responses=_ANSWERS)
+async def notification(provider: str, request: Request, runtime: RuntimeDep) -> Response:
+    """A push from a provider: a hint to sync, never trusted as data."""
+    entry = runtime.providers.entry(provider)
+    if entry is None or entry.push is None:
+        return _rejected("unknown provider", status.HTTP_404_NOT_FOUND)
+    parsed_request = PushRequest(
+        headers={k.lower(): v for k, v in request.headers.items()},
+        query=dict(request.query_params),
+        body=await request.body(),
+    )
     try:
-        with transaction(runtime.sessions) as session:
-            wanted = push.google_notification(session, headers, runtime.clock())
-    except push.WebhookRejectedError as error:
-        return _rejected(str(error), error.status)
-    if wanted is not None:
-        tasks.enqueue_sync(wanted.calendar_id)
-    return Response(status_code=status.HTTP_200_OK)
-
-
-_VALIDATION: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "The subscription validation handshake: the token echoed as plain text",
-        "content": {"text/plain": {"schema": {"type": "string"}}},
-    },
-    202: {"description": "Notifications accepted"},
-}
-
-
-@router.post("/webhooks/microsoft", status_code=202, responses=_VALIDATION)
-@router.post("/webhooks/microsoft/lifecycle", status_code=202, responses=_VALIDATION)
-async def microsoft(request: Request, runtime: RuntimeDep) -> Response:
-    """Graph change and lifecycle notifications, and the subscription validation handshake."""
-    token = request.query_params.get("validationToken")
-    if token is not None:
-        # Graph wants the decoded token back as plain text within 10 seconds.
-        return PlainTextResponse(token, status_code=status.HTTP_200_OK)
-    raw = await request.body()  # bounded by the request-size limit middleware
-    try:
-        # Parsing and the database work run off the event loop.
-        body: Any = await run_in_threadpool(jsonbounds.loads, raw)
-    except jsonbounds.JsonRejectedError as error:
+        parsed = await run_in_threadpool(_parse, entry.push, parsed_request)
+    except (PushMalformed, jsonbounds.JsonRejectedError) as error:
         return _rejected(str(error), status.HTTP_400_BAD_REQUEST)
-    if not isinstance(body, dict):
-        return _rejected("body is not an object", status.HTTP_400_BAD_REQUEST)
+    if parsed.reply is not None:
+        return PlainTextResponse(parsed.reply, status_code=status.HTTP_200_OK)
     try:
-        wanted = await run_in_threadpool(_record_microsoft, runtime, body)
+        wanted = await run_in_threadpool(_verify, runtime, provider, parsed.notices)
     except push.WebhookRejectedError as error:
         return _rejected(str(error), error.status)
     for item in wanted:
         tasks.enqueue_sync(item.calendar_id, recreate_watch=item.recreate_watch, full=item.full)
-    return Response(status_code=status.HTTP_202_ACCEPTED)
+    return Response(status_code=parsed.status)
 
 
-def _record_microsoft(runtime: RuntimeDep, body: dict[str, Any]) -> list[push.SyncRequest]:
+def _parse(parser: PushParser, request: PushRequest) -> PushParse:
+    # A body nesting deeper than any notification does is refused before a parser recurses.
+    if request.body:
+        jsonbounds.check_depth(request.body)
+    return parser(request)
+
+
+def _verify(runtime: Runtime, provider: str, notices: list[PushNotice]) -> list[push.SyncRequest]:
     with transaction(runtime.sessions) as session:
-        return push.microsoft_notifications(session, body, runtime.clock())
+        return push.verify(session, provider, notices, runtime.clock())

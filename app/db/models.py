@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -97,13 +98,16 @@ class Account(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     provider: Mapped[str] = mapped_column(String(32))
     external_id: Mapped[str] = mapped_column(String(320))
-    # The provider's stable account id (Google `sub`, MSAL home_account_id).
+    # The provider's stable id of the person (Google `sub`, Microsoft `tid:oid`, a CalDAV
+    # principal URL): never an email.
     provider_account_id: Mapped[str | None] = mapped_column(String(320))
     display_name: Mapped[str] = mapped_column(String(320), default="")
     status: Mapped[AccountStatus] = mapped_column(String(32), default=AccountStatus.OK)
     status_detail: Mapped[str] = mapped_column(Text, default="")
     # Fernet ciphertext; the keys live in settings, never in the database.
     credentials: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The local demo calendar (development): polled often, offers a sample invite.
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
 
@@ -170,6 +174,24 @@ class Block(Base):
     state: Mapped[BlockState] = mapped_column(String(16), default=BlockState.BOOKED)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+
+class BookingRun(Base):
+    """The outcome of the last booking run of one plan and week (what the week view explains)."""
+
+    __tablename__ = "booking_runs"
+    __table_args__ = (UniqueConstraint("plan_id", "week"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"))
+    week: Mapped[str] = mapped_column(String(8))
+    ran_at: Mapped[datetime]
+    # "booked" (target met), "short" (target missed: reason), "no_target", "blocked" (reason)
+    outcome: Mapped[str] = mapped_column(String(16))
+    booked_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    target_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    reason: Mapped[str] = mapped_column(Text, default="")
 
 
 class Notification(Base):
@@ -406,7 +428,7 @@ class UsedLink(Base):
 import app.db.reports_models  # noqa: E402, F401  (registers Baseline on Base.metadata)
 
 
-class BookingRunState(StrEnum):
+class BookingJobState(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
     RETRYING = "retrying"  # a provider was down or throttling; `next_attempt_at` says when
@@ -415,10 +437,12 @@ class BookingRunState(StrEnum):
     FAILED = "failed"  # gave up after the retries
 
 
-class BookingRun(Base):
-    """One booking request (on demand or weekly) and its outcome, for `/plans/{id}/bookings`."""
+class BookingJob(Base):
+    """One booking request (on demand or weekly) and its progress, for `/plans/{id}/bookings`.
 
-    __tablename__ = "booking_runs"
+    (`BookingRun` is the outcome per plan and week that the week view explains.)"""
+
+    __tablename__ = "booking_jobs"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)

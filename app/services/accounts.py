@@ -1,4 +1,8 @@
-"""Connecting calendar accounts: the OAuth dance, sign-in by verified email, disconnecting."""
+"""Connecting calendar accounts: OAuth redirects or credentials forms, sign-in by verified email.
+
+Every provider-specific step is the provider's registry entry (`app.providers`); this module
+only stores what the entry returns.
+"""
 
 from __future__ import annotations
 
@@ -11,21 +15,28 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db.models import Account, AccountStatus, OAuthState, User
+from app.db.models import Account, AccountStatus, Calendar, OAuthState, User
 from app.db.session import transaction
 from app.providers import Providers
 from app.security import CredentialCipher, hash_token, same_secret
 from app.services import identity
 from app.services.connections import ConnectorProvider, store_calendars
-from connectors.errors import ConnectorError
-from connectors.google import oauth as google_oauth
-from connectors.microsoft import oauth as microsoft_oauth
+from connectors.errors import ConnectorError, TransientError
+from connectors.registry import ConnectKind, ConnectRefused, Grant, MissingPermissions
 
 STATE_TTL = timedelta(minutes=10)
+MAX_ID_LENGTH = 320  # subjects, account keys, emails and names are stored in 320 characters
 
 
 class ConnectRejectedError(Exception):
-    """The authorization response cannot be accepted; the message is safe to show."""
+    """The connect attempt cannot be accepted; the message is safe to show.
+
+    `field` names the form field the message belongs next to, when there is one.
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(message)
 
 
 class MissingPermissionsError(ConnectRejectedError):
@@ -46,13 +57,10 @@ class Connected:
     created_user: bool
 
 
-@dataclass(frozen=True)
-class _Grant:
-    credentials: bytes
-    email: str
-    provider_account_id: str
-    subject: str = ""  # the provider's stable id of the person (see app/services/identity.py)
-    email_verified: bool = False
+def label_of(providers: Providers, provider: str) -> str:
+    """The provider's name for people ("Google Calendar"); the raw name if unknown."""
+    entry = providers.entry(provider)
+    return entry.label if entry is not None else provider
 
 
 def begin_connect(
@@ -64,27 +72,24 @@ def begin_connect(
     now: datetime,
 ) -> str:
     """Start an authorization; the state and PKCE secrets stay server-side. Returns the URL."""
-    if provider == "google" and providers.google is not None:
-        start = google_oauth.start_authorization(providers.google)
-        state, url = start.state, start.url
-        payload = json.dumps({"code_verifier": start.code_verifier})
-    elif provider == "microsoft" and providers.microsoft is not None:
-        flow = microsoft_oauth.start_authorization(providers.microsoft)
-        state, url = str(flow["state"]), str(flow["auth_uri"])
-        payload = json.dumps(flow)
-    else:
+    entry = providers.entry(provider)
+    if entry is None or entry.kind is not ConnectKind.OAUTH or entry.begin is None:
         raise ConnectRejectedError(f"{provider} is not configured on this server")
+    try:
+        start = entry.begin()
+    except ConnectorError as error:
+        raise ConnectRejectedError(f"{entry.label} cannot be reached: {error}") from None
     session.add(
         OAuthState(
-            state=state,
+            state=start.state,
             provider=provider,
             browser_hash=hash_token(browser_id),
-            payload=cipher.encrypt(payload.encode()),
+            payload=cipher.encrypt(json.dumps(start.secrets).encode()),
             expires_at=now + STATE_TTL,
         )
     )
     session.flush()
-    return url
+    return start.url
 
 
 def consume_state(
@@ -128,87 +133,175 @@ def complete_connect(
     signed_in_user_id: int | None = None,
     now: datetime | None = None,
 ) -> Connected:
-    """Exchange the code and store the account.
+    """Finish an OAuth connect and store the account.
 
     Who signs in (or is linked) is decided by `identity.resolve`: by the provider's subject,
     by email only when both sides proved it. IdentityRejectedError is a ConnectRejectedError.
     """
-    if "error" in params:
-        said = params.get("error_description") or params["error"]
-        raise ConnectRejectedError(f"{provider} said: {said}")
-    grant = _exchange(providers, provider, secrets_, params)
+    entry = providers.entry(provider)
+    if entry is None or entry.kind is not ConnectKind.OAUTH:
+        raise ConnectRejectedError(f"{provider} is not configured on this server")
+    grant = _finish(providers, provider, secrets_, params)
+    if entry.requires_verified_email and not grant.email_verified:
+        raise ConnectRejectedError(f"{entry.label} has not verified this account's email address")
     signed_in = session.get(User, signed_in_user_id) if signed_in_user_id is not None else None
+    if signed_in is None and not entry.sign_in:
+        raise ConnectRejectedError(f"sign in first, then connect your {entry.label}")
+    user, created = _identify(
+        session,
+        entry.label,
+        provider,
+        grant,
+        signed_in=signed_in,
+        default_timezone=default_timezone,
+        now=now or datetime.now(UTC),
+    )
+    account = store_grant(session, cipher, connectors, user, provider, grant)
+    if created:
+        zones = [c.timezone for c in _calendars_of(session, account) if c.is_primary]
+        if zones and zones[0]:
+            user.timezone = zones[0]  # a better default than the server's zone
+    return Connected(user_id=user.id, account_id=account.id, created_user=created)
+
+
+def connect_with_form(
+    session: Session,
+    *,
+    cipher: CredentialCipher,
+    providers: Providers,
+    connectors: ConnectorProvider,
+    provider: str,
+    fields: dict[str, str],
+    user: User,
+    now: datetime | None = None,
+) -> Connected:
+    """Connect an account from a credentials form (e.g. CalDAV) for the signed-in person."""
+    entry = providers.entry(provider)
+    if entry is None or entry.kind is not ConnectKind.CREDENTIALS:
+        raise ConnectRejectedError(f"{provider} is not offered on this server")
+    grant = _finish(providers, provider, {"email": user.email}, fields)
+    account = link_grant(
+        session, cipher, connectors, user, provider, grant, label=entry.label, now=now
+    )
+    return Connected(user_id=user.id, account_id=account.id, created_user=False)
+
+
+def link_grant(
+    session: Session,
+    cipher: CredentialCipher,
+    connectors: ConnectorProvider,
+    user: User,
+    provider: str,
+    grant: Grant,
+    *,
+    label: str,
+    now: datetime | None = None,
+) -> Account:
+    """Link `grant` to the signed-in `user` (explicit linking) and store the account.
+
+    The grant's subject becomes the user's identity at the provider; a subject already linked
+    to someone else is refused, so nobody can attach another person's account to their own
+    user (or theirs to another's).
+    """
+    _identify(
+        session,
+        label,
+        provider,
+        grant,
+        signed_in=user,
+        default_timezone=user.timezone,
+        now=now or datetime.now(UTC),
+    )
+    return store_grant(session, cipher, connectors, user, provider, grant)
+
+
+def _identify(
+    session: Session,
+    label: str,
+    provider: str,
+    grant: Grant,
+    *,
+    signed_in: User | None,
+    default_timezone: str,
+    now: datetime,
+) -> tuple[User, bool]:
+    """Who this grant belongs to, by `identity.resolve` (subject first, proven emails only)."""
+    if max(len(grant.subject), len(grant.account_key), len(grant.email)) > MAX_ID_LENGTH:
+        # A server chooses these (a CalDAV principal URL): refuse what cannot be stored.
+        raise ConnectRejectedError(
+            f"{label} gave an account id or address longer than {MAX_ID_LENGTH} characters"
+        )
     try:
         who = identity.resolve(
             session,
             provider=provider,
+            label=label,
             subject=grant.subject,
             email=grant.email,
             email_verified=grant.email_verified,
             signed_in=signed_in,
             default_timezone=default_timezone,
-            now=now or datetime.now(UTC),
+            now=now,
         )
     except identity.IdentityRejectedError as error:
         raise ConnectRejectedError(str(error)) from None
-    user, created = who.user, who.created
+    return who.user, who.created
+
+
+def _finish(
+    providers: Providers, provider: str, context: dict[str, Any], params: dict[str, str]
+) -> Grant:
+    entry = providers.entry(provider)
+    assert entry is not None
+    try:
+        return entry.finish(context, params)
+    except MissingPermissions as error:
+        raise MissingPermissionsError(provider, list(error.missing)) from None
+    except ConnectRefused as error:
+        raise ConnectRejectedError(str(error), error.field) from None
+    except ConnectorError as error:
+        raise ConnectRejectedError(f"{entry.label}: {error}") from None
+
+
+def store_grant(
+    session: Session,
+    cipher: CredentialCipher,
+    connectors: ConnectorProvider,
+    user: User,
+    provider: str,
+    grant: Grant,
+) -> Account:
+    """Store (or update) the person's account for `grant` and list its calendars.
+
+    The caller has decided that `user` owns the grant (`link_grant`, or the sign-in above).
+    """
     account = session.scalars(
         select(Account).where(
             Account.user_id == user.id,
             Account.provider == provider,
-            Account.external_id == grant.email,
+            Account.external_id == grant.account_key,
         )
     ).first()
     if account is None:
-        account = Account(user_id=user.id, provider=provider, external_id=grant.email)
+        account = Account(user_id=user.id, provider=provider, external_id=grant.account_key)
         session.add(account)
-    account.display_name = grant.email
-    account.provider_account_id = grant.provider_account_id
+    account.display_name = grant.display_name[:MAX_ID_LENGTH]
+    account.provider_account_id = grant.subject
     account.credentials = cipher.encrypt(grant.credentials)
     account.status, account.status_detail = AccountStatus.OK, ""
     session.flush()
-    calendars = connectors(account).list_calendars()
-    store_calendars(session, user, account, calendars)
-    if created:
-        primary = next((c for c in calendars if c.primary and c.timezone), None)
-        if primary is not None and primary.timezone:
-            user.timezone = primary.timezone  # a better default than the server's zone
-    return Connected(user_id=user.id, account_id=account.id, created_user=created)
-
-
-def _exchange(
-    providers: Providers, provider: str, secrets_: dict[str, Any], params: dict[str, str]
-) -> _Grant:
     try:
-        if provider == "google" and providers.google is not None:
-            grant = google_oauth.finish_authorization(
-                providers.google,
-                state=params.get("state", ""),
-                code_verifier=str(secrets_["code_verifier"]),
-                code=params.get("code", ""),
-                granted_scope=params.get("scope"),
-            )
-            return _Grant(
-                grant.credentials,
-                grant.email.lower(),
-                grant.subject,
-                subject=grant.subject,
-                email_verified=grant.email_verified,
-            )
-        if provider == "microsoft" and providers.microsoft is not None:
-            ms = microsoft_oauth.finish_authorization(providers.microsoft, secrets_, params)
-            return _Grant(
-                ms.token_cache,
-                ms.email.lower(),
-                ms.home_account_id,
-                subject=ms.subject,
-                email_verified=ms.email_verified,
-            )
-    except google_oauth.MissingScopes as error:
-        raise MissingPermissionsError(provider, list(error.missing)) from None
+        calendars = connectors(account).list_calendars()
+    except TransientError:
+        raise  # the provider is down or throttling: answered 503 + Retry-After ("try again")
     except ConnectorError as error:
-        raise ConnectRejectedError(f"{provider} sign-in failed: {error}") from None
-    raise ConnectRejectedError(f"{provider} is not configured on this server")
+        raise ConnectRejectedError(f"the calendars could not be listed: {error}") from None
+    store_calendars(session, user, account, calendars)
+    return account
+
+
+def _calendars_of(session: Session, account: Account) -> list[Calendar]:
+    return list(session.scalars(select(Calendar).where(Calendar.account_id == account.id)))
 
 
 def new_browser_id() -> str:

@@ -14,7 +14,16 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.db.models import Account, AccountStatus, Block, BlockState, Calendar, Plan, User
+from app.db.models import (
+    Account,
+    AccountStatus,
+    Block,
+    BlockState,
+    BookingRun,
+    Calendar,
+    Plan,
+    User,
+)
 from app.domain.intervals import Interval
 from app.domain.plan import PlanSpec
 from app.domain.planner import Busy, PlannerResult, plan_week
@@ -400,7 +409,49 @@ def book_week(
 ) -> BookingReport:
     """Reconcile one week of one plan with the calendars (idempotent)."""
     assessment = assess_week(session, plan, week, now, connectors)
-    return apply_assessment(session, assessment, connectors, checkpoint)
+    report = apply_assessment(session, assessment, connectors, checkpoint)
+    if assessment.target is None:
+        outcome = "no_target"
+    elif report.shortfall_reason:
+        outcome = "short"
+    else:
+        outcome = "booked"
+    record_run(
+        session,
+        plan.id,
+        week,
+        now,
+        outcome,
+        reason=report.shortfall_reason or "",
+        booked=report.booked_minutes,
+        target=report.target_minutes,
+        created=len(report.created),
+    )
+    return report
+
+
+def record_run(
+    session: Session,
+    plan_id: int,
+    week: IsoWeek,
+    now: datetime,
+    outcome: str,
+    *,
+    reason: str = "",
+    booked: int = 0,
+    target: int = 0,
+    created: int = 0,
+) -> None:
+    """Remember how the last booking of this plan and week went (the week view explains it)."""
+    run = session.scalars(
+        select(BookingRun).where(BookingRun.plan_id == plan_id, BookingRun.week == str(week))
+    ).first()
+    if run is None:
+        run = BookingRun(plan_id=plan_id, week=str(week))
+        session.add(run)
+    run.ran_at, run.outcome, run.reason = now, outcome, reason[:2000]
+    run.booked_minutes, run.target_minutes, run.created = booked, target, created
+    session.flush()
 
 
 def horizon_weeks(spec: PlanSpec, current: IsoWeek) -> list[IsoWeek]:

@@ -13,9 +13,7 @@ from app.security import CredentialCipher
 from app.services import push
 from app.services.connections import ConnectorProvider
 from app.services.errors import InvalidInputError, NotFoundError
-from connectors.errors import ConnectorError
-from connectors.google import oauth as google_oauth
-from connectors.microsoft import oauth as microsoft_oauth
+from connectors.errors import ConnectorError, ReauthRequired
 
 log = logging.getLogger(__name__)
 
@@ -90,11 +88,10 @@ def disconnect(
         for calendar in calendars:
             push.drop_watch(session, calendar, connectors)
         blob = cipher.decrypt(account.credentials)
+        entry = providers.entry(account.provider)
         try:
-            if account.provider == "google" and providers.google is not None:
-                google_oauth.revoke(providers.google, blob)
-            elif account.provider == "microsoft" and providers.microsoft is not None:
-                microsoft_oauth.revoke(providers.microsoft, blob)
+            if entry is not None:
+                entry.revoke(blob)
         except ConnectorError:
             # The credential is deleted either way; the person can also revoke it themselves.
             log.warning("revoking the grant of account %s failed", account.id)
@@ -103,5 +100,33 @@ def disconnect(
     for calendar in calendars:
         calendar.is_busy_source = calendar.is_target = False
         calendar.sync_cursor = None
+    session.flush()
+    return account
+
+
+def check(
+    session: Session,
+    user: User,
+    account_id: int,
+    *,
+    cipher: CredentialCipher,
+    providers: Providers,
+    connectors: ConnectorProvider,
+) -> Account:
+    """Check the account still works: the provider's refresh, then listing its calendars."""
+    account = get_account(session, user, account_id)
+    if account.status == AccountStatus.DISCONNECTED:
+        raise InvalidInputError([("account", "this account is disconnected; connect it again")])
+    entry = providers.entry(account.provider)
+    try:
+        if entry is not None and account.credentials is not None:
+            account.credentials = cipher.encrypt(entry.refresh(cipher.decrypt(account.credentials)))
+        connectors(account).list_calendars()
+    except ReauthRequired as error:
+        account.status, account.status_detail = AccountStatus.NEEDS_REAUTH, str(error)
+    except ConnectorError as error:
+        account.status, account.status_detail = AccountStatus.ERROR, str(error)
+    else:
+        account.status, account.status_detail = AccountStatus.OK, ""
     session.flush()
     return account

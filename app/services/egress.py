@@ -2,7 +2,8 @@
 
 A URL's host is resolved once; every address must be public (not private, loopback,
 link-local, shared, reserved, multicast or unspecified, also when wrapped in IPv6 as
-IPv4-mapped, 6to4, Teredo or NAT64). The request then goes to the address that was checked,
+IPv4-mapped, 6to4, Teredo or NAT64: the classifier in connectors/netpolicy.py, which CalDAV
+servers are checked with too). The request then goes to the address that was checked,
 with the name kept for the Host header and TLS (SNI and certificate), so a second DNS answer
 cannot redirect it (DNS rebinding). Redirects are never followed; timeouts are short.
 Loopback is allowed only outside production (a receiver on this machine), by a setting.
@@ -11,81 +12,51 @@ Loopback is allowed only outside production (a receiver on this machine), by a s
 from __future__ import annotations
 
 import ipaddress
-import socket
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
 import httpx
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-Resolver = Callable[[str, int], Sequence[str]]
+from connectors.netpolicy import (
+    IPAddress,
+    Reach,
+    Resolver,
+    classify,
+    parse_address,
+    refused_kind,
+    system_resolver,
+)
+
+__all__ = [
+    "EgressRefusedError",
+    "Resolver",
+    "check_addresses",
+    "check_url",
+    "classify",
+    "post",
+    "system_resolver",
+]
 
 TIMEOUT = httpx.Timeout(connect=3.0, read=5.0, write=5.0, pool=3.0)
 # Names that only ever mean something inside a network (cloud metadata, mDNS, intranets).
 INTERNAL_SUFFIXES = (".internal", ".local", ".localhost", ".localdomain", ".home.arpa", ".lan")
-_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
 
 class EgressRefusedError(ValueError):
     """The URL may not be requested; the message says why (safe to show)."""
 
 
-def system_resolver(host: str, port: int) -> list[str]:
-    """Every address the system resolver gives for `host`."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
-
-
-def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    if ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    if ip.sixtofour is not None:
-        return ip.sixtofour
-    if ip.teredo is not None:
-        return ip.teredo[1]
-    if ip in _NAT64:
-        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    return None
-
-
-def classify(ip: IPAddress) -> str:
-    """ "public", "loopback", or the kind of non-public address it is."""
-    if isinstance(ip, ipaddress.IPv6Address):
-        inner = _embedded_ipv4(ip)
-        if inner is not None:
-            return classify(inner)
-    for kind, flag in (
-        ("unspecified", ip.is_unspecified),
-        ("loopback", ip.is_loopback),
-        ("link-local", ip.is_link_local),
-        ("multicast", ip.is_multicast),
-        ("private", ip.is_private),
-        ("reserved", ip.is_reserved),
-    ):
-        if flag:
-            return kind
-    if isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local:
-        return "site-local"
-    return "public" if ip.is_global else "reserved"  # e.g. 100.64.0.0/10 (shared, CGNAT)
-
-
 def check_addresses(addresses: Sequence[str], *, allow_loopback: bool) -> list[IPAddress]:
     """The addresses, if every one may be reached; EgressRefusedError otherwise."""
-    checked: list[IPAddress] = []
-    for text in addresses:
-        ip = ipaddress.ip_address(text.split("%", 1)[0])  # drop an IPv6 zone id
-        kind = classify(ip)
-        if kind == "loopback" and allow_loopback:
-            checked.append(ip)
-            continue
-        if kind != "public":
-            raise EgressRefusedError(
-                f"the host resolves to a {kind} address ({ip}); use a public one"
-            )
-        checked.append(ip)
-    if not checked:
+    refused = refused_kind(addresses, Reach(loopback=allow_loopback))
+    if refused is not None:
+        kind, address = refused
+        raise EgressRefusedError(
+            f"the host resolves to a {kind} address ({parse_address(address)}); use a public one"
+        )
+    if not addresses:
         raise EgressRefusedError("the host has no address")
-    return checked
+    return [parse_address(text) for text in addresses]
 
 
 def check_url(

@@ -1,8 +1,9 @@
 """Who a provider sign-in is: linking a provider's stable subject to a GrowthGuard user.
 
 The rules (DESIGN §11):
-- a person at a provider is the provider's subject (Google `sub`; Microsoft `oid` + `tid`),
-  never an email: a known subject signs in as its user, whatever its email says today;
+- a person at a provider is the provider's subject (the registry entry's `Grant.subject`: e.g.
+  an OpenID `sub`, or a CalDAV principal URL), never an email: a known subject signs in as its
+  user, whatever its email says today;
 - a signed-in person who connects a provider links it to themselves (explicit linking);
 - an unknown subject is linked to an existing user by email only when both sides proved the
   address (the user by a confirmation link or an earlier verified provider; the provider by its
@@ -22,8 +23,6 @@ from sqlalchemy.orm import Session
 from app.db.models import Identity, User
 from app.services.users import default_working_hours_json
 
-PROVIDER_NAMES = {"google": "Google", "microsoft": "Microsoft"}
-
 
 class IdentityRejectedError(Exception):
     """The sign-in cannot be linked safely; the message tells the person what to do."""
@@ -39,6 +38,7 @@ def resolve(
     session: Session,
     *,
     provider: str,
+    label: str,
     subject: str,
     email: str,
     email_verified: bool,
@@ -46,9 +46,13 @@ def resolve(
     default_timezone: str,
     now: datetime,
 ) -> SignedIn:
-    """The user this provider sign-in belongs to (linked, created or refused)."""
+    """The user this provider sign-in belongs to (linked, created or refused).
+
+    `label` is the provider's name for people (its registry entry's label). Without a signed-in
+    person, only providers that may sign people in should be asked (the caller's rule).
+    """
     if not subject:
-        raise IdentityRejectedError(f"{_name(provider)} did not say which account signed in.")
+        raise IdentityRejectedError(f"{label} did not say which account signed in.")
     email = email.strip().lower()
     identity = session.scalars(
         select(Identity).where(Identity.provider == provider, Identity.subject == subject)
@@ -56,8 +60,8 @@ def resolve(
     if signed_in is not None:
         if identity is not None and identity.user_id != signed_in.id:
             raise IdentityRejectedError(
-                f"This {_name(provider)} account is linked to another GrowthGuard user. Sign out "
-                "and sign in with it instead."
+                f"This {label} account is linked to another GrowthGuard user. Sign out and "
+                "sign in as that user to use it."
             )
         _remember(session, identity, signed_in, provider, subject, email, email_verified, now)
         return SignedIn(signed_in, created=False)
@@ -82,9 +86,9 @@ def resolve(
         return SignedIn(existing, created=False)
     raise IdentityRejectedError(
         f"A GrowthGuard account already uses {email}, and it cannot be linked to this "
-        f"{_name(provider)} sign-in automatically because the address is not proven on both "
+        f"{label} sign-in automatically because the address is not proven on both "
         f"sides. If the account is yours, sign in to it first (with its password), then "
-        f"connect {_name(provider)} from the Accounts page."
+        f"connect {label} from the Accounts page."
     )
 
 
@@ -105,7 +109,3 @@ def _remember(
     if email_verified and user.email == email and user.email_verified_at is None:
         user.email_verified_at = now  # the provider proved the user's own address
     session.flush()
-
-
-def _name(provider: str) -> str:
-    return PROVIDER_NAMES.get(provider, provider)

@@ -1,15 +1,13 @@
-"""Push channels (Google watch, Graph subscriptions): keep them alive, verify what they send."""
+"""Push channels: keep them alive, verify what providers send to them."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +18,7 @@ from app.security import hash_token, same_secret
 from app.services.connections import ConnectorProvider, mark_needs_reauth
 from connectors.base import Capability, Watch
 from connectors.errors import ConnectorError, NotFound, ReauthRequired
+from connectors.push import PushNotice, WatchState
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +48,12 @@ def ensure_watch(
 ) -> bool:
     """Create or renew the calendar's push channel when due; True when something changed.
 
-    Google channels cannot be renewed: the new channel is created first, then the old stopped,
-    so no change falls between them. Graph subscriptions are renewed in place.
+    Channels that cannot be renewed get a new channel first, then the old one is stopped, so no
+    change falls between them; connectors with `renew_watch` renew in place.
 
-    Google sends its first message as soon as the channel exists, possibly before the watch
-    call returns: the new channel (its id and secret) is recorded and `checkpoint`ed (the
-    tasks commit) *before* asking for it, and put back as it was if the provider refuses.
+    A provider may send its first message as soon as the channel exists, before the watch call
+    returns (Google does): the new channel (its id and secret) is recorded and `checkpoint`ed
+    (the tasks commit) *before* asking for it, and put back as it was if the provider refuses.
     """
     save = checkpoint or session.flush
     account = session.get_one(Account, calendar.account_id)
@@ -190,91 +189,53 @@ class SyncRequest:
     full: bool = False
 
 
-def _bucket(now: datetime, seconds: int = 60) -> int:
+def _bucket(now: datetime, seconds: int) -> int:
     return int(now.timestamp()) // seconds
 
 
-# Identical lifecycle events this close together are redeliveries: one full resync serves all.
-LIFECYCLE_WINDOW_SECONDS = 600
-
-
-def google_notification(
-    session: Session, headers: dict[str, str], now: datetime
-) -> SyncRequest | None:
-    """Verify a Google push (channel id + token); None for duplicates and the initial ping."""
-    channel_id = headers.get("x-goog-channel-id", "")
-    calendar = _calendar_for_channel(session, channel_id)
-    _verify(calendar, headers.get("x-goog-channel-token"))
-    if calendar.watch_resource_id and headers.get("x-goog-resource-id") not in (
-        None,
-        calendar.watch_resource_id,
-    ):
-        raise WebhookRejectedError(403, "resource does not match the channel")
-    number = headers.get("x-goog-message-number", "")
-    state = headers.get("x-goog-resource-state", "")
-    if number:
-        if not _first_time(session, "google", channel_id, number):
-            return None  # a redelivery of a message we already had
-    elif not _first_time(session, "google", channel_id, f"unnumbered:{state}:{_bucket(now)}"):
-        # Without a number, repeats cannot be told from new changes: one receipt a minute,
-        # but each still hints a sync (the dispatcher coalesces them), so nothing is lost.
-        return None if state == "sync" else SyncRequest(calendar.id)
-    if state == "sync":
-        return None  # the channel's hello; nothing changed yet
-    return SyncRequest(calendar.id)
-
-
-def microsoft_notifications(
-    session: Session, body: dict[str, Any], now: datetime
+def verify(
+    session: Session, provider: str, notices: list[PushNotice], now: datetime
 ) -> list[SyncRequest]:
-    """Verify Graph change and lifecycle notifications (clientState) and say what to sync.
+    """Check each notice against the channel we created and say what to sync.
 
-    A batch with any forged item is rejected whole: Graph never mixes subscriptions we did
-    not create into our batches, so a mismatch means somebody else is talking.
+    A batch with any forged notice is rejected whole: providers never mix channels we did not
+    create into our batches, so a mismatch means somebody else is talking. Duplicates (the
+    provider retried) and hellos ask for nothing.
     """
     requests: dict[int, SyncRequest] = {}
-    items = body.get("value")
-    if not isinstance(items, list) or not items:
-        raise WebhookRejectedError(400, "no notifications in the body")
-    for item in items:
-        if not isinstance(item, dict):
-            raise WebhookRejectedError(400, "malformed notification")
-        calendar = _calendar_for_channel(session, str(item.get("subscriptionId", "")))
-        _verify(calendar, item.get("clientState"))
-        lifecycle = item.get("lifecycleEvent")
-        if lifecycle is None and not _first_time(
-            session, "microsoft", calendar.watch_id or "", _graph_key(item)
+    for notice in notices:
+        calendar = _calendar_for_channel(session, notice.channel_id)
+        _verify(calendar, notice.secret)
+        if (
+            calendar.watch_resource_id
+            and notice.resource_id is not None
+            and notice.resource_id != calendar.watch_resource_id
+        ):
+            raise WebhookRejectedError(403, "resource does not match the channel")
+        if notice.message_key is not None and not _first_time(
+            session, provider, calendar.watch_id or "", notice.message_key
         ):
             continue
-        if lifecycle is not None:
-            key = f"lifecycle:{lifecycle}:{_bucket(now, LIFECYCLE_WINDOW_SECONDS)}"
-            if not _first_time(session, "microsoft", calendar.watch_id or "", key):
-                # A repeat (e.g. `missed` redelivered): an incremental sync is enough.
-                requests.setdefault(calendar.id, SyncRequest(calendar.id))
+        if notice.repeat_key is not None:
+            window = _bucket(now, notice.repeat_window_seconds)
+            key = f"{notice.repeat_key}:{window}"
+            if not _first_time(session, provider, calendar.watch_id or "", key):
+                # A repeat that cannot be told from a new notice (no message number, or a
+                # lifecycle event redelivered): one receipt per window, and an incremental
+                # sync at most (never a second full resync), so nothing is lost.
+                if notice.sync:
+                    requests.setdefault(calendar.id, SyncRequest(calendar.id))
                 continue
+        if notice.watch is WatchState.GONE:
+            calendar.watch_expires_at = None  # gone: the next pass creates a new one
+        elif notice.watch is WatchState.DUE:
+            calendar.watch_expires_at = now  # due: the next pass renews it in place
+        if not notice.sync:
+            continue
         previous = requests.get(calendar.id, SyncRequest(calendar.id))
         requests[calendar.id] = SyncRequest(
             calendar.id,
-            recreate_watch=previous.recreate_watch
-            or lifecycle in ("subscriptionRemoved", "reauthorizationRequired"),
-            full=previous.full or lifecycle in ("subscriptionRemoved", "missed"),
+            recreate_watch=previous.recreate_watch or notice.recreate_watch,
+            full=previous.full or notice.full,
         )
-        if lifecycle == "subscriptionRemoved":
-            calendar.watch_expires_at = None  # gone: the next pass creates a new one
-        elif lifecycle == "reauthorizationRequired":
-            calendar.watch_expires_at = now  # due: the next pass renews it in place
     return list(requests.values())
-
-
-def _graph_key(item: dict[str, Any]) -> str:
-    data = item.get("resourceData") or {}
-    raw = "|".join(
-        str(part)
-        for part in (
-            item.get("changeType"),
-            data.get("id") if isinstance(data, dict) else "",
-            data.get("@odata.etag") if isinstance(data, dict) else "",
-            item.get("resource"),
-        )
-    )
-    return hashlib.sha256(raw.encode()).hexdigest()

@@ -57,7 +57,8 @@ def _front_door(
         request,
         "signin.html",
         {
-            "providers": runtime.providers.names(),
+            "providers": [e for e in runtime.providers.oauth() if e.sign_in],
+            "demo": runtime.demo is not None and runtime.demo.available,
             "csrf": front_door_csrf_token(request, runtime, browser_id),
             "timezone": runtime.settings.default_timezone,
             "errors": errors,

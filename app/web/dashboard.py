@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote_plus
 
 from fastapi import APIRouter, Form, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
+from app import tasks
 from app.api.params import RowId
+from app.demo import service as demo_service
 from app.deps import RuntimeDep, SessionDep
+from app.domain.time import IsoWeek, resolve_zone
+from app.services import accounts as account_service
 from app.services import calendars as calendar_service
 from app.services import channels as channel_service
-from app.services import notify
+from app.services import notify, onboarding
 from app.services import users as user_service
 from app.services.delivery import send_test
 from app.web.context import Page, form_action, signed_in
@@ -25,21 +31,144 @@ Csrf = Annotated[str, Form(alias="csrf_token")]
 
 
 def _accounts(
-    page: Page, errors: list[tuple[str, str]] | None = None, status: int = 200
+    page: Page,
+    errors: list[tuple[str, str]] | None = None,
+    status: int = 200,
+    *,
+    form_errors: dict[str, dict[str, str]] | None = None,
+    form_values: dict[str, dict[str, str]] | None = None,
 ) -> Response:
+    runtime = page.runtime
+    demo = runtime.demo
+    demo_account = demo_service.demo_account(page.session, page.user)
+    login = demo.login(page.user.id) if demo is not None and demo_account is not None else None
     return page.render(
         "accounts.html",
         "accounts",
         status_code=status,
-        providers=page.runtime.providers.names(),
+        oauth=runtime.providers.oauth(),
+        forms=runtime.providers.forms(),
+        labels={e.name: e.label for e in runtime.providers.entries.values()},
+        kinds={e.name: e.kind.value for e in runtime.providers.entries.values()},
         accounts=calendar_service.accounts_of(page.session, page.user),
+        steps=onboarding.steps(page.session, page.user),
+        demo=demo,
+        demo_account=demo_account,
+        demo_login=login,
+        demo_calendar_url=demo.calendar_url(login[0]) if demo and login else None,
         errors=errors,
+        form_errors=form_errors or {},
+        form_values=form_values or {},
     )
 
 
 @router.get("/dashboard/accounts", response_class=HTMLResponse)
 def accounts(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
     return signed_in(request, runtime, session, _accounts)
+
+
+@router.post("/dashboard/accounts/connect/{provider}", response_class=HTMLResponse)
+async def connect_with_form(
+    provider: str, request: Request, runtime: RuntimeDep, session: SessionDep
+) -> Response:
+    """Connect an account with a credentials form (e.g. a CalDAV server and app password)."""
+    form = {k: str(v) for k, v in (await request.form()).items()}
+
+    def act(page: Page) -> Response:
+        entry = runtime.providers.entry(provider)
+        names = {f.name for f in entry.fields} if entry is not None else set()
+        fields = {k: v for k, v in form.items() if k in names}
+        try:
+            connected = account_service.connect_with_form(
+                page.session,
+                cipher=runtime.cipher,
+                providers=runtime.providers,
+                connectors=runtime.connectors,
+                provider=provider,
+                fields=fields,
+                user=page.user,
+                now=runtime.clock(),
+            )
+        except account_service.ConnectRejectedError as error:
+            page.session.rollback()
+            field = error.field or "form"
+            kept = {k: v for k, v in fields.items() if k != "password"}
+            return _accounts(
+                page,
+                [(field, str(error))],
+                422,
+                form_errors={provider: {field: str(error)}},
+                form_values={provider: kept},
+            )
+        page.session.commit()  # the first sync runs in another thread
+        onboarding.after_connect(runtime, connected.account_id)
+        return see_other("/dashboard/accounts?flash=Calendar+connected")
+
+    # Connecting talks to the server (up to its timeout): never on the event loop.
+    return await run_in_threadpool(
+        form_action, request, runtime, session, form.get("csrf_token", ""), act, _accounts
+    )
+
+
+@router.post("/dashboard/accounts/{account_id}/check", response_class=HTMLResponse)
+def check_account(
+    account_id: RowId, request: Request, runtime: RuntimeDep, session: SessionDep, csrf: Csrf = ""
+) -> Response:
+    def act(page: Page) -> Response:
+        account = calendar_service.check(
+            page.session,
+            page.user,
+            account_id,
+            cipher=runtime.cipher,
+            providers=runtime.providers,
+            connectors=runtime.connectors,
+        )
+        flash = "Connection+works" if account.status == "ok" else "Connection+failed"
+        return see_other(f"/dashboard/accounts?flash={flash}")
+
+    return form_action(request, runtime, session, csrf, act, _accounts)
+
+
+@router.post("/dashboard/demo/connect", response_class=HTMLResponse)
+def use_demo(
+    request: Request, runtime: RuntimeDep, session: SessionDep, csrf: Csrf = ""
+) -> Response:
+    """Create and connect the person's demo calendar (seeded with a working week)."""
+
+    def act(page: Page) -> Response:
+        account = demo_service.connect(
+            page.session,
+            runtime.demo,
+            page.user,
+            cipher=runtime.cipher,
+            connectors=runtime.connectors,
+            now=runtime.clock(),
+        )
+        page.session.commit()
+        onboarding.after_connect(runtime, account.id)
+        return see_other("/dashboard/accounts?flash=Demo+calendar+connected")
+
+    return form_action(request, runtime, session, csrf, act, _accounts)
+
+
+@router.post("/dashboard/demo/invite", response_class=HTMLResponse)
+def sample_invite(
+    request: Request, runtime: RuntimeDep, session: SessionDep, csrf: Csrf = ""
+) -> Response:
+    """Write an invite from an outside organizer over the next growth block (demo only)."""
+
+    def act(page: Page) -> Response:
+        sent = demo_service.send_sample_invite(
+            page.session, runtime.demo, page.user, runtime.clock()
+        )
+        seconds = runtime.settings.demo_poll_seconds
+        message = quote_plus(
+            f"Invite “{sent.title}” sent; GrowthGuard will notice it within {seconds} seconds"
+        )
+        week = IsoWeek.containing(sent.start, resolve_zone(page.user.timezone))
+        return see_other(f"/dashboard/week?week={week}&flash={message}")
+
+    return form_action(request, runtime, session, csrf, act, _accounts)
 
 
 @router.post("/dashboard/calendars/{calendar_id}/roles", response_class=HTMLResponse)
@@ -53,9 +182,15 @@ def calendar_roles(
     target: Annotated[str | None, Form()] = None,
 ) -> Response:
     def act(page: Page) -> Response:
-        calendar_service.set_roles(
+        calendar = calendar_service.set_roles(
             page.session, page.user, calendar_id, busy_source=busy == "on", target=target == "on"
         )
+        if calendar.is_target:
+            page.session.commit()
+            user_id = page.user.id
+            runtime.dispatcher.submit(
+                f"book-user:{user_id}", lambda: tasks.book_user_plans(user_id)
+            )
         return see_other("/dashboard/accounts?flash=Calendar+roles+saved")
 
     return form_action(request, runtime, session, csrf, act, _accounts)

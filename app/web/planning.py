@@ -14,15 +14,17 @@ from sqlalchemy import select
 
 from app.api.params import RowId
 from app.db.models import Account, Block, Calendar, CalendarEvent, Conflict, Decision, Plan
+from app.demo import service as demo_service
 from app.deps import RuntimeDep, SessionDep
 from app.domain.plan import PlanSpec
 from app.domain.time import WEEKDAYS, IsoWeek, resolve_zone
-from app.services import booking, choices
+from app.services import booking, choices, onboarding
 from app.services import plans as plan_service
 from app.services.errors import InvalidInputError
 from app.services.resolve import Resolver
 from app.web.context import Page, form_action, signed_in
 from app.web.forms import see_other
+from connectors.errors import ConnectorError
 
 router = APIRouter(include_in_schema=False)
 
@@ -204,13 +206,32 @@ def _week_page(
                 {"kind": kind, "start": local, "end": finish.astimezone(zone), **extra}
             )
 
+    # Blocks as they are in the calendar (the last sync read them back), else as booked.
+    in_calendar = {
+        e.tag_slot_key: e
+        for e in page.session.scalars(
+            select(CalendarEvent)
+            .join(Calendar, Calendar.id == CalendarEvent.calendar_id)
+            .join(Account, Account.id == Calendar.account_id)
+            .where(Account.user_id == page.user.id, CalendarEvent.tag_slot_key.is_not(None))
+        )
+    }
     blocks = page.session.execute(
         select(Block, Plan.goal)
         .join(Plan, Plan.id == Block.plan_id)
         .where(Plan.user_id == page.user.id, Block.start < end, Block.end > start)
     ).all()
     for b, goal in blocks:
-        put("block", b.start, b.end, title=f"Growth: {goal}", state=b.state)
+        seen = in_calendar.get(b.slot_key)
+        begin, finish = (seen.start, seen.end) if seen is not None else (b.start, b.end)
+        put(
+            "block",
+            begin,
+            finish,
+            title=seen.title if seen is not None else f"Growth: {goal}",
+            state=b.state,
+            read_back=seen is not None,
+        )
     events = page.session.scalars(
         select(CalendarEvent)
         .join(Calendar, Calendar.id == CalendarEvent.calendar_id)
@@ -238,6 +259,9 @@ def _week_page(
             put("conflict", e.start, e.end, title=e.title, conflict=pair[0], decision=pair[1])
     for items in days.values():
         items.sort(key=lambda item: item["start"])
+    plan = first_plan(page)
+    why = onboarding.why_nothing_booked(page.session, page.user, plan, week, now, zone.key)
+    preview = _week_preview(page, plan, week) if why and plan is not None else None
     return page.render(
         "week.html",
         "week",
@@ -248,7 +272,26 @@ def _week_page(
         days=days,
         previous=week.plus(-1),
         following=week.next(),
+        why=why,
+        preview=preview,
+        steps=onboarding.steps(page.session, page.user),
+        demo_account=demo_service.demo_account(page.session, page.user),
+        poll_seconds=page.runtime.settings.demo_poll_seconds,
     )
+
+
+def _week_preview(page: Page, plan: Plan, week: IsoWeek) -> list[tuple[datetime, datetime]] | None:
+    """What the plan would book in `week` (read live; None when a calendar cannot be read)."""
+    zone = page_zone(page)
+    now = page.runtime.clock()
+    if week.end(zone) <= now:
+        return None
+    try:
+        result = booking.preview_week(page.session, plan, week, now, page.runtime.connectors)
+    except (ConnectorError, booking.BookingBlockedError):
+        page.session.rollback()
+        return None
+    return [(i.start.astimezone(zone), i.end.astimezone(zone)) for i in result.new]
 
 
 @router.get("/dashboard/week", response_class=HTMLResponse)

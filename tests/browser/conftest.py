@@ -216,6 +216,15 @@ def journey(browser: Browser, site: Site) -> Iterator[Journey]:
     page = context.new_page()
     state = Journey(site=site, page=page)
     page.on("pageerror", lambda error: state.page_errors.append(f"{page.url}: {error}"))
+    # The pages run under a strict CSP: anything inline that it blocks is an error too.
+    page.on(
+        "console",
+        lambda message: (
+            state.page_errors.append(f"{page.url}: {message.text}")
+            if "Content Security Policy" in message.text
+            else None
+        ),
+    )
     page.on("request", lambda request: state.in_flight.add(request))
     page.on("requestfinished", lambda request: state.in_flight.discard(request))
     page.on("requestfailed", lambda request: state.in_flight.discard(request))

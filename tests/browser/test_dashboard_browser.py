@@ -74,7 +74,7 @@ class TestJourney:
         page.get_by_role("link", name="Connect Google Calendar").click()
         page.wait_for_url("**/dashboard/accounts")
         expect(heading(journey)).to_have_text("Accounts")
-        account = page.get_by_role("region", name=f"{USER} (google)")
+        account = page.get_by_role("region", name=f"{USER} (Google Calendar)")
         expect(account).to_contain_text("Status: ok")
         expect(
             account.get_by_role("row", name=re.compile(rf"{re.escape(USER)} \(primary\)"))

@@ -6,12 +6,15 @@ precedence over these.
 
 from __future__ import annotations
 
+import io
+import logging
 from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine
 
+from app.logsetup import configure_logging
 from app.main import create_app
 from app.providers import Providers
 from app.runtime import build_runtime
@@ -71,3 +74,20 @@ def app_server(
     with AppServer(create_app(runtime, scheduler=False)) as server:
         fake.deliver_to(server.base_url)
         yield server
+
+
+@pytest.fixture
+def logs() -> Iterator[io.StringIO]:
+    """Everything logged meanwhile, through the app's redacting handler, libraries included."""
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    stream = io.StringIO()
+    configure_logging("DEBUG", stream)  # libraries too: their lines must be redacted as well
+    try:
+        yield stream
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in saved[0]:
+            root.addHandler(handler)
+        root.setLevel(saved[1])

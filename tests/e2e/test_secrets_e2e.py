@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
-from app.logsetup import configure_logging
 from app.main import create_app
 from app.providers import Providers
 from app.runtime import build_runtime
@@ -27,22 +26,6 @@ from tests.signups import api_sign_up, front_door_csrf
 
 PASSWORD = "my very own passphrase"
 SLACK = "https://hooks.slack.com/services/T0SECRET/B0SECRET/SlackPathSecret42"
-
-
-@pytest.fixture
-def logs() -> Iterator[io.StringIO]:
-    root = logging.getLogger()
-    saved = (list(root.handlers), root.level)
-    stream = io.StringIO()
-    configure_logging("DEBUG", stream)  # libraries too: their lines must be redacted as well
-    try:
-        yield stream
-    finally:
-        for handler in list(root.handlers):
-            root.removeHandler(handler)
-        for handler in saved[0]:
-            root.addHandler(handler)
-        root.setLevel(saved[1])
 
 
 @pytest.fixture

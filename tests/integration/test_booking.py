@@ -16,7 +16,7 @@ from app.db.models import (
     AuditEntry,
     Block,
     BlockState,
-    BookingRun,
+    BookingJob,
     Notification,
 )
 from app.db.session import transaction
@@ -282,7 +282,7 @@ class TestWeeklyBooking:
 
         def state() -> str:
             with runtime.sessions() as session:
-                return str(session.get_one(BookingRun, run_id).state)
+                return str(session.get_one(BookingJob, run_id).state)
 
         deadline = time.monotonic() + 10
         seen = set()
@@ -291,7 +291,7 @@ class TestWeeklyBooking:
             time.sleep(0.02)
         assert current == "done" and "retrying" in seen
         with runtime.sessions() as session:
-            run = session.get_one(BookingRun, run_id)
+            run = session.get_one(BookingJob, run_id)
             assert run.attempts == 2 and len(run.detail["reports"][0]["created"]) == 2
 
     def test_horizon_books_this_week_remainder_and_two_more(

@@ -15,6 +15,7 @@ from tests.conftest import FakeClock
 def resolve(runtime: Runtime, clock: FakeClock, **kw: object) -> tuple[int, bool]:
     values: dict = {
         "provider": "google",
+        "label": "Google Calendar",
         "subject": "sub-1",
         "email": "ann@corp.example",
         "email_verified": True,
@@ -66,3 +67,22 @@ def test_a_signed_in_person_links_explicitly_but_cannot_take_anothers(
         other_id = other.id
     with pytest.raises(identity.IdentityRejectedError, match="linked to another"):
         resolve(runtime, clock, signed_in=other_id)
+
+
+def test_an_id_too_long_to_store_is_refused_before_anything_is_written(
+    runtime: Runtime, clock: FakeClock
+):
+    from app.db.models import Account, Identity
+    from app.services.accounts import ConnectRejectedError, link_grant
+    from connectors.registry import Grant
+
+    mine = local_user(runtime, clock, verified=True)
+    url = "https://cal.example.org/" + "p" * 400 + "/"  # a server may name any principal URL
+    grant = Grant(b"{}", "", False, url, url, "ann on cal.example.org")
+    with transaction(runtime.sessions) as session:
+        user = session.get_one(User, mine)
+        with pytest.raises(ConnectRejectedError, match="longer than 320"):
+            link_grant(
+                session, runtime.cipher, runtime.connectors, user, "caldav", grant, label="CalDAV"
+            )
+        assert session.query(Identity).count() == 0 and session.query(Account).count() == 0

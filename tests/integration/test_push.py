@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,6 +17,9 @@ from app.services import push
 from app.services.connections import add_account
 from app.services.users import create_user
 from connectors.base import CalendarInfo
+from connectors.google import push as google_push
+from connectors.microsoft import push as graph_push
+from connectors.push import PushMalformed, PushRequest
 
 NOW = datetime(2027, 1, 11, 8, tzinfo=UTC)
 
@@ -52,7 +56,17 @@ def google(
     }
     for name in drop:
         del headers[name]
-    return push.google_notification(session, headers, now)
+    notices = google_push.parse(PushRequest(headers, {}, b"")).notices
+    wanted = push.verify(session, "google", notices, now)
+    return wanted[0] if wanted else None
+
+
+def microsoft_notifications(session: Session, body: dict, now: datetime) -> list[push.SyncRequest]:
+    try:
+        notices = graph_push.parse(PushRequest({}, {}, json.dumps(body).encode())).notices
+    except PushMalformed as error:
+        raise push.WebhookRejectedError(400, str(error)) from None
+    return push.verify(session, "microsoft", notices, now)
 
 
 def test_google_push_is_verified_and_deduplicated(runtime: Runtime, watched: int):
@@ -92,18 +106,16 @@ def test_graph_notifications_and_lifecycle(runtime: Runtime, watched: int):
         "resourceData": {"id": "1", "@odata.etag": "e1"},
     }
     with transaction(runtime.sessions) as session:
-        assert push.microsoft_notifications(session, graph(change), NOW) == [
-            push.SyncRequest(watched)
-        ]
-        assert push.microsoft_notifications(session, graph(change), NOW) == []  # Graph retried
-        missed = push.microsoft_notifications(session, graph({"lifecycleEvent": "missed"}), NOW)
+        assert microsoft_notifications(session, graph(change), NOW) == [push.SyncRequest(watched)]
+        assert microsoft_notifications(session, graph(change), NOW) == []  # Graph retried
+        missed = microsoft_notifications(session, graph({"lifecycleEvent": "missed"}), NOW)
         assert missed == [push.SyncRequest(watched, full=True)]
-        removed = push.microsoft_notifications(
+        removed = microsoft_notifications(
             session, graph({"lifecycleEvent": "subscriptionRemoved"}), NOW
         )
         assert removed == [push.SyncRequest(watched, recreate_watch=True, full=True)]
         assert session.get_one(Calendar, watched).watch_expires_at is None
-        reauth = push.microsoft_notifications(
+        reauth = microsoft_notifications(
             session, graph({"lifecycleEvent": "reauthorizationRequired"}), NOW
         )
         assert reauth == [push.SyncRequest(watched, recreate_watch=True)]
@@ -121,7 +133,7 @@ def test_graph_notifications_and_lifecycle(runtime: Runtime, watched: int):
 )
 def test_forged_graph_notifications_are_rejected(runtime: Runtime, watched: int, body, status):
     with transaction(runtime.sessions) as session, pytest.raises(push.WebhookRejectedError) as info:
-        push.microsoft_notifications(session, body, NOW)
+        microsoft_notifications(session, body, NOW)
     assert info.value.status == status
 
 
@@ -147,10 +159,10 @@ def test_google_push_without_a_message_number_is_deduplicated_but_never_lost(
 def test_repeated_graph_missed_events_resync_once(runtime: Runtime, watched: int):
     missed = graph({"lifecycleEvent": "missed"})
     with transaction(runtime.sessions) as session:
-        first = push.microsoft_notifications(session, missed, NOW)
+        first = microsoft_notifications(session, missed, NOW)
         assert first == [push.SyncRequest(watched, full=True)]
         for minutes in (1, 5):
-            again = push.microsoft_notifications(session, missed, NOW + timedelta(minutes=minutes))
+            again = microsoft_notifications(session, missed, NOW + timedelta(minutes=minutes))
             assert again == [push.SyncRequest(watched)]  # incremental, not another full resync
-        later = push.microsoft_notifications(session, missed, NOW + timedelta(hours=1))
+        later = microsoft_notifications(session, missed, NOW + timedelta(hours=1))
         assert later == [push.SyncRequest(watched, full=True)]

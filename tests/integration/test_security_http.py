@@ -3,6 +3,7 @@ one-click links and requests to internal hosts. Each fails on the code before is
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Iterator
@@ -16,10 +17,13 @@ from sqlalchemy import func, select
 
 from app.db.models import User
 from app.main import create_app
+from app.providers import Providers
 from app.runtime import Runtime
 from app.services import egress
 from app.services.delivery import DeliveryError
 from app.services.senders import http_poster
+from connectors.google.oauth import GoogleConfig
+from connectors.microsoft.oauth import MicrosoftConfig
 from tests.fakes.receivers import Receiver
 from tests.signups import api_token, browser_sign_up, front_door_csrf
 
@@ -83,12 +87,24 @@ def test_field_sizes_are_limited_naming_the_field(client: TestClient, hours: dic
     assert field in locations, locations
 
 
-def test_deeply_nested_webhook_json_is_400_not_500(client: TestClient):
-    deep = "[" * 100_000 + "]" * 100_000
-    reply = client.post(
-        "/webhooks/microsoft", content=deep, headers={"Content-Type": "application/json"}
+@pytest.mark.parametrize("provider", ["microsoft", "google"])
+def test_deeply_nested_webhook_json_is_400_not_500(runtime: Runtime, provider: str):
+    # Push endpoints exist for the providers configured here (providers are data).
+    providers = Providers(
+        google=GoogleConfig("id", "secret", runtime.settings.redirect_uri("google")),
+        microsoft=MicrosoftConfig("id", "secret", runtime.settings.redirect_uri("microsoft")),
     )
+    deep = "[" * 100_000 + "]" * 100_000
+    app = create_app(dataclasses.replace(runtime, providers=providers), scheduler=False)
+    with TestClient(app) as client:
+        reply = client.post(f"/webhooks/{provider}", content=deep, headers=JSON)
     assert reply.status_code == 400 and "nests deeper" in reply.text
+
+
+def test_a_webhook_of_a_provider_not_configured_is_404(client: TestClient):
+    deep = "[" * 100_000 + "]" * 100_000
+    reply = client.post("/webhooks/microsoft", content=deep, headers=JSON)
+    assert reply.status_code == 404
 
 
 # --- headers, CSRF, cookies -----------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from cryptography.fernet import Fernet
 
-from app.config import PLACEHOLDER_FERNET_KEY, SettingsError, load_settings
+from app.config import PLACEHOLDER_FERNET_KEY, Settings, SettingsError, load_settings
 
 
 @pytest.fixture(autouse=True)
@@ -86,3 +86,21 @@ def test_the_cli_reports_a_bad_database_url_in_one_line(
     assert main(["migrate"]) == 2
     err = capsys.readouterr().err.strip()
     assert "GG_DATABASE_URL" in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_env_example_loads_and_the_demo_calendar_is_on_in_development_only() -> None:
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / ".env.example"
+    settings = Settings(_env_file=str(example))  # type: ignore[call-arg]
+    assert settings.demo_calendar is None and settings.demo_calendar_enabled
+    assert settings.caldav_allow_private_effective
+    production = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        env="production",
+        secret_key="x" * 40,
+        encryption_keys="p0tAk3Cq3LAd1FQm0x2YF3fNGhW6iSl7n5vQbWmZ0bA=",
+    )
+    assert not production.demo_calendar_enabled
+    assert not production.caldav_allow_private_effective
+    assert Settings(_env_file=None, demo_calendar="true", env="test").demo_calendar_enabled  # type: ignore[call-arg]

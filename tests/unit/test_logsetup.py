@@ -115,6 +115,36 @@ CASES = [
         "RefreshTokenSecret",
     ),
     ("password hash", "app", "hash $argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA", "c2FsdA$aGFzaA"),
+    (
+        "CalDAV app password in a server URL (no path)",
+        "connectors.caldav",
+        "could not reach https://ann%40corp.example:abcd-efgh-ijkl-mnop@caldav.fastmail.com",
+        "abcd-efgh-ijkl-mnop",
+    ),
+    (
+        "demo calendar URL with its login",
+        "app.demo",
+        "open http://demo7:Xq3-Dm0CalPw9z@127.0.0.1:5232/demo7/work/ in Thunderbird",
+        "Xq3-Dm0CalPw9z",
+    ),
+    (
+        "CalDAV credential blob (JSON)",
+        "app.services",
+        '{"url": "https://cal.example.org/dav/", "username": "ann", "password": "AppPw-7f3k9"}',
+        "AppPw-7f3k9",
+    ),
+    (
+        "CalDAV connect form body",
+        "uvicorn.access",
+        "server=https%3A%2F%2Fcal.example.org&username=ann&password=AppPw-7f3k9",
+        "AppPw-7f3k9",
+    ),
+    (
+        "CalDAV Basic authorization (library debug line)",
+        "urllib3_future.connectionpool",
+        "PROPFIND /demo7/ headers={'Authorization': 'Basic ZGVtbzc6WHEzLURtMENhbFB3OXo='}",
+        "ZGVtbzc6WHEzLURtMENhbFB3OXo=",
+    ),
 ]
 
 
@@ -179,3 +209,10 @@ def test_library_loggers_are_quiet_by_default() -> None:
         root.setLevel(saved[1])
         logging.getLogger("httpx").setLevel(logging.NOTSET)
     assert "HTTP Request" not in stream.getvalue() and "our own line" in stream.getvalue()
+
+
+def test_a_bare_server_address_stays_readable(captured: io.StringIO) -> None:
+    logging.getLogger("app.demo.service").info(
+        "demo calendar (Radicale) at %s", "http://127.0.0.1:5232/"
+    )
+    assert "at http://127.0.0.1:5232/\n" in captured.getvalue()

@@ -1,7 +1,7 @@
 """security: provider identities, verified emails, single-use links, encrypted channel targets
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-11-29
 
 Channel targets are encrypted by the application at start-up (`growthguard migrate` or the
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -52,14 +52,15 @@ def upgrade() -> None:
     with op.batch_alter_table("notification_channels", schema=None) as batch_op:
         batch_op.add_column(sa.Column("target_secret", sa.LargeBinary(), nullable=True))
 
-    # Identities of accounts connected before: Google's `sub` and MSAL's home account id
-    # ("<oid>.<tid>", the same form the connect flow now builds from the id token).
+    # Identities of accounts connected before: Google's `sub`, MSAL's home account id
+    # ("<oid>.<tid>", the same form the connect flow now builds from the id token) and a CalDAV
+    # account's principal URL (its external id is that URL, not an email).
     connection = op.get_bind()
     rows = connection.execute(
         sa.text(
             "SELECT user_id, provider, provider_account_id, external_id, created_at FROM accounts "
-            "WHERE provider IN ('google', 'microsoft') AND provider_account_id IS NOT NULL "
-            "ORDER BY id"
+            "WHERE provider IN ('google', 'microsoft', 'caldav') "
+            "AND provider_account_id IS NOT NULL ORDER BY id"
         )
     ).all()
     seen: set[tuple[str, str]] = set()
@@ -77,7 +78,7 @@ def upgrade() -> None:
                 "u": user_id,
                 "p": provider,
                 "s": subject,
-                "e": email,
+                "e": "" if provider == "caldav" else email,
                 "v": provider == "google",
                 "c": created_at,
             },

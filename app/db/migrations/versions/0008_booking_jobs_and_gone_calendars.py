@@ -1,4 +1,4 @@
-"""reliability: booking runs (queued booking with its outcome), calendars gone at the provider
+"""reliability: booking jobs (queued bookings and their progress), calendars gone at the provider
 
 Revision ID: 0008
 Revises: 0007 (re-chained after 0007 landed on main; written against 0005)
@@ -18,7 +18,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_table(
-        "booking_runs",
+        "booking_jobs",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("plan_id", sa.Integer(), nullable=False),
         sa.Column("weeks", sa.JSON(), nullable=False),
@@ -32,13 +32,13 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["plan_id"],
             ["plans.id"],
-            name=op.f("fk_booking_runs_plan_id_plans"),
+            name=op.f("fk_booking_jobs_plan_id_plans"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_booking_runs")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_booking_jobs")),
     )
-    op.create_index(op.f("ix_booking_runs_plan_id"), "booking_runs", ["plan_id"])
-    op.create_index(op.f("ix_booking_runs_state"), "booking_runs", ["state"])
+    op.create_index(op.f("ix_booking_jobs_plan_id"), "booking_jobs", ["plan_id"])
+    op.create_index(op.f("ix_booking_jobs_state"), "booking_jobs", ["state"])
     with op.batch_alter_table("calendars", schema=None) as batch_op:
         batch_op.add_column(sa.Column("gone_at", sa.DateTime(timezone=True), nullable=True))
 
@@ -46,6 +46,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("calendars", schema=None) as batch_op:
         batch_op.drop_column("gone_at")
-    op.drop_index(op.f("ix_booking_runs_state"), table_name="booking_runs")
-    op.drop_index(op.f("ix_booking_runs_plan_id"), table_name="booking_runs")
-    op.drop_table("booking_runs")
+    op.drop_index(op.f("ix_booking_jobs_state"), table_name="booking_jobs")
+    op.drop_index(op.f("ix_booking_jobs_plan_id"), table_name="booking_jobs")
+    op.drop_table("booking_jobs")

@@ -12,29 +12,29 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.db.models import BookingRun, BookingRunState, Plan, User
+from app.db.models import BookingJob, BookingJobState, Plan, User
 from app.services.errors import NotFoundError
 from app.services.plans import get_plan
 
-ACTIVE = (BookingRunState.QUEUED, BookingRunState.RUNNING, BookingRunState.RETRYING)
-FINISHED = (BookingRunState.DONE, BookingRunState.BLOCKED, BookingRunState.FAILED)
+ACTIVE = (BookingJobState.QUEUED, BookingJobState.RUNNING, BookingJobState.RETRYING)
+FINISHED = (BookingJobState.DONE, BookingJobState.BLOCKED, BookingJobState.FAILED)
 
 
-def request_run(session: Session, plan: Plan, weeks: list[str], now: datetime) -> BookingRun:
+def request_run(session: Session, plan: Plan, weeks: list[str], now: datetime) -> BookingJob:
     """Queue a booking of `weeks`; an identical request still waiting is reused."""
     waiting = session.scalars(
-        select(BookingRun).where(
-            BookingRun.plan_id == plan.id,
-            BookingRun.state.in_((BookingRunState.QUEUED, BookingRunState.RETRYING)),
+        select(BookingJob).where(
+            BookingJob.plan_id == plan.id,
+            BookingJob.state.in_((BookingJobState.QUEUED, BookingJobState.RETRYING)),
         )
     ).all()
     for run in waiting:
         if run.weeks == weeks:
             return run
-    run = BookingRun(
+    run = BookingJob(
         plan_id=plan.id,
         weeks=weeks,
-        state=BookingRunState.QUEUED,
+        state=BookingJobState.QUEUED,
         attempts=0,
         detail={},
         requested_at=now,
@@ -47,12 +47,12 @@ def request_run(session: Session, plan: Plan, weeks: list[str], now: datetime) -
 
 def blocked_run(
     session: Session, plan: Plan, weeks: list[str], reason: str, now: datetime
-) -> BookingRun:
+) -> BookingJob:
     """Record a request that could not start (it is visible in the plan's runs)."""
-    run = BookingRun(
+    run = BookingJob(
         plan_id=plan.id,
         weeks=weeks,
-        state=BookingRunState.BLOCKED,
+        state=BookingJobState.BLOCKED,
         attempts=0,
         detail={"reason": reason},
         requested_at=now,
@@ -64,36 +64,36 @@ def blocked_run(
     return run
 
 
-def get_run(session: Session, user: User, plan_id: int, run_id: int) -> BookingRun:
+def get_run(session: Session, user: User, plan_id: int, run_id: int) -> BookingJob:
     get_plan(session, user, plan_id)
-    run = session.get(BookingRun, run_id)
+    run = session.get(BookingJob, run_id)
     if run is None or run.plan_id != plan_id:
         raise NotFoundError("booking run")
     return run
 
 
-def list_runs(session: Session, user: User, plan_id: int, limit: int = 20) -> list[BookingRun]:
+def list_runs(session: Session, user: User, plan_id: int, limit: int = 20) -> list[BookingJob]:
     get_plan(session, user, plan_id)
     return list(
         session.scalars(
-            select(BookingRun)
-            .where(BookingRun.plan_id == plan_id)
-            .order_by(BookingRun.id.desc())
+            select(BookingJob)
+            .where(BookingJob.plan_id == plan_id)
+            .order_by(BookingJob.id.desc())
             .limit(limit)
         )
     )
 
 
-def unfinished(session: Session) -> list[BookingRun]:
+def unfinished(session: Session) -> list[BookingJob]:
     """Runs a restart interrupted (queued, running or waiting to retry)."""
     return list(
         session.scalars(
-            select(BookingRun).where(BookingRun.state.in_(ACTIVE)).order_by(BookingRun.id)
+            select(BookingJob).where(BookingJob.state.in_(ACTIVE)).order_by(BookingJob.id)
         )
     )
 
 
-def finish(run: BookingRun, state: BookingRunState, now: datetime, **detail: Any) -> None:
+def finish(run: BookingJob, state: BookingJobState, now: datetime, **detail: Any) -> None:
     run.state = state
     run.detail = detail
     run.next_attempt_at = None

@@ -1,0 +1,135 @@
+"""A misbehaving front for a real CalDAV server: forwards requests, or breaks them on purpose.
+
+Rules match a method (and optionally a path part or a body part) and then answer with a fixed
+status and headers, hang, strip a response header, or run a callback just before forwarding
+(to change the resource behind the client's back). Every request is logged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+
+@dataclass
+class Rule:
+    method: str
+    path_contains: str = ""
+    body_contains: str = ""
+    status: int | None = None  # answer this instead of forwarding
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str = ""
+    hang: float = 0.0  # sleep this long before answering
+    strip: tuple[str, ...] = ()  # response headers to drop when forwarding
+    before: Callable[[], None] | None = None  # run once before forwarding
+    times: int | None = None  # how often it applies (None: always)
+    drop_after_forward: bool = False  # the server did it, but the answer is lost (a crash)
+
+    def matches(self, method: str, path: str, body: bytes) -> bool:
+        if self.times is not None and self.times <= 0:
+            return False
+        return (
+            method == self.method
+            and self.path_contains in path
+            and self.body_contains.encode() in body
+        )
+
+
+class FaultProxy:
+    """Serve on 127.0.0.1:<free port>, forwarding to `upstream` unless a rule says otherwise."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = urlsplit(upstream)
+        self.rules: list[Rule] = []
+        self.log: list[tuple[str, str]] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _any(self) -> None:
+                # the client may give up (a timeout test): then there is nobody to answer
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    proxy._handle(self)
+
+            do_GET = do_PUT = do_DELETE = do_PROPFIND = do_REPORT = _any
+            do_MKCALENDAR = do_OPTIONS = do_PROPPATCH = do_HEAD = do_POST = _any
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FaultProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def add(self, rule: Rule) -> Rule:
+        self.rules.append(rule)
+        return rule
+
+    def requests(self, method: str) -> list[str]:
+        return [path for m, path in self.log if m == method]
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(length) if length else b""
+        method, path = handler.command, handler.path
+        self.log.append((method, path))
+        rule = next((r for r in self.rules if r.matches(method, path, body)), None)
+        if rule is not None and rule.times is not None:
+            rule.times -= 1
+        if rule is not None and rule.hang:
+            time.sleep(rule.hang)
+        if rule is not None and rule.status is not None:
+            payload = rule.body.encode()
+            handler.send_response(rule.status)
+            for name, value in rule.headers.items():
+                handler.send_header(name, value)
+            handler.send_header("Content-Length", str(len(payload)))
+            handler.end_headers()
+            handler.wfile.write(payload)
+            return
+        if rule is not None and rule.before is not None:
+            rule.before()
+        connection = http.client.HTTPConnection(
+            self.upstream.hostname or "127.0.0.1", self.upstream.port or 80, timeout=30
+        )
+        try:
+            headers = {k: v for k, v in handler.headers.items() if k.lower() != "host"}
+            headers["Host"] = self.upstream.netloc
+            connection.request(method, path, body=body or None, headers=headers)
+            response = connection.getresponse()
+            payload = response.read()
+            if rule is not None and rule.drop_after_forward:
+                handler.close_connection = True
+                handler.connection.shutdown(socket.SHUT_RDWR)
+                return
+            handler.send_response(response.status, response.reason)
+            dropped = {s.lower() for s in (rule.strip if rule is not None else ())}
+            for name, value in response.getheaders():
+                lowered = name.lower()
+                if lowered in dropped or lowered in ("transfer-encoding", "content-length"):
+                    continue
+                if lowered == "location":
+                    value = value.replace(f"http://{self.upstream.netloc}", self.url.rstrip("/"))
+                handler.send_header(name, value)
+            handler.send_header("Content-Length", str(len(payload)))
+            handler.end_headers()
+            handler.wfile.write(payload)
+        finally:
+            connection.close()
