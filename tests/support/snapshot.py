@@ -41,6 +41,9 @@ class Rows:
     def count(self) -> int:
         return sum(len(rows) for _, rows in self.tables)
 
+    def by_table(self) -> dict[str, tuple[dict[str, Any], ...]]:
+        return {table.name: rows for table, rows in self.tables}
+
     def write(self, engine: Engine) -> None:
         """Insert the rows into empty tables (the ids are kept, so references hold)."""
         with engine.begin() as connection:
