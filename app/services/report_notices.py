@@ -104,6 +104,9 @@ def send_quarterly_reviews(session: Session, now: datetime) -> int:
             "kept_minutes": kept,
             "goals": goals,
             "message": quarterly_message(year, quarter, kept, goals),
+            # growth hook: the in-app list links the review page of that quarter
+            "url": f"/dashboard/review?quarter={year}-Q{quarter}",
+            "link_text": "Open the quarterly review",
         }
         if notify.record(session, user.id, "review.quarterly", payload, dedupe_key=key):
             sent += 1

@@ -53,7 +53,7 @@ def test_each_ended_block_is_asked_about_once(
     assert len(first) == 1 and again == []
     (note,) = prompts(runtime)
     assert note.status == NotificationStatus.DELIVERED  # in-app only, never a channel
-    assert note.payload["url"].startswith(f"/growth/log/{first[0][0].id}?t=")
+    assert note.payload["url"].startswith(f"/growth/blocks/{first[0][0].id}/log?t=")
 
     clock.now = berlin(18, 8)  # the weekly report asks about Tuesday's block, not Monday's
     with transaction(runtime.sessions) as session:
@@ -68,7 +68,7 @@ def test_each_ended_block_is_asked_about_once(
         tuesday = session.scalars(select(Block).order_by(Block.start)).all()[1]
     assert len(weekly.payload["log_links"]) == 1
     assert weekly.payload["log_links"][0].startswith(
-        f"https://gg.example/growth/log/{tuesday.id}?t="
+        f"https://gg.example/growth/blocks/{tuesday.id}/log?t="
     )
     assert len(prompts(runtime)) == 2
 

@@ -77,7 +77,7 @@ def link_token(secret: str, user_id: int, block_id: int) -> str:
 
 def link_path(secret: str, user_id: int, block_id: int) -> str:
     """The one-field page for a block, with its signed token."""
-    return f"/growth/log/{block_id}?t={quote(link_token(secret, user_id, block_id))}"
+    return f"/growth/blocks/{block_id}/log?t={quote(link_token(secret, user_id, block_id))}"
 
 
 def read_link(session: Session, secret: str, block_id: int, token: str) -> tuple[User, Block]:
@@ -120,6 +120,7 @@ def ask(session: Session, user: User, now: datetime, secret: str) -> list[tuple[
             "start": block.start.isoformat(),
             "end": block.end.isoformat(),
             "url": path,
+            "link_text": "Log what you did",
             "message": f"Your growth block on {_when(block, user)} ended: "
             "what did you do? One line is enough.",
         }
