@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import date
+from typing import Any
 
 import pytest
 from pypdf import PdfReader
@@ -100,7 +101,8 @@ def test_review_and_exports(runtime: Runtime, clock: FakeClock, booked: int) -> 
         user = session.scalars(select(User)).one()
         plan = session.get_one(Plan, booked)
         result = review.build(session, user, plan, review.Quarter(2027, 1), clock.now)
-    assert (result.weeks, result.kept_minutes) == (4, 240)  # 2026-W53 reaches into January
+    # W53 (reaching into January) and W01 had nothing booked: the quarter starts with W02.
+    assert (result.weeks, result.kept_minutes, result.target_minutes) == (2, 240, 480)
     assert [m.status for m in result.milestones][:2] == ["hit", "open"]
     assert result.milestones[0].done_on == date(2027, 1, 11)
     assert [e["outcome"] for e in result.entries] == ["Shared with 8 people"]
@@ -112,6 +114,15 @@ def test_review_and_exports(runtime: Runtime, clock: FakeClock, booked: int) -> 
 
     document = PdfReader(io.BytesIO(export.pdf(result)))
     read = " ".join(page.extract_text() for page in document.pages)
+    # Every line starts at the left margin (10 mm ~ 28 pt), none runs off the page.
+    starts: list[float] = []
+
+    def seen(text: str, cm: Any, tm: Any, font: Any, size: Any) -> None:
+        if text.strip():
+            starts.append(float(tm[4]) * float(cm[0]) + float(cm[4]))
+
+    document.pages[0].extract_text(visitor_text=seen)
+    assert starts and all(20 < x < 40 for x in starts), starts
     assert "Growth review 2027-Q1" in read
     assert "Shared with 8 people" in read and "What drained you? Slack" in read
 

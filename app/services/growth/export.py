@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from fpdf import FPDF
+from fpdf.enums import XPos, YPos
 
 from app.services.growth.review import PROMPTS, QuarterReview
 
@@ -123,17 +124,20 @@ def pdf(review: QuarterReview, sections: Iterable[str] | None = None) -> bytes:
             return value
         return value.translate(_LATIN1_FALLBACK).encode("latin-1", "replace").decode("latin-1")
 
+    def line(height: float, value: str) -> None:
+        # Back to the left margin on the next line (fpdf2 otherwise continues to the right).
+        document.multi_cell(document.epw, height, text(value), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
     document.add_page()
-    width = document.epw
     document.set_font(family, size=18)
-    document.multi_cell(width, 10, text(f"Growth review {review.quarter}"))
+    line(10, f"Growth review {review.quarter}")
     document.set_font(family, size=10)
-    document.multi_cell(width, 6, text(f"{review.first.isoformat()} to {review.last.isoformat()}"))
+    line(6, f"{review.first.isoformat()} to {review.last.isoformat()}")
     for heading, lines in _blocks(review, chosen(sections)):
         document.ln(4)
         document.set_font(family, size=14)
-        document.multi_cell(width, 8, text(heading))
+        line(8, heading)
         document.set_font(family, size=11)
-        for line in lines:
-            document.multi_cell(width, 6, text(f"• {line}" if unicode_font else f"- {line}"))
+        for entry in lines:
+            line(6, f"\u2022 {entry}" if unicode_font else f"- {entry}")
     return bytes(document.output())

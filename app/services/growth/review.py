@@ -192,6 +192,9 @@ def build(
     first, until = quarter.bounds()
     weeks = _weeks(first, until, now, plan, user)
     rows = report_service.weekly_report(session, user, plan, weeks, now) if weeks else []
+    # Weeks before the plan booked anything are not weeks it fell short in.
+    while rows and rows[0].booked_minutes == 0 and rows[0].tagged_minutes == 0:
+        rows.pop(0)
     start, end = day_bounds(first, zone).start, day_bounds(until, zone).start
     blocks = list(
         session.scalars(
