@@ -62,7 +62,9 @@ def send_weekly_reports(
             "message": weekly_message(row, result.streak_weeks),
         }
         if log_links is not None:  # growth hook: one line per ended block, asked once
-            payload.update(log_links.weekly_ask(session, user, now))
+            asks = log_links.weekly_ask(session, user, now)
+            if asks:
+                payload.update(asks, message=f"{payload['message']} {asks['log_message']}")
         if notify.record(session, user.id, "report.weekly", payload, dedupe_key=key):
             sent += 1
     return sent

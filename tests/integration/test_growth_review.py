@@ -71,6 +71,7 @@ def test_each_ended_block_is_asked_about_once(
     assert weekly.payload["log_links"][0].startswith(
         f"https://gg.example/growth/blocks/{tuesday.id}/log?t="
     )
+    assert weekly.payload["log_links"][0] in weekly.payload["message"]  # every channel shows it
     assert len(prompts(runtime)) == 2
 
 

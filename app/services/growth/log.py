@@ -267,13 +267,16 @@ class Linker:
         return cls(settings.secret_key.get_secret_value(), settings.public_url.rstrip("/"))
 
     def weekly_ask(self, session: Session, user: User, now: datetime) -> dict[str, Any]:
-        """Payload additions for the weekly report: links for blocks not asked about yet."""
+        """Payload additions for the weekly report: links for blocks not asked about yet.
+
+        The links go into the message too, so every channel (email, Slack, webhook) shows them.
+        """
         asked = ask(session, user, now, self.secret)
         if not asked:
             return {}
         urls = [self.public_url + path for _, path in asked]
-        return {
-            "log_links": urls,
-            "log_message": f"{len(urls)} growth block(s) ended without a line in your log: "
-            "follow a link to write what you did (one line is enough).",
-        }
+        text = (
+            f"{len(urls)} growth block(s) ended without a line in your log; "
+            "write what you did (one line is enough): " + " ".join(urls)
+        )
+        return {"log_links": urls, "log_message": text}
