@@ -72,7 +72,13 @@ def _int(form: dict[str, Any], name: str) -> int | None:
 def _back(form: dict[str, Any], default: str, flash: str) -> Response:
     # Only our own pages: a form cannot send the browser anywhere else.
     target = str(form.get("next", ""))
-    allowed = {"/dashboard/milestones", "/dashboard/growth-log", "/dashboard/review"}
+    allowed = {
+        "/dashboard/milestones",
+        "/dashboard/growth-log",
+        "/dashboard/review",
+        "/dashboard/growth-rules",
+        "/dashboard/week",
+    }
     url = target if target.split("?")[0] in allowed and "//" not in target else default
     joiner = "&" if "?" in url else "?"
     return see_other(f"{url}{joiner}flash={quote_plus(flash)}")
@@ -425,7 +431,7 @@ async def mark_event(
         event_id = str(form.get("event_id", ""))[:1024]
         choice = {"yes": True, "no": False}.get(str(form.get("growth", "")))
         counting.set_mark(page.session, page.user, calendar_id, event_id, choice)
-        return see_other("/dashboard/growth-rules?flash=Saved")
+        return _back(form, "/dashboard/growth-rules", "Saved")
 
     return await _post(request, runtime, session, act, _rules)
 

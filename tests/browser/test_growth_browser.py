@@ -54,6 +54,7 @@ PAGES = [
     "growth-logged",
     "growth-log",
     "growth-rules",
+    "growth-week",
     "growth-review",
 ]
 
@@ -208,6 +209,33 @@ class TestGrowthJourney:
         page.goto("/dashboard/growth-rules")
         expect(page.get_by_role("heading", level=1)).to_have_text("What counts as growth")
         journey.record("growth-rules")
+
+    def test_an_event_is_marked_as_growth_from_the_week_view(self, journey: Journey) -> None:
+        page, fake = journey.page, journey.site.fake
+        fake.insert_invite(
+            USER,
+            "Architecture reading group",
+            datetime(2027, 1, 13, 14, tzinfo=BERLIN),
+            datetime(2027, 1, 13, 15, tzinfo=BERLIN),
+            organizer="mentor@corp.example",
+        )
+        calendar_id = page.request.get("/accounts").json()[0]["calendars"][0]["id"]
+        synced = page.request.post(f"/calendars/{calendar_id}/sync", headers=csrf(page))
+        assert synced.status == 202, synced.text()
+        wait_until(
+            lambda: any(
+                e["title"] == "Architecture reading group"
+                for e in page.request.get(f"/calendars/{calendar_id}/events").json()
+            ),
+            timeout=10,
+        )
+        page.goto("/dashboard/week?week=2027-W02")
+        item = page.locator(".item").filter(has_text="Architecture reading group")
+        item.get_by_role("button", name="Count as growth").click()
+        expect(status(page)).to_have_text("Saved")
+        item = page.locator(".item").filter(has_text="Architecture reading group")
+        expect(item).to_contain_text("Counts as growth.")
+        journey.record("growth-week")
 
     def test_the_quarterly_review_and_its_exports(self, journey: Journey) -> None:
         page = journey.page
