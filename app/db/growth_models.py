@@ -35,9 +35,10 @@ class LogEntry(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    # One entry per block at most; None for an entry about growth outside a block.
+    # One entry per block at most; None for an entry about growth outside a block (or when the
+    # block's plan was deleted: the entry is evidence and outlives it).
     block_id: Mapped[int | None] = mapped_column(
-        ForeignKey("blocks.id", ondelete="CASCADE"), unique=True
+        ForeignKey("blocks.id", ondelete="SET NULL"), unique=True
     )
     day: Mapped[date] = mapped_column(Date)
     text: Mapped[str] = mapped_column(String(300))

@@ -122,7 +122,9 @@ def _milestones(
     proposal: list[Any] = []
     proposal_problem = ""
     try:
-        proposal = milestone_service.proposal(plan, page.user, page.runtime.clock())
+        taken = {m.due for m in rows}
+        found = milestone_service.proposal(plan, page.user, page.runtime.clock())
+        proposal = [p for p in found if p.due not in taken]
     except InvalidInputError as error:
         proposal_problem = error.problems[0][1]
     return page.render(
@@ -155,7 +157,11 @@ async def accept_proposal(request: Request, runtime: RuntimeDep, session: Sessio
     def act(page: Page, form: dict[str, Any]) -> Response:
         plan = _plan_or_refuse(page)
         found = milestone_service.proposal(plan, page.user, page.runtime.clock())
-        items = [milestone_service.MilestoneInput(p.title, p.due) for p in found]
+        taken = {m.due for m in milestone_service.list_for_plan(page.session, plan)}
+        # Accepting twice (a double click, a second tab) adds nothing twice.
+        items = [
+            milestone_service.MilestoneInput(p.title, p.due) for p in found if p.due not in taken
+        ]
         milestone_service.add(page.session, page.user, plan, items)
         _retitle(page, plan)
         return _back(form, "/dashboard/milestones", f"{len(items)} milestones added")

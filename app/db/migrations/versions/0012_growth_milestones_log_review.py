@@ -63,7 +63,7 @@ def upgrade() -> None:
             ["block_id"],
             ["blocks.id"],
             name=op.f("fk_growth_log_entries_block_id_blocks"),
-            ondelete="CASCADE",
+            ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
             ["milestone_id"],
