@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from datetime import date
+from pathlib import Path
 
-from app.services.growth.export import chosen, markdown
+import pytest
+from pypdf import PdfReader
+
+from app.services.growth.export import FONT_CANDIDATES, chosen, markdown, pdf
 from app.services.growth.review import LostTo, MilestoneLine, QuarterReview
 
 
@@ -47,3 +52,13 @@ def test_markdown_has_the_chosen_sections_and_escapes_the_persons_text() -> None
     assert "trend: up" in text and "30.0 h" in text
     assert r"- 2027-01-11: \# not a heading \[x\](javascript:1)" in text
     assert "cto@corp.example (rule: big meetings): 2" in text
+
+
+@pytest.mark.parametrize("fonts", [(), FONT_CANDIDATES], ids=["core-font", "unicode-font"])
+def test_the_pdf_reads_back_with_or_without_a_unicode_font(fonts: tuple[Path, ...]) -> None:
+    review = quarter()
+    review.answers["worked"] = "Zürich offsite — ✓ 日本"
+    data = pdf(review, ["goal", "reflection"], fonts=fonts)
+    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages)
+    assert "Lead *the* project" in text
+    assert "Zürich offsite" in text  # Latin-1 survives the core font; the rest is replaced

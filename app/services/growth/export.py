@@ -102,21 +102,25 @@ def markdown(review: QuarterReview, sections: Iterable[str] | None = None) -> st
     return "\n".join(parts) + "\n"
 
 
-def _font(pdf: FPDF) -> bool:
+def _font(pdf: FPDF, candidates: Iterable[Path]) -> bool:
     """Use a Unicode font when one is installed; answers whether it did."""
-    for path in FONT_CANDIDATES:
+    for path in candidates:
         if path.is_file():
             pdf.add_font("body", "", str(path))
             return True
     return False
 
 
-def pdf(review: QuarterReview, sections: Iterable[str] | None = None) -> bytes:
-    """The quarter as a PDF document (fpdf2)."""
+def pdf(
+    review: QuarterReview,
+    sections: Iterable[str] | None = None,
+    fonts: Iterable[Path] = FONT_CANDIDATES,
+) -> bytes:
+    """The quarter as a PDF document (fpdf2); ``fonts``: Unicode fonts to try, in order."""
     document = FPDF(format="A4")
     document.set_title(f"Growth review {review.quarter}")
     document.set_creator("GrowthGuard")
-    unicode_font = _font(document)
+    unicode_font = _font(document, fonts)
     family = "body" if unicode_font else "helvetica"
 
     def text(value: str) -> str:
