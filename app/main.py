@@ -17,6 +17,7 @@ from app.api import (
     auth,
     channels,
     conflicts,
+    growth,
     health,
     plans,
     policies,
@@ -33,7 +34,15 @@ from app.runtime import Runtime, build_runtime
 from app.scheduler import BookingScheduler, weekly_slots
 from app.services.channels import encrypt_plaintext_targets
 from app.supervise import Supervised, Supervisor
-from app.web import auth_pages, boundary, dashboard, dev_pages, planning, report_page
+from app.web import (
+    auth_pages,
+    boundary,
+    dashboard,
+    dev_pages,
+    growth_pages,
+    planning,
+    report_page,
+)
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "web" / "static"
@@ -97,6 +106,7 @@ def create_app(runtime: Runtime | None = None, *, scheduler: bool | None = None)
     app.include_router(conflicts.router)
     app.include_router(channels.router)
     app.include_router(reports.router)
+    app.include_router(growth.router)
     app.include_router(auth.router)
     app.include_router(webhooks.router)
     app.include_router(auth_pages.router)
@@ -104,6 +114,7 @@ def create_app(runtime: Runtime | None = None, *, scheduler: bool | None = None)
     app.include_router(planning.router)
     app.include_router(boundary.router)
     app.include_router(report_page.router)
+    app.include_router(growth_pages.router)
     app.include_router(dev_pages.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     install_error_handlers(app)

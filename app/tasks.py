@@ -34,6 +34,7 @@ from app.services.booking import (
     record_run,
 )
 from app.services.connections import mark_gone, mark_needs_reauth
+from app.services.growth import log as growth_log
 from app.services.plans import plan_zone, spec_of
 from app.services.provider_errors import account_of
 from app.services.resolve import Resolver
@@ -456,7 +457,9 @@ def send_weekly_reports() -> int:
     """Record each active plan's weekly report (once per plan and week)."""
     rt = runtime.current()
     with transaction(rt.sessions) as session:
-        sent = report_notices.send_weekly_reports(session, rt.clock())
+        sent = report_notices.send_weekly_reports(
+            session, rt.clock(), log_links=growth_log.Linker.of(rt.settings)
+        )
     if sent:
         enqueue_delivery()
     return sent

@@ -425,6 +425,7 @@ class UsedLink(Base):
     expires_at: Mapped[datetime]
 
 
+import app.db.growth_models  # noqa: E402  (registers the growth tables)
 import app.db.reports_models  # noqa: E402, F401  (registers Baseline on Base.metadata)
 
 

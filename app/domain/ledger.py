@@ -45,6 +45,9 @@ class EventFact:
     declined: bool = False
     is_block: bool = False
     event_type: str = "default"
+    # Decided by the person's growth rules and marks (app/domain/growth_rules.py); None: the
+    # keyword alone decides.
+    growth: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,11 +97,11 @@ class WeekLedger:
 
 def is_tagged_growth(event: EventFact, keyword: str = DEFAULT_GROWTH_KEYWORD) -> bool:
     """An event the person marked as growth time themselves."""
-    return (
-        bool(keyword)
-        and not (event.is_block or event.all_day or event.cancelled or event.declined)
-        and keyword.casefold() in event.title.casefold()
-    )
+    if event.is_block or event.all_day or event.cancelled or event.declined:
+        return False
+    if event.growth is not None:
+        return event.growth
+    return bool(keyword) and keyword.casefold() in event.title.casefold()
 
 
 def is_meeting(event: EventFact, keyword: str = DEFAULT_GROWTH_KEYWORD) -> bool:

@@ -36,6 +36,7 @@ from app.services.connections import (
     target_calendar,
     user_calendars,
 )
+from app.services.growth import titles as growth_titles
 from app.services.plans import plan_working_hours, plan_zone, spec_of
 from connectors.base import (
     BlockSpec,
@@ -345,12 +346,14 @@ def _create(
     interval: Interval,
 ) -> Event:
     focus = spec.focus_time and not calendar.focus_time_unsupported
+    # Growth hook: the title names the block's current milestone (app/services/growth).
+    title, description = growth_titles.label_for(session, plan, spec, interval.start)
     block = BlockSpec(
         tag=BlockTag(plan_id=str(plan.id), slot_key=key),
-        title=spec.block_title(),
+        title=title,
         start=interval.start,
         end=interval.end,
-        description=f"Reserved growth time for: {spec.goal}\nBooked by GrowthGuard.",
+        description=description,
         focus_time=focus,
         auto_decline=spec.auto_decline if focus else None,
     )
@@ -368,6 +371,7 @@ def _create(
         )
         session.flush()
         raise
+    growth_titles.remember(session, plan, key, title)
     if focus and calendar.provider_calendar_id in getattr(
         connector, "focus_time_unsupported", frozenset()
     ):
@@ -410,6 +414,8 @@ def book_week(
     """Reconcile one week of one plan with the calendars (idempotent)."""
     assessment = assess_week(session, plan, week, now, connectors)
     report = apply_assessment(session, assessment, connectors, checkpoint)
+    # Growth hook: kept blocks follow milestone changes (a renamed or finished milestone).
+    growth_titles.refresh(session, plan, now, connectors, week=str(week))
     if assessment.target is None:
         outcome = "no_target"
     elif report.shortfall_reason:

@@ -19,6 +19,7 @@ TITLES = {
     "booking.failed": "Growth blocks could not be booked",
     "report.weekly": "Your weekly report",
     "review.quarterly": "Your quarterly review",
+    "growth.log": "What did you do in your growth block?",
     "test": "Test notification",
 }
 TEST_MESSAGE = "This is a test notification from GrowthGuard: this channel works."

@@ -22,6 +22,7 @@ KINDS = frozenset(
         "booking.failed",
         "report.weekly",
         "review.quarterly",
+        "growth.log",  # a block ended: what did you do? (app/services/growth/log.py)
     }
 )
 

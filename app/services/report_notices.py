@@ -19,14 +19,21 @@ from app.domain.ledger import (
 )
 from app.domain.time import day_bounds, resolve_zone
 from app.services import notify
+from app.services.growth import log as growth_log
 from app.services.plans import plan_zone, spec_of
 from app.services.reports import REVIEW_WINDOW_DAYS, history
 
 
 def send_weekly_reports(
-    session: Session, now: datetime, keyword: str = DEFAULT_GROWTH_KEYWORD
+    session: Session,
+    now: datetime,
+    keyword: str = DEFAULT_GROWTH_KEYWORD,
+    log_links: growth_log.Linker | None = None,
 ) -> int:
-    """Record each active plan's report for its last complete week, once; returns how many."""
+    """Record each active plan's report for its last complete week, once; returns how many.
+
+    With ``log_links``, the report also asks about the ended blocks not asked about yet.
+    """
     sent = 0
     pairs = session.execute(
         select(Plan, User).join(User, User.id == Plan.user_id).where(Plan.active.is_(True))
@@ -54,6 +61,10 @@ def send_weekly_reports(
             "projection_hours": result.projection_hours,
             "message": weekly_message(row, result.streak_weeks),
         }
+        if log_links is not None:  # growth hook: one line per ended block, asked once
+            asks = log_links.weekly_ask(session, user, now)
+            if asks:
+                payload.update(asks, message=f"{payload['message']} {asks['log_message']}")
         if notify.record(session, user.id, "report.weekly", payload, dedupe_key=key):
             sent += 1
     return sent
@@ -95,6 +106,9 @@ def send_quarterly_reviews(session: Session, now: datetime) -> int:
             "kept_minutes": kept,
             "goals": goals,
             "message": quarterly_message(year, quarter, kept, goals),
+            # growth hook: the in-app list links the review page of that quarter
+            "url": f"/dashboard/review?quarter={year}-Q{quarter}",
+            "link_text": "Open the quarterly review",
         }
         if notify.record(session, user.id, "review.quarterly", payload, dedupe_key=key):
             sent += 1

@@ -6,7 +6,7 @@ import csv
 import io
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +40,7 @@ from app.domain.ledger import (
 )
 from app.domain.time import IsoWeek, resolve_zone
 from app.services.connections import ConnectorProvider, mark_needs_reauth, user_calendars
+from app.services.growth import counting as growth_counting
 from app.services.plans import plan_working_hours, plan_zone, spec_of
 from app.services.users import working_hours_of
 from connectors.base import Event, EventStatus, SelfResponse
@@ -109,7 +110,10 @@ def cached_facts(session: Session, user: User, start: datetime, end: datetime) -
             CalendarEvent.start < end,
         )
     )
-    return [_fact_of_row(row) for row in rows]
+    found = list(rows)
+    # Growth hook: the person's rules and marks decide which events count as growth.
+    decide = growth_counting.decider(session, user)
+    return [replace(_fact_of_row(row), growth=decide.row(row)) for row in found]
 
 
 def weekly_report(
@@ -263,6 +267,7 @@ def compute_baseline(
     start, end = weeks[0].start(zone), latest.end(zone)
     facts: list[EventFact] = []
     unreadable: list[str] = []
+    decide = growth_counting.decider(session, user)
     for account, calendar in user_calendars(session, user):
         if not calendar.is_busy_source:
             continue
@@ -275,7 +280,9 @@ def compute_baseline(
         except ConnectorError:
             unreadable.append(calendar.name or calendar.provider_calendar_id)
             continue
-        facts.extend(_fact_of_event(event) for event in listed)
+        facts.extend(
+            replace(_fact_of_event(event), growth=decide.event(calendar, event)) for event in listed
+        )
     per_week: list[dict[str, Any]] = []
     for week in weeks:
         w_start, w_end = week.start(zone), week.end(zone)
@@ -294,7 +301,7 @@ def compute_baseline(
     fields = ("working_minutes", "meeting_minutes", "growth_minutes", "free_minutes")
     data: dict[str, Any] = {
         "timezone": user.timezone,
-        "keyword": keyword,
+        "keyword": decide.rules.keyword,
         "weeks": per_week,
         "total": {name: sum(int(w[name]) for w in per_week) for name in fields},
         "unreadable": unreadable,

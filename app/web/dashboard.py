@@ -20,6 +20,7 @@ from app.services import channels as channel_service
 from app.services import notify, onboarding
 from app.services import users as user_service
 from app.services.delivery import send_test
+from app.services.growth import log as growth_log
 from app.web.context import Page, form_action, signed_in
 from app.web.forms import see_other
 
@@ -220,6 +221,9 @@ def disconnect(
 def _notifications(
     page: Page, errors: list[tuple[str, str]] | None = None, status: int = 200, **extra: object
 ) -> Response:
+    # Growth hook: blocks that ended are asked about here (once each), with a one-field link.
+    secret = page.runtime.settings.secret_key.get_secret_value()
+    growth_log.ask(page.session, page.user, page.runtime.clock(), secret)
     return page.render(
         "notifications.html",
         "notifications",

@@ -21,6 +21,7 @@ from app.domain.time import WEEKDAYS, IsoWeek, resolve_zone
 from app.services import booking, choices, onboarding
 from app.services import plans as plan_service
 from app.services.errors import InvalidInputError
+from app.services.growth import counting as growth_counting
 from app.services.resolve import Resolver
 from app.web.context import Page, form_action, signed_in
 from app.web.forms import see_other
@@ -251,10 +252,11 @@ def _week_page(
         .where(Conflict.user_id == page.user.id)
     ).all()
     conflict_events = {c.provider_event_id: (c, d) for c, d in conflicts}
+    growth = growth_counting.decider(page.session, page.user)  # growth hook: marks per event
     for e in events:
         pair = conflict_events.get(e.provider_event_id)
         if pair is None:
-            put("meeting", e.start, e.end, title=e.title)
+            put("meeting", e.start, e.end, title=e.title, event=e, growth=growth.row(e))
         else:
             put("conflict", e.start, e.end, title=e.title, conflict=pair[0], decision=pair[1])
     for items in days.values():

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from app import runtime as runtime_module
 from app import tasks
 from app.config import Environment
+from app.db.growth_models import EventMark, LogEntry
 from app.db.models import (
     Account,
     ApiToken,
@@ -94,6 +95,8 @@ PUBLIC: dict[Route, str] = {
     ("GET", "/"): "home page: shows the signed-in user's accounts, or only connect buttons",
     ("POST", "/signin"): "the front door: email + password sign-in form",
     ("POST", "/signup"): "the front door: sign-up form",
+    ("GET", "/growth/blocks/{block_id}/log"): "signed log link: a one-field page, changes nothing",
+    ("POST", "/growth/blocks/{block_id}/log"): "signed single-use log link: the token is the key",
 }
 
 DEV_ONLY = {("GET", "/dev/mailbox"), ("GET", "/dev/mailbox.json")}
@@ -114,9 +117,17 @@ ID_PARAMS = {
     "channel_id": "channel",
     "token_id": "token",
     "run_id": "run",
+    "milestone_id": "milestone",
+    "entry_id": "entry",
+    "block_id": "block",
 }
 # Path parameters that are not object ids, with a valid value.
-OTHER_PARAMS = {"name": "strict", "provider": "google"}
+OTHER_PARAMS = {
+    "name": "strict",
+    "provider": "google",
+    "quarter": "2027-Q1",
+    "event_id": "evt-growth",
+}
 
 # Realistic bodies for every route that takes one (a 404 must not hide behind a 422).
 BODIES: dict[Route, Any] = {
@@ -138,6 +149,15 @@ BODIES: dict[Route, Any] = {
         "attendee_count": 12,
     },
     ("POST", "/notification-channels"): {"kind": "email", "target": "bob-2@bob.example"},
+    ("POST", "/plans/{plan_id}/milestones"): {
+        "milestones": [{"title": "bob checkpoint", "due": "2027-03-01"}]
+    },
+    ("PUT", "/milestones/{milestone_id}"): {"title": "stolen by bob", "due": "2027-03-02"},
+    ("POST", "/growth/log"): {"text": "bob read a chapter", "outcome": "notes"},
+    ("PUT", "/growth/log/{entry_id}"): {"text": "stolen by bob"},
+    ("PUT", "/growth/rules"): {"keyword": "#bob", "organizers": ["mentor@bob.example"]},
+    ("PUT", "/calendars/{calendar_id}/events/{event_id}/growth"): {"growth": True},
+    ("PUT", "/reviews/{quarter}/answers"): {"worked": "bob mornings"},
 }
 # Form fields of the browser pages' POSTs (the CSRF token is added by `call`). The plan and
 # boundary forms act on "the current plan", which a `plan_id` query parameter can select.
@@ -160,6 +180,16 @@ FORMS: dict[Route, dict[str, str]] = {
     },
     ("POST", "/dashboard/boundary"): {"action": "preset", "preset": "strict"},
     ("POST", "/dashboard/conflicts/{conflict_id}/keep"): {"week": WEEK},
+    ("POST", "/dashboard/milestones"): {"title": "bob checkpoint", "due": "2027-03-01"},
+    ("POST", "/dashboard/milestones/{milestone_id}"): {"title": "stolen", "due": "2027-03-02"},
+    ("POST", "/dashboard/growth-log/{entry_id}"): {"text": "stolen by bob"},
+    ("POST", "/dashboard/growth-rules"): {"keyword": "#bob", "organizers": "mentor@bob.example"},
+    ("POST", "/dashboard/calendars/{calendar_id}/growth-mark"): {
+        "event_id": "evt-growth",
+        "growth": "yes",
+    },
+    ("POST", "/dashboard/review/answers"): {"quarter": "2027-Q1", "worked": "bob mornings"},
+    ("POST", "/dashboard/review/goal"): {"goal": "bob adjusted", "goal_by": "2027-06-30"},
 }
 # Forms whose honest answer in this setup is a refusal (nothing to connect to): status expected.
 REFUSED_FORMS: dict[Route, int] = {
@@ -303,7 +333,9 @@ def _party(client: TestClient, runtime: Runtime, world: MemoryWorld, name: str) 
         party.ids.update(account=account.id, calendar=calendar_id, token=token_id)
     auth = party.headers
 
-    plan = client.post("/plans", json={"goal": f"{name} growth"}, headers=auth)
+    plan = client.post(
+        "/plans", json={"goal": f"{name} growth", "goal_by": "2027-06-30"}, headers=auth
+    )
     assert plan.status_code == 201, plan.text
     party.ids["plan"] = plan.json()["id"]
     rule = {
@@ -327,6 +359,21 @@ def _party(client: TestClient, runtime: Runtime, world: MemoryWorld, name: str) 
     )
     assert channel.status_code == 201, channel.text
     party.ids["channel"] = channel.json()["id"]
+    milestones = client.post(
+        f"/plans/{party.ids['plan']}/milestones",
+        json={"milestones": [{"title": f"{name} checkpoint", "due": "2027-03-01"}]},
+        headers=auth,
+    )
+    assert milestones.status_code == 201, milestones.text
+    party.ids["milestone"] = milestones.json()[0]["id"]
+    party.ids["block"] = client.get("/blocks", headers=auth).json()[0]["id"]
+    entry = client.post(
+        "/growth/log",
+        json={"block_id": party.ids["block"], "text": f"{name} drafted the outline"},
+        headers=auth,
+    )
+    assert entry.status_code == 201, entry.text
+    party.ids["entry"] = entry.json()["id"]
 
     store = world.store(email)
     store.put_event(
@@ -492,6 +539,10 @@ def snapshot(s: Setup, party: Party) -> dict[str, Any]:
             (t.id, t.name)
             for t in session.scalars(select(ApiToken).where(ApiToken.user_id == party.user_id))
         )
+        marks = sorted(
+            (m.calendar_id, m.provider_event_id, m.growth)
+            for m in session.scalars(select(EventMark).where(EventMark.user_id == party.user_id))
+        )
     return {
         "api tokens": tokens,
         "me": get("/users/me"),
@@ -511,6 +562,11 @@ def snapshot(s: Setup, party: Party) -> dict[str, Any]:
             (e.id, e.title, e.start.isoformat(), e.end.isoformat()) for e in store.events("primary")
         ),
         "provider responses": [(r.event_id, r.response.value) for r in store.responses],
+        "milestones": get(f"/plans/{party.ids['plan']}/milestones"),
+        "growth log": get("/growth/log"),
+        "growth rules": get("/growth/rules"),
+        "review": get(f"/plans/{party.ids['plan']}/reviews/2027-Q1"),
+        "growth marks": marks,
     }
 
 
@@ -576,6 +632,7 @@ LISTS: dict[str, IdsOf] = {
         lambda u: select(NotificationChannel.id).where(NotificationChannel.user_id == u)
     ),
     "/notifications": _ids(lambda u: select(Notification.id).where(Notification.user_id == u)),
+    "/growth/log": _ids(lambda u: select(LogEntry.id).where(LogEntry.user_id == u)),
 }
 # Routes answering with one object: the caller itself.
 SINGLE = {"/users/me"}

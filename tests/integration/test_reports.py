@@ -236,6 +236,7 @@ def test_weekly_and_quarterly_notifications_are_recorded_once(
     assert review.dedupe_key == f"review.quarterly:{history[0]}:2027Q1"
     assert review.payload["kept_minutes"] == 360
     assert review.payload["message"].startswith("Q1 2027 is over: you kept 6 h of growth time")
+    assert review.payload["url"] == "/dashboard/review?quarter=2027-Q1"  # the review page
 
 
 # --- the HTTP API --------------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Growth beyond protected time: milestones, the growth log, counting rules, quarterly reviews."""

@@ -1,0 +1,516 @@
+"""Dashboard pages for growth: milestones, the growth log, counting rules, the quarterly review.
+
+Also the one-field page a signed log link opens (from an email or the in-app list), which works
+without signing in: the link is the key, and it is used once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+from urllib.parse import quote_plus
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
+
+from app.api.params import RowId
+from app.db.models import Account, Calendar, CalendarEvent, Plan
+from app.deps import RuntimeDep, SessionDep
+from app.domain.growth_rules import GrowthRules, rule_matched
+from app.domain.ledger import previous_quarter
+from app.domain.time import IsoWeek, resolve_zone
+from app.services import links
+from app.services import plans as plan_service
+from app.services.errors import InvalidInputError
+from app.services.growth import counting, export, review, titles
+from app.services.growth import log as growth_log
+from app.services.growth import milestones as milestone_service
+from app.web import render, templates
+from app.web.context import Page, form_action, signed_in
+from app.web.forms import see_other
+from app.web.planning import first_plan
+
+router = APIRouter(include_in_schema=False)
+templates.env.filters.setdefault("tz", resolve_zone)  # "Europe/Berlin"|tz -> ZoneInfo
+TEXT_MAX, ANSWER_MAX = 300, 4000
+Errors = list[tuple[str, str]] | None
+
+
+def _text(form: dict[str, Any], name: str, limit: int, required: bool = False) -> str:
+    raw = str(form.get(name, ""))
+    # One-line fields collapse their whitespace; long answers keep their line breaks.
+    value = " ".join(raw.split()) if limit <= TEXT_MAX else raw.strip()
+    if required and not value:
+        raise InvalidInputError([(name, "write at least a few words")])
+    if len(value) > limit:
+        raise InvalidInputError([(name, f"at most {limit} characters")])
+    return value
+
+
+def _date(form: dict[str, Any], name: str, required: bool = True) -> date | None:
+    raw = str(form.get(name, "")).strip()
+    if not raw and not required:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInputError([(name, "give a date like 2027-03-01")]) from None
+
+
+def _int(form: dict[str, Any], name: str) -> int | None:
+    raw = str(form.get(name, "")).strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 10:
+        raise InvalidInputError([(name, "choose one from the list")])
+    return int(raw)
+
+
+def _back(form: dict[str, Any], default: str, flash: str) -> Response:
+    # Only our own pages: a form cannot send the browser anywhere else.
+    target = str(form.get("next", ""))
+    allowed = {
+        "/dashboard/milestones",
+        "/dashboard/growth-log",
+        "/dashboard/review",
+        "/dashboard/growth-rules",
+        "/dashboard/week",
+    }
+    url = target if target.split("?")[0] in allowed and "//" not in target else default
+    joiner = "&" if "?" in url else "?"
+    return see_other(f"{url}{joiner}flash={quote_plus(flash)}")
+
+
+async def _post(
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    act: Callable[[Page, dict[str, Any]], Response],
+    show: Callable[[Page, list[tuple[str, str]], int], Response],
+) -> Response:
+    form = dict(await request.form())
+    return await run_in_threadpool(
+        form_action,
+        request,
+        runtime,
+        session,
+        str(form.get("csrf_token", "")),
+        lambda page: act(page, form),
+        show,
+    )
+
+
+def _retitle(page: Page, plan: Plan) -> None:
+    # The title is cosmetic: a provider that fails now is retried by the next booking.
+    titles.refresh(page.session, plan, page.runtime.clock(), page.runtime.connectors)
+
+
+# --- milestones ---------------------------------------------------------------------------
+
+
+def _milestones(
+    page: Page, errors: list[tuple[str, str]] | None = None, code: int = 200
+) -> Response:
+    plan = first_plan(page)
+    if plan is None:
+        return page.render("growth_milestones.html", "milestones", plan=None, errors=errors)
+    spec = plan_service.spec_of(plan)
+    rows = milestone_service.list_for_plan(page.session, plan)
+    proposal: list[Any] = []
+    proposal_problem = ""
+    try:
+        taken = {m.due for m in rows}
+        found = milestone_service.proposal(plan, page.user, page.runtime.clock())
+        proposal = [p for p in found if p.due not in taken]
+    except InvalidInputError as error:
+        proposal_problem = error.problems[0][1]
+    return page.render(
+        "growth_milestones.html",
+        "milestones",
+        code,
+        plan=plan,
+        spec=spec,
+        milestones=rows,
+        proposal=proposal,
+        proposal_problem=proposal_problem,
+        errors=errors,
+    )
+
+
+@router.get("/dashboard/milestones", response_class=HTMLResponse)
+def milestones_page(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
+    return signed_in(request, runtime, session, _milestones)
+
+
+def _plan_or_refuse(page: Page) -> Plan:
+    plan = first_plan(page)
+    if plan is None:
+        raise InvalidInputError([("plan", "create a plan on Goal and plan first")])
+    return plan
+
+
+@router.post("/dashboard/milestones/accept", response_class=HTMLResponse)
+async def accept_proposal(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
+    def act(page: Page, form: dict[str, Any]) -> Response:
+        plan = _plan_or_refuse(page)
+        found = milestone_service.proposal(plan, page.user, page.runtime.clock())
+        taken = {m.due for m in milestone_service.list_for_plan(page.session, plan)}
+        # Accepting twice (a double click, a second tab) adds nothing twice.
+        items = [
+            milestone_service.MilestoneInput(p.title, p.due) for p in found if p.due not in taken
+        ]
+        milestone_service.add(page.session, page.user, plan, items)
+        _retitle(page, plan)
+        return _back(form, "/dashboard/milestones", f"{len(items)} milestones added")
+
+    return await _post(request, runtime, session, act, _milestones)
+
+
+@router.post("/dashboard/milestones", response_class=HTMLResponse)
+async def add_milestone(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
+    def act(page: Page, form: dict[str, Any]) -> Response:
+        plan = _plan_or_refuse(page)
+        title = _text(form, "title", 200, required=True)
+        due = _date(form, "due")
+        assert due is not None
+        milestone_service.add(
+            page.session, page.user, plan, [milestone_service.MilestoneInput(title, due)]
+        )
+        _retitle(page, plan)
+        return _back(form, "/dashboard/milestones", "Milestone added")
+
+    return await _post(request, runtime, session, act, _milestones)
+
+
+@router.post("/dashboard/milestones/{milestone_id}", response_class=HTMLResponse)
+async def edit_milestone(
+    milestone_id: RowId, request: Request, runtime: RuntimeDep, session: SessionDep
+) -> Response:
+    def act(page: Page, form: dict[str, Any]) -> Response:
+        row = milestone_service.get(page.session, page.user, milestone_id)
+        title = _text(form, "title", 200, required=True)
+        due = _date(form, "due")
+        assert due is not None
+        today = milestone_service.local_today(
+            page.session.get_one(Plan, row.plan_id), page.user, page.runtime.clock()
+        )
+        done_on = (row.done_on or today) if form.get("done") else None
+        milestone_service.update(
+            page.session,
+            page.user,
+            milestone_id,
+            milestone_service.MilestoneInput(title, due, done_on),
+        )
+        _retitle(page, page.session.get_one(Plan, row.plan_id))
+        return _back(form, "/dashboard/milestones", "Milestone saved")
+
+    return await _post(request, runtime, session, act, _milestones)
+
+
+@router.post("/dashboard/milestones/{milestone_id}/delete", response_class=HTMLResponse)
+async def remove_milestone(
+    milestone_id: RowId, request: Request, runtime: RuntimeDep, session: SessionDep
+) -> Response:
+    def act(page: Page, form: dict[str, Any]) -> Response:
+        plan_id = milestone_service.delete(page.session, page.user, milestone_id)
+        _retitle(page, page.session.get_one(Plan, plan_id))
+        return _back(form, "/dashboard/milestones", "Milestone deleted")
+
+    return await _post(request, runtime, session, act, _milestones)
+
+
+# --- the growth log -----------------------------------------------------------------------
+
+
+def _log(page: Page, errors: Errors = None, code: int = 200) -> Response:
+    secret = page.runtime.settings.secret_key.get_secret_value()
+    growth_log.ask(page.session, page.user, page.runtime.clock(), secret)
+    waiting = [
+        (block, growth_log.link_path(secret, page.user.id, block.id))
+        for block in growth_log.ended_unlogged(page.session, page.user, page.runtime.clock())
+    ]
+    plan = first_plan(page)
+    stones = milestone_service.list_for_plan(page.session, plan) if plan else []
+    return page.render(
+        "growth_log.html",
+        "growth-log",
+        code,
+        waiting=waiting,
+        entries=growth_log.entries(page.session, page.user),
+        milestones=stones,
+        zone=page.user.timezone,
+        errors=errors,
+    )
+
+
+@router.get("/dashboard/growth-log", response_class=HTMLResponse)
+def log_page(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
+    return signed_in(request, runtime, session, _log)
+
+
+def _entry_from(form: dict[str, Any]) -> growth_log.EntryInput:
+    return growth_log.EntryInput(
+        text=_text(form, "text", TEXT_MAX, required=True),
+        outcome=_text(form, "outcome", TEXT_MAX),
+        milestone_id=_int(form, "milestone_id"),
+        milestone_done=bool(form.get("milestone_done")),
+    )
+
+
+@router.post("/dashboard/growth-log/{entry_id}", response_class=HTMLResponse)
+async def edit_entry(
+    entry_id: RowId, request: Request, runtime: RuntimeDep, session: SessionDep
+) -> Response:
+    def act(page: Page, form: dict[str, Any]) -> Response:
+        growth_log.update(page.session, page.user, entry_id, _entry_from(form))
+        return _back(form, "/dashboard/growth-log", "Entry saved")
+
+    return await _post(request, runtime, session, act, _log)
+
+
+@router.post("/dashboard/growth-log/{entry_id}/delete", response_class=HTMLResponse)
+async def remove_entry(
+    entry_id: RowId, request: Request, runtime: RuntimeDep, session: SessionDep
+) -> Response:
+    def act(page: Page, form: dict[str, Any]) -> Response:
+        growth_log.delete(page.session, page.user, entry_id)
+        return _back(form, "/dashboard/growth-log", "Entry deleted")
+
+    return await _post(request, runtime, session, act, _log)
+
+
+# --- the one-field page of a signed link ----------------------------------------------------
+
+
+def _link_page(
+    request: Request, session: SessionDep, runtime: RuntimeDep, block_id: int, token: str
+) -> tuple[Any, Any] | HTMLResponse:
+    secret = runtime.settings.secret_key.get_secret_value()
+    try:
+        return growth_log.read_link(session, secret, block_id, token)
+    except links.LinkRejectedError as error:
+        return render(request, "problem.html", {"message": str(error), "user": None}, 410)
+
+
+@router.get("/growth/blocks/{block_id}/log", response_class=HTMLResponse)
+def log_link_page(
+    block_id: RowId, request: Request, session: SessionDep, runtime: RuntimeDep, t: str = ""
+) -> HTMLResponse:
+    """What did you do in this block? One line (nothing changes on GET)."""
+    found = _link_page(request, session, runtime, block_id, t[:2000])
+    if isinstance(found, HTMLResponse):
+        return found
+    user, block = found
+    plan = session.get_one(Plan, block.plan_id)
+    return render(
+        request,
+        "growth_log_link.html",
+        {
+            "user": None,
+            "token": t,
+            "block": block,
+            "zone": user.timezone,
+            "goal": plan_service.spec_of(plan).goal,
+            "milestones": [
+                m for m in milestone_service.list_for_plan(session, plan) if m.done_on is None
+            ],
+        },
+    )
+
+
+@router.post("/growth/blocks/{block_id}/log", response_class=HTMLResponse)
+async def log_link_submit(
+    block_id: RowId, request: Request, session: SessionDep, runtime: RuntimeDep
+) -> HTMLResponse:
+    """Record the entry and use the link up."""
+    form = dict(await request.form())
+    token = str(form.get("t", ""))[:2000]
+
+    def act() -> HTMLResponse:
+        found = _link_page(request, session, runtime, block_id, token)
+        if isinstance(found, HTMLResponse):
+            return found
+        user, block = found
+        try:
+            entry = _entry_from(form)
+            growth_log.use_link(
+                session, runtime.settings.secret_key.get_secret_value(), token, runtime.clock()
+            )
+            growth_log.create(session, user, block.id, entry, runtime.clock())
+        except (InvalidInputError, links.LinkRejectedError) as error:
+            session.rollback()
+            message = (
+                "; ".join(m for _, m in error.problems)
+                if isinstance(error, InvalidInputError)
+                else str(error)
+            )
+            return render(request, "problem.html", {"message": message, "user": None}, 422)
+        return render(
+            request,
+            "choice.html",
+            {"message": "Logged. Thank you — it is in your growth log.", "user": None},
+        )
+
+    return await run_in_threadpool(act)
+
+
+# --- what counts as growth ----------------------------------------------------------------
+
+
+def _rules(page: Page, errors: Errors = None, code: int = 200) -> Response:
+    rules = counting.rules_of(page.session, page.user)
+    plan = first_plan(page)
+    zone = plan_service.plan_zone(plan_service.spec_of(plan), page.user) if plan else None
+    now = page.runtime.clock()
+    week = IsoWeek.containing(now, zone) if zone else None
+    events: list[dict[str, Any]] = []
+    if week is not None and zone is not None:
+        rows = page.session.execute(
+            select(CalendarEvent, Calendar)
+            .join(Calendar, Calendar.id == CalendarEvent.calendar_id)
+            .join(Account, Account.id == Calendar.account_id)
+            .where(
+                Account.user_id == page.user.id,
+                CalendarEvent.tag_slot_key.is_(None),
+                CalendarEvent.all_day.is_(False),
+                CalendarEvent.end > week.start(zone),
+                CalendarEvent.start < week.end(zone) + timedelta(days=7),
+            )
+            .order_by(CalendarEvent.start)
+            .limit(200)
+        ).all()
+        decide = counting.decider(page.session, page.user)
+        for row, calendar in rows:
+            mark = decide.marks.get((row.calendar_id, row.provider_event_id))
+            why = rule_matched(
+                rules, title=row.title, organizer=row.organizer_email, calendar=calendar.name
+            )
+            events.append(
+                {
+                    "row": row,
+                    "start": row.start.astimezone(zone),
+                    "growth": decide.row(row),
+                    "why": "your mark" if mark is not None else (why or ""),
+                    "marked": mark is not None,
+                }
+            )
+    return page.render(
+        "growth_rules.html", "growth-rules", code, rules=rules, events=events, errors=errors
+    )
+
+
+@router.get("/dashboard/growth-rules", response_class=HTMLResponse)
+def rules_page(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
+    return signed_in(request, runtime, session, _rules)
+
+
+def _lines(form: dict[str, Any], name: str) -> list[str]:
+    items = [line.strip() for line in str(form.get(name, "")).splitlines() if line.strip()]
+    if len(items) > 50 or any(len(item) > 320 for item in items):
+        raise InvalidInputError([(name, "at most 50 lines of 320 characters")])
+    return items
+
+
+@router.post("/dashboard/growth-rules", response_class=HTMLResponse)
+async def save_rules(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
+    def act(page: Page, form: dict[str, Any]) -> Response:
+        rules = GrowthRules.of(
+            keyword=_text(form, "keyword", 50),
+            organizers=_lines(form, "organizers"),
+            title_words=_lines(form, "title_words"),
+            calendars=_lines(form, "calendars"),
+        )
+        counting.set_rules(page.session, page.user, rules)
+        return see_other("/dashboard/growth-rules?flash=Rules+saved")
+
+    return await _post(request, runtime, session, act, _rules)
+
+
+@router.post("/dashboard/calendars/{calendar_id}/growth-mark", response_class=HTMLResponse)
+async def mark_event(
+    calendar_id: RowId, request: Request, runtime: RuntimeDep, session: SessionDep
+) -> Response:
+    def act(page: Page, form: dict[str, Any]) -> Response:
+        event_id = str(form.get("event_id", ""))[:1024]
+        choice = {"yes": True, "no": False}.get(str(form.get("growth", "")))
+        counting.set_mark(page.session, page.user, calendar_id, event_id, choice)
+        return _back(form, "/dashboard/growth-rules", "Saved")
+
+    return await _post(request, runtime, session, act, _rules)
+
+
+# --- the quarterly review -----------------------------------------------------------------
+
+
+def _quarter(page: Page, plan: Plan) -> review.Quarter:
+    text = page.request.query_params.get("quarter")
+    if text:
+        try:
+            return review.Quarter.parse(text)
+        except InvalidInputError:
+            pass  # a bad address shows the current quarter
+    return review.current_quarter(plan, page.user, page.runtime.clock())
+
+
+def _review(page: Page, errors: Errors = None, code: int = 200) -> Response:
+    plan = first_plan(page)
+    if plan is None:
+        return page.render("growth_review.html", "review", plan=None, errors=errors)
+    quarter = _quarter(page, plan)
+    found = review.build(page.session, page.user, plan, quarter, page.runtime.clock())
+    previous = review.Quarter(*previous_quarter(quarter.year, quarter.number))
+    return page.render(
+        "growth_review.html",
+        "review",
+        code,
+        plan=plan,
+        spec=plan_service.spec_of(plan),
+        review=found,
+        quarter=quarter,
+        previous=previous,
+        prompts=review.PROMPTS,
+        sections=export.SECTIONS,
+        milestones=milestone_service.list_for_plan(page.session, plan),
+        errors=errors,
+    )
+
+
+@router.get("/dashboard/review", response_class=HTMLResponse)
+def review_page(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
+    return signed_in(request, runtime, session, _review)
+
+
+@router.post("/dashboard/review/answers", response_class=HTMLResponse)
+async def save_answers(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
+    def act(page: Page, form: dict[str, Any]) -> Response:
+        quarter = review.Quarter.parse(str(form.get("quarter", ""))[:10])
+        answers = {key: _text(form, key, ANSWER_MAX) for key, _ in review.PROMPTS}
+        review.save_answers(page.session, page.user, quarter, answers)
+        return see_other(f"/dashboard/review?quarter={quarter}&flash=Answers+kept")
+
+    return await _post(request, runtime, session, act, _review)
+
+
+@router.post("/dashboard/review/goal", response_class=HTMLResponse)
+async def adjust_goal(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
+    """Adjust the goal, its date and the weekly target in place (the rest of the plan stays)."""
+
+    def act(page: Page, form: dict[str, Any]) -> Response:
+        plan = _plan_or_refuse(page)
+        document = dict(plan.spec)
+        document["goal"] = _text(form, "goal", 200, required=True)
+        goal_by = _date(form, "goal_by", required=False)
+        document["goal_by"] = goal_by.isoformat() if goal_by else None
+        target = _int(form, "weekly_target_minutes")
+        if target is not None:
+            document["weekly_target_minutes"] = target
+        spec = plan_service.parse_spec(document)
+        plan_service.replace_plan(page.session, page.user, plan.id, spec)
+        _retitle(page, plan)
+        quarter = str(form.get("quarter", ""))[:10]
+        return see_other(f"/dashboard/review?quarter={quote_plus(quarter)}&flash=Goal+saved")
+
+    return await _post(request, runtime, session, act, _review)

@@ -1,0 +1,101 @@
+"""Block titles name the current milestone, and booking keeps them current when it changes."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from app import tasks
+from app.db.growth_models import Milestone
+from app.db.models import AuditEntry, Plan, User
+from app.db.session import transaction
+from app.runtime import Runtime
+from app.services.growth import milestones
+from tests.conftest import FakeClock, MemoryWorld
+from tests.integration.test_booking import WEEK, berlin, count, provider_blocks, setup_plan
+
+GOAL = "Lead a project"
+
+
+def add_milestones(rt: Runtime, plan_id: int, *items: tuple[str, date]) -> list[int]:
+    with transaction(rt.sessions) as session:
+        plan = session.get_one(Plan, plan_id)
+        user = session.get_one(User, plan.user_id)
+        rows = milestones.add(
+            session, user, plan, [milestones.MilestoneInput(t, d) for t, d in items]
+        )
+        return [row.id for row in rows]
+
+
+@pytest.fixture
+def sunday_evening(clock: FakeClock) -> FakeClock:
+    clock.now = berlin(10, 18)
+    return clock
+
+
+@pytest.mark.usefixtures("sunday_evening")
+def test_new_blocks_name_the_milestone_due_next(runtime: Runtime, world: MemoryWorld) -> None:
+    plan_id = setup_plan(runtime, world)
+    # Blocks on Mon 11th and Tue 12th: the first works toward "outline", the second toward
+    # "draft" (outline is due on the 11th itself).
+    add_milestones(
+        runtime, plan_id, ("draft the proposal", date(2027, 2, 1)), ("outline", date(2027, 1, 11))
+    )
+    tasks.book_plan(plan_id, str(WEEK))
+
+    events = provider_blocks(world)
+    assert [e.title for e in events] == [
+        f"Growth: outline — toward: {GOAL}",
+        f"Growth: draft the proposal — toward: {GOAL}",
+    ]
+
+
+@pytest.mark.usefixtures("sunday_evening")
+def test_booking_again_retitles_kept_blocks_after_milestones_change(
+    runtime: Runtime, world: MemoryWorld, clock: FakeClock
+) -> None:
+    plan_id = setup_plan(runtime, world)
+    (draft,) = add_milestones(runtime, plan_id, ("draft the proposal", date(2027, 2, 1)))
+    tasks.book_plan(plan_id, str(WEEK))
+    assert {e.title for e in provider_blocks(world)} == {
+        f"Growth: draft the proposal — toward: {GOAL}"
+    }
+
+    with transaction(runtime.sessions) as session:
+        user = session.scalars(select(User)).one()
+        milestones.update(
+            session, user, draft, milestones.MilestoneInput("share the draft", date(2027, 2, 1))
+        )
+    tasks.book_plan(plan_id, str(WEEK))
+    assert {e.title for e in provider_blocks(world)} == {
+        f"Growth: share the draft — toward: {GOAL}"
+    }
+    assert count(runtime, AuditEntry, action="retitle_block", outcome="ok") == 2
+
+    # Done: the blocks no longer name a milestone; booking once more changes nothing further.
+    with transaction(runtime.sessions) as session:
+        user = session.scalars(select(User)).one()
+        milestones.mark_done(session, user, draft, date(2027, 1, 10))
+    tasks.book_plan(plan_id, str(WEEK))
+    tasks.book_plan(plan_id, str(WEEK))
+    assert {e.title for e in provider_blocks(world)} == {f"Growth: {GOAL}"}
+    assert count(runtime, AuditEntry, action="retitle_block", outcome="ok") == 4
+
+
+@pytest.mark.usefixtures("sunday_evening")
+def test_blocks_already_over_keep_their_title(
+    runtime: Runtime, world: MemoryWorld, clock: FakeClock
+) -> None:
+    plan_id = setup_plan(runtime, world)
+    (draft,) = add_milestones(runtime, plan_id, ("draft", date(2027, 2, 1)))
+    tasks.book_plan(plan_id, str(WEEK))
+    clock.now = berlin(11, 12)  # Monday's block is over, Tuesday's ahead
+    with transaction(runtime.sessions) as session:
+        session.get_one(Milestone, draft).title = "draft v2"
+    tasks.book_plan(plan_id, str(WEEK))
+    assert [e.title for e in provider_blocks(world)] == [
+        f"Growth: draft — toward: {GOAL}",
+        f"Growth: draft v2 — toward: {GOAL}",
+    ]
