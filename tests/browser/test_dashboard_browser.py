@@ -114,7 +114,7 @@ class TestJourney:
             page.get_by_role("button", name="Preview next week").click()
         preview = page.get_by_role("region", name="Next week's preview")
         next_week = IsoWeek.containing(datetime.now(UTC), BERLIN).next()
-        expect(preview).to_contain_text(f"{next_week} (Europe/Berlin): 240 of 240 minutes.")
+        expect(preview).to_contain_text(f"{next_week.label()} (Europe/Berlin): 240 of 240 minutes.")
         expect(preview.get_by_role("listitem")).to_have_count(2)
         expect(page.get_by_label("What")).to_have_value(GOAL)  # the form keeps what was typed
         journey.record("plan-preview")
@@ -197,7 +197,7 @@ class TestJourney:
         nav(journey, "This week")
         for _ in range(2):
             page.get_by_role("link", name="Next week").click()
-        expect(heading(journey)).to_have_text(f"Week {week}")
+        expect(heading(journey)).to_have_text(week.label())
         local = start.astimezone(BERLIN)
         day = page.get_by_role("region", name=local.strftime("%a %d %b"))
         item = day.locator(".item.conflict", has_text=INVITE)
@@ -209,7 +209,7 @@ class TestJourney:
 
         item.get_by_role("button", name="Keep meeting").click()
         expect(page.get_by_role("status")).to_contain_text("Kept: the meeting stays")
-        expect(heading(journey)).to_have_text(f"Week {week}")
+        expect(heading(journey)).to_have_text(week.label())
         kept = page.locator(".item.conflict", has_text=INVITE)
         expect(kept).to_contain_text("You kept this meeting.")
         expect(kept.get_by_role("button", name="Keep meeting")).to_have_count(0)
