@@ -36,7 +36,7 @@ from app.services.connections import (
     target_calendar,
     user_calendars,
 )
-from app.services.plans import plan_working_hours, plan_zone, spec_of
+from app.services.plans import allowed_time_left, plan_working_hours, plan_zone, spec_of
 from connectors.base import (
     BlockSpec,
     BlockTag,
@@ -76,6 +76,7 @@ class WeekAssessment:
     result: PlannerResult
     target: tuple[Account, Calendar] | None
     next_ordinal: int
+    time_left: bool = True  # an allowed day still had time when assessed (else: no alert)
 
 
 @dataclass(frozen=True)
@@ -243,6 +244,7 @@ def assess_week(
         result=result,
         target=target,
         next_ordinal=max(ordinals, default=-1) + 1,
+        time_left=allowed_time_left(spec, user, week, now),
     )
 
 
@@ -302,7 +304,8 @@ def apply_assessment(
 
     reason = assessment.result.shortfall_reason
     booked = assessment.result.booked_minutes
-    notify_shortfall = reason is not None
+    # A week whose rest had no allowed day (a plan made on a Sunday) is no missed target.
+    notify_shortfall = reason is not None and assessment.time_left
     if assessment.target is None and assessment.result.new_blocks:
         booked -= sum(round(i.minutes) for i in assessment.result.new_blocks)
         reason = "No calendar is chosen as the target for growth blocks; connect one first."

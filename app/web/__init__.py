@@ -12,6 +12,15 @@ from fastapi.templating import Jinja2Templates
 templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 
 
+def _install_words() -> None:
+    from app.web.words import GLOBALS
+
+    templates.env.globals.update(GLOBALS)
+
+
+_install_words()
+
+
 def render(
     request: Request, name: str, context: dict[str, Any], status_code: int = 200
 ) -> HTMLResponse:

@@ -238,7 +238,7 @@ async def save_plan(request: Request, runtime: RuntimeDep, session: SessionDep) 
             return _plan_page(page, form_spec=spec.model_dump(mode="json"))
         plan = first_plan(page)
         if plan is None:
-            plan = plan_service.create_plan(page.session, page.user, spec)
+            plan = plan_service.create_plan(page.session, page.user, spec, runtime.clock())
         else:
             plan = plan_service.replace_plan(page.session, page.user, plan.id, spec)
         scheduler = getattr(request.app.state, "scheduler", None)

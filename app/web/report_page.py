@@ -30,7 +30,10 @@ def _report(page: Page) -> Response:
         plan=plan,
         rows=rows,
         summary=summary,
-        chart=growth_chart(rows, title="Growth minutes per week"),
+        # The chart starts with the first plan too (one week at least, so it has an axis).
+        chart=growth_chart(
+            [r for r in rows if not r.before_plan] or rows[-1:], title="Growth minutes per week"
+        ),
         baseline=baseline,
     )
 
