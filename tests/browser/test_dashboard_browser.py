@@ -228,7 +228,7 @@ class TestJourney:
         expect(heading(journey)).to_have_text("Personal API tokens")
         page.get_by_label("Name").fill("laptop script")
         page.get_by_role("button", name="Create token").click()
-        expect(page.get_by_role("status")).to_contain_text("Your new token (shown once)")
+        expect(page.get_by_role("status")).to_contain_text("Your new token (shown once")
         expect(page.get_by_role("button", name="Revoke laptop script")).to_be_visible()
         journey.record("tokens")
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 
 from app.main import create_app
 from app.runtime import Runtime
@@ -22,7 +23,7 @@ def client(runtime: Runtime) -> Iterator[TestClient]:
         yield test_client
 
 
-def post(client: TestClient, **fields: str) -> object:
+def post(client: TestClient, **fields: str) -> Response:
     token = csrf(client.get("/dashboard/boundary").text)
     return client.post("/dashboard/boundary", data={"csrf_token": token, **fields})
 
@@ -35,15 +36,15 @@ def test_external_takes_only_yes_or_no(client: TestClient):
     reply = post(
         client, action="add_rule", name="outsiders", matcher="external", value="maybe", then="flag"
     )
-    assert reply.status_code == 422  # type: ignore[attr-defined]
-    text = reply.text  # type: ignore[attr-defined]
+    assert reply.status_code == 422
+    text = reply.text
     assert '<p class="field-error" id="rule-value-error">Answer yes or no.</p>' in text
     assert 'value="outsiders"' in text and 'value="maybe"' in text  # what was typed is kept
     assert "outsiders" not in rules(client)
     saved = post(
         client, action="add_rule", name="outsiders", matcher="external", value="No", then="flag"
     )
-    assert saved.status_code == 303  # type: ignore[attr-defined]
+    assert saved.status_code == 303
     assert "Organizer is inside my domains" in rules(client)
 
 
@@ -56,16 +57,16 @@ def test_a_bad_rule_value_is_named_in_plain_words(client: TestClient):
         value="lots",
         then="decline",
     )
-    assert reply.status_code == 422  # type: ignore[attr-defined]
-    text = reply.text  # type: ignore[attr-defined]
+    assert reply.status_code == 422
+    text = reply.text
     assert 'aria-invalid="true" aria-describedby="rule-value-error"' in text
     assert "Enter a whole number." in text and "unable to parse" not in text
 
 
 def test_yaml_errors_give_line_and_column(client: TestClient):
     reply = post(client, action="yaml", policy_yaml="default: flag\nrules: [\n  - name: x: y\n")
-    assert reply.status_code == 422  # type: ignore[attr-defined]
-    text = reply.text  # type: ignore[attr-defined]
+    assert reply.status_code == 422
+    text = reply.text
     assert 'id="policy_yaml-error">Line 3, column' in text
     assert "name: x: y" in text  # kept in the box
     bad_rule = post(
@@ -73,18 +74,18 @@ def test_yaml_errors_give_line_and_column(client: TestClient):
         action="yaml",
         policy_yaml="rules:\n  - name: r\n    when: {attendees_at_least: many}\n    then: flag\n",
     )
-    assert "Rule 1, when attendees at least: enter a whole number" in bad_rule.text  # type: ignore[attr-defined]
+    assert "Rule 1, when attendees at least: enter a whole number" in bad_rule.text
 
 
 def test_an_emptied_yaml_box_asks_first(client: TestClient):
     post(client, action="add_rule", name="keep me", matcher="recurring", value="yes", then="flag")
     reply = post(client, action="yaml", policy_yaml="   \n")
-    assert reply.status_code == 422  # type: ignore[attr-defined]
-    assert "saving it removes every rule" in reply.text  # type: ignore[attr-defined]
-    assert 'name="confirm_empty"' in reply.text  # type: ignore[attr-defined]
+    assert reply.status_code == 422
+    assert "saving it removes every rule" in reply.text
+    assert 'name="confirm_empty"' in reply.text
     assert "keep me" in rules(client)
     confirmed = post(client, action="yaml", policy_yaml="", confirm_empty="yes")
-    assert confirmed.status_code == 303  # type: ignore[attr-defined]
+    assert confirmed.status_code == 303
     assert "keep me" not in rules(client)
 
 
@@ -103,8 +104,8 @@ def test_explain_with_out_of_range_numbers_is_422_not_500(
     client: TestClient, field: str, value: str, note: str
 ):
     reply = post(client, action="explain", **{field: value})
-    assert reply.status_code == 422, reply.text  # type: ignore[attr-defined]
-    assert f'id="{note}"' in reply.text  # type: ignore[attr-defined]
+    assert reply.status_code == 422, reply.text
+    assert f'id="{note}"' in reply.text
 
 
 def test_explain_answers_in_plain_words_and_keeps_the_sample(client: TestClient):
@@ -119,7 +120,7 @@ def test_explain_answers_in_plain_words_and_keeps_the_sample(client: TestClient)
     )
     assert "Decline after 4 h unless I keep it" in rules(client)
     reply = post(client, action="explain", title="All-hands", attendees="40", hours_ahead="72")
-    text = reply.text  # type: ignore[attr-defined]
+    text = reply.text
     assert 'action="/dashboard/boundary#explain-result"' in text  # lands on the result
     assert '<div id="explain-result" tabindex="-1">' in text
     # The preset's own rule comes first (first match wins).

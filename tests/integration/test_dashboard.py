@@ -202,7 +202,10 @@ def test_tokens_and_channels_pages(browser: TestClient):
     sign_up(browser)
     token = csrf(browser.get("/dashboard/tokens").text)
     made = browser.post("/dashboard/tokens", data={"csrf_token": token, "name": "script"})
-    api_token = re.search(r"<code>(gg_[^<]+)</code>", made.text)
+    assert made.status_code == 303  # post/redirect/get: the next page shows it once
+    api_token = re.search(
+        r'<code class="wrap">(gg_[^<]+)</code>', browser.get(made.headers["location"]).text
+    )
     assert api_token
     assert (
         browser.get("/plans", headers={"Authorization": f"Bearer {api_token.group(1)}"}).status_code

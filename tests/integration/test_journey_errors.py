@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 
 from app.main import create_app
 from app.runtime import Runtime
@@ -22,10 +23,9 @@ def client(runtime: Runtime) -> Iterator[TestClient]:
         yield test_client
 
 
-def is_page(reply: object) -> bool:
-    headers = reply.headers  # type: ignore[attr-defined]
-    text = reply.text  # type: ignore[attr-defined]
-    return headers["content-type"].startswith("text/html") and "Back to GrowthGuard" in text
+def is_page(reply: Response) -> bool:
+    html = reply.headers["content-type"].startswith("text/html")
+    return html and "Back to GrowthGuard" in reply.text
 
 
 def test_an_unknown_dashboard_address_is_a_404_page(client: TestClient):
