@@ -33,7 +33,15 @@ from app.runtime import Runtime, build_runtime
 from app.scheduler import BookingScheduler, weekly_slots
 from app.services.channels import encrypt_plaintext_targets
 from app.supervise import Supervised, Supervisor
-from app.web import auth_pages, boundary, dashboard, dev_pages, planning, report_page
+from app.web import (
+    auth_pages,
+    boundary,
+    dashboard,
+    dev_pages,
+    docs_pages,
+    planning,
+    report_page,
+)
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "web" / "static"
@@ -88,6 +96,8 @@ def create_app(runtime: Runtime | None = None, *, scheduler: bool | None = None)
         version="0.1.0",
         description="Books growth blocks into your calendar and defends them.",
         lifespan=lifespan,
+        docs_url=None,  # /docs is app.web.docs_pages: Swagger UI from this server, not a CDN
+        redoc_url=None,
     )
     app.include_router(health.router)
     app.include_router(users.router)
@@ -105,7 +115,9 @@ def create_app(runtime: Runtime | None = None, *, scheduler: bool | None = None)
     app.include_router(boundary.router)
     app.include_router(report_page.router)
     app.include_router(dev_pages.router)
+    app.include_router(docs_pages.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    app.mount(docs_pages.ASSETS_URL, docs_pages.swagger_assets(), name="docs-assets")
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)

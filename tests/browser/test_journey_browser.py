@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -28,6 +28,9 @@ from tests.browser.conftest import BASIC_RULES, SCREENSHOTS, Journey, _LateApp
 from tests.conftest import make_settings
 from tests.e2e.harness import AppServer
 from tests.fakes.receivers import free_port
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 pytestmark = pytest.mark.browser
 
@@ -244,6 +247,38 @@ def test_every_journey_page_is_accessible(journey: Journey) -> None:
         if any(v["id"] in BASIC_RULES for v in result["violations"])
     }
     assert not broken, broken
+
+
+def test_the_api_docs_work_offline(browser: Browser, site: LocalSite) -> None:
+    """/docs runs Swagger UI from this server: with every other host cut off, it still works."""
+    context = browser.new_context(base_url=site.base_url)
+    elsewhere: list[str] = []
+
+    def only_here(route: Any) -> None:
+        if route.request.url.startswith(site.base_url):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_here)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on(
+        "console",
+        lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    try:
+        page.goto("/docs")
+        expect(page.locator(".swagger-ui .info .title")).to_contain_text("GrowthGuard")
+        expect(page.locator(".opblock-tag").first).to_be_visible()
+        icon = page.request.get("/favicon.ico")
+        assert icon.status == 200 and icon.headers["content-type"] == "image/svg+xml"
+    finally:
+        context.close()
+    assert not elsewhere, elsewhere
+    assert not problems, problems
 
 
 def test_no_script_errors(journey: Journey) -> None:
