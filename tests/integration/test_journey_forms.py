@@ -41,6 +41,11 @@ def channel_ids(client: TestClient) -> list[str]:
     )
 
 
+def make_token(client: TestClient, name: str) -> Response:
+    token = token_of(client, "/dashboard/tokens")
+    return client.post("/dashboard/tokens", data={"csrf_token": token, "name": name})
+
+
 def test_a_failed_test_message_is_an_error_with_its_reason(client: TestClient):
     sign_up(client)
     port = free_port()  # nothing listens there
@@ -151,3 +156,22 @@ def test_sign_up_errors_keep_the_email_and_zone(client: TestClient):
     assert 'id="signup-email" name="email" type="email"' in text
     assert 'value="zoe@example.org"' in text and 'value="Mars/Olympus"' in text
     assert 'aria-invalid="true" aria-describedby="signup-timezone-error"' in text
+
+
+def test_a_done_message_is_shown_once(client: TestClient):
+    sign_up(client)
+    reply = make_token(client, "ci")
+    token_id = re.search(r"/dashboard/tokens/(\d+)/revoke", client.get("/dashboard/tokens").text)
+    assert reply.status_code == 303 and token_id
+    done = client.post(
+        f"/dashboard/tokens/{token_id.group(1)}/revoke",
+        data={"csrf_token": token_of(client, "/dashboard/tokens"), "confirm": "yes"},
+    )
+    assert done.headers["location"] == "/dashboard/tokens"  # no message in the address
+    first = client.get("/dashboard/tokens")
+    assert '<p class="flash" role="status">Token revoked</p>' in first.text
+    again = client.get("/dashboard/tokens")  # a reload
+    assert "Token revoked" not in again.text
+    # A message in a crafted link is not shown as if GrowthGuard said it.
+    crafted = client.get("/dashboard/tokens?flash=Your+account+is+locked")
+    assert "Your account is locked" not in crafted.text
