@@ -6,6 +6,7 @@ YAML use; only the pages translate them, here, in one place.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -91,6 +92,15 @@ def week_label(text: str) -> str:
         return text
 
 
+# Our own stored messages name weeks like "2026-W48"; a fixed, linear pattern.
+_ISO_WEEK = re.compile(r"\b\d{4}-W\d{2}\b")
+
+
+def weeks_in_words(text: str) -> str:
+    """ "Only 0 of 240 minutes fit in 2026-W48" → "... fit in the week of 23 Nov"."""
+    return _ISO_WEEK.sub(lambda m: week_label(m.group(0)).replace("Week", "the week", 1), text)
+
+
 def local_time(moment: datetime, zone: ZoneInfo) -> str:
     """A stored time as the person's wall clock: "Mon 30 Nov 14:05"."""
     return moment.astimezone(zone).strftime("%a %d %b %H:%M")
@@ -106,6 +116,7 @@ GLOBALS: dict[str, Any] = {
     "condition_text": condition_text,
     "hours": hours,
     "week_label": week_label,
+    "weeks_in_words": weeks_in_words,
     "local_time": local_time,
     "notification_label": notification_label,
     "yes_no": _yes_no,

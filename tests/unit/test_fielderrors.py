@@ -54,3 +54,18 @@ def test_notes_escape_what_the_person_typed():
 def test_no_errors_is_falsy():
     assert not FormErrors(None)
     assert not FormErrors([])
+
+
+def test_words_a_person_uses():
+    from app.web.words import action_label, condition_text, hours, week_label, weeks_in_words
+
+    assert action_label("flag") == "Tell me"
+    assert action_label("decline_after", 4.0) == "Decline after 4 h unless I keep it"
+    assert action_label("move_block") == "Move my block"
+    assert condition_text("starts_within_hours", 24.0) == "Invite arrives less than 24 h ahead"
+    assert condition_text("external", True) == "Organizer is outside my domains"
+    assert hours(90) == "1.5" and hours(240) == "4"
+    assert week_label("2026-W49") == "Week of 30 Nov"
+    assert weeks_in_words("Only 0 of 240 minutes fit in 2026-W49: past") == (
+        "Only 0 of 240 minutes fit in the week of 30 Nov: past"
+    )
