@@ -112,3 +112,12 @@ def test_every_option_has_help(command: str, capsys: pytest.CaptureFixture[str])
     assert options
     for line in options:
         assert len(line.split()) > 2, f"no help text: {line!r}"
+
+
+def test_plan_takes_a_lower_case_iso_week(capsys: pytest.CaptureFixture[str]):
+    data = Path(__file__).parent.parent / "data"
+    args = ["plan", "--events", str(data / "week.ics"), "--plan", str(data / "plan.yaml")]
+    assert main([*args, "--week", "2027-w03"]) == 0
+    lower = capsys.readouterr().out
+    assert main([*args, "--week", "2027-W03"]) == 0
+    assert lower == capsys.readouterr().out

@@ -175,3 +175,13 @@ def test_a_done_message_is_shown_once(client: TestClient):
     # A message in a crafted link is not shown as if GrowthGuard said it.
     crafted = client.get("/dashboard/tokens?flash=Your+account+is+locked")
     assert "Your account is locked" not in crafted.text
+
+
+@pytest.mark.parametrize(
+    "target", ["nope", "ftp://example.org/x", "http://example.org/hook", "https://", "http://[::1"]
+)
+def test_every_unusable_channel_address_gets_the_same_answer(client: TestClient, target: str):
+    sign_up(client)
+    reply = add_channel(client, "webhook", target)
+    assert reply.status_code == 422
+    assert "Use a full https:// address, e.g. https://hooks.example.org/growthguard." in reply.text
