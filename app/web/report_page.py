@@ -24,11 +24,14 @@ def _report(page: Page) -> Response:
     weeks = report_service.recent_weeks(plan, page.user, now, WEEKS)
     rows = report_service.weekly_report(page.session, page.user, plan, weeks, now)
     summary = report_service.summary(page.session, page.user, plan, now)
+    # Weeks before the first plan are one line: nothing was counted, nothing missed.
+    before = [r for r in rows if r.before_plan]
     return page.render(
         "report.html",
         "report",
         plan=plan,
-        rows=rows,
+        rows=[r for r in rows if not r.before_plan],
+        weeks_before=len(before),
         summary=summary,
         # The chart starts with the first plan too (one week at least, so it has an axis).
         chart=growth_chart(

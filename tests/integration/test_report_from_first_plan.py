@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from app import tasks
-from app.db.models import Notification
+from app.db.models import Notification, User
 from app.db.session import transaction
 from app.domain.plan import PlanSpec
 from app.domain.time import IsoWeek
@@ -24,6 +24,7 @@ from app.services.plans import create_plan
 from app.services.users import create_user
 from connectors.base import Event, SelfResponse
 from tests.conftest import FakeClock, MemoryWorld
+from tests.integration.test_dashboard import sign_up
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ME = "new@corp.example"
@@ -117,3 +118,17 @@ def test_weeks_after_the_plan_count_as_missed(
     rows = client.get("/reports/weekly", params={"plan_id": plan_id}, headers=auth).json()["rows"]
     counted = [r["week"] for r in rows if not r["before_plan"]]
     assert counted == ["2027-W01", "2027-W02", "2027-W03"]
+
+
+def test_the_report_page_says_so_for_the_weeks_before(runtime: Runtime, clock: FakeClock):
+    clock.now = WEDNESDAY
+    app = create_app(runtime, scheduler=False)
+    with TestClient(app, follow_redirects=False) as browser:
+        sign_up(browser)
+        with transaction(runtime.sessions) as session:
+            user = session.scalars(select(User)).one()
+            create_plan(session, user, PlanSpec.model_validate({"goal": "Lead"}), clock.now)
+        page = browser.get("/dashboard/report").text
+    assert "7 weeks before your first plan" in page
+    assert "<td>no</td>" not in page
+    assert 'Week of 18 Jan <span class="muted">(in progress)</span>' in page
