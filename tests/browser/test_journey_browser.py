@@ -24,7 +24,7 @@ from app.db.session import make_engine
 from app.main import create_app
 from app.providers import Providers
 from app.runtime import build_runtime
-from tests.browser.conftest import BASIC_RULES, SCREENSHOTS, Journey, _LateApp
+from tests.browser.conftest import BASIC_RULES, SCREENSHOTS, Journey, _LateApp, audit
 from tests.conftest import make_settings
 from tests.e2e.harness import AppServer
 from tests.fakes.receivers import free_port
@@ -234,6 +234,28 @@ def test_every_page_desktop_and_mobile(journey: Journey) -> None:
     shots = sorted(p.name for p in SCREENSHOTS.glob("journey-*-mobile.png"))
     assert len(shots) >= len(PAGES), shots
     assert not wide, wide
+
+
+def test_the_front_door_desktop_and_mobile(browser: Browser, site: LocalSite) -> None:
+    """The pages before signing in (no cookies): screenshots, audits, no sideways scrolling."""
+    for width, viewport in (("desktop", DESKTOP), ("mobile", MOBILE)):
+        context = browser.new_context(base_url=site.base_url, viewport=viewport)
+        page = context.new_page()
+        try:
+            for name, path in (("signin", "/"), ("not-found-signed-out", "/dashboard/typo")):
+                page.goto(path)
+                page.screenshot(
+                    path=str(SCREENSHOTS / f"journey-{name}-{width}.png"), full_page=True
+                )
+                result = audit(page)
+                broken = [v["id"] for v in result["violations"] if v["id"] in BASIC_RULES]
+                assert not broken, (name, width, broken)
+                scroll, view = page.evaluate(
+                    "() => [document.documentElement.scrollWidth, window.innerWidth]"
+                )
+                assert scroll <= view, (name, width, scroll, view)
+        finally:
+            context.close()
 
 
 def test_every_journey_page_is_accessible(journey: Journey) -> None:
