@@ -287,7 +287,7 @@ def send_channel_test(
         # An error, with its reason, where the person pressed the button (502: the channel
         # refused, not the request).
         problem = (f"channel-{channel_id}", f"The test message was not delivered: {reason}")
-        return _notifications(page, [problem], 502)
+        return _notifications(page, [problem], 502, errors_title="The test message did not arrive")
 
     return form_action(request, runtime, session, csrf, act, _notifications)
 

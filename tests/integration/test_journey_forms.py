@@ -56,6 +56,7 @@ def test_a_failed_test_message_is_an_error_with_its_reason(client: TestClient):
     )
     assert reply.status_code == 502
     assert 'class="errors" role="alert"' in reply.text
+    assert "<h2>The test message did not arrive</h2>" in reply.text
     assert "The test message was not delivered: connection refused." in reply.text
     assert f'id="channel-{channel_id}-error"' in reply.text  # beside the channel
     assert 'class="flash"' not in reply.text  # not a green box
