@@ -72,7 +72,7 @@ def _page(
     page: Page, errors: list[tuple[str, str]] | None = None, status: int = 200, **extra: Any
 ) -> Response:
     plan, spec, name = _current(page)
-    document = spec.model_dump(mode="json", exclude_none=True)
+    document = _whole_numbers(spec.model_dump(mode="json", exclude_none=True))
     return page.render(
         "boundary.html",
         "boundary",
@@ -89,6 +89,17 @@ def _page(
         fields=FIELDS,
         **extra,
     )
+
+
+def _whole_numbers(value: Any) -> Any:
+    """24.0 → 24 for the YAML a person reads (the model takes either)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(v) for v in value]
+    return value
 
 
 @router.get("/dashboard/boundary", response_class=HTMLResponse)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -137,3 +139,13 @@ def test_the_preset_selector_says_custom_for_own_rules(client: TestClient):
     assert "<strong>custom</strong>" in page
     assert '<option value="" selected disabled>custom (your own rules)</option>' in page
     assert '<option value="strict" selected>' not in page
+
+
+def test_the_yaml_shows_whole_numbers_and_saves_back_unchanged(client: TestClient):
+    page = rules(client)
+    shown = re.search(r'<textarea id="policy_yaml"[^>]*>([^<]*)</textarea>', page)
+    assert shown
+    text = html.unescape(shown.group(1))
+    assert "starts_within_hours: 24\n" in text and "24.0" not in text
+    assert post(client, action="yaml", policy_yaml=text).status_code == 303
+    assert "Invite arrives less than 24 h ahead" in rules(client)
