@@ -140,6 +140,8 @@ def install_error_handlers(app: FastAPI) -> None:
         message = error.detail if isinstance(error.detail, str) else "request refused"
         if error.status_code == status.HTTP_404_NOT_FOUND and message == "Not Found":
             message = "There is no page at this address."
+        elif error.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
+            message = "This address is not meant to be opened directly; use the page's buttons."
         if wants_page(request):
             page = answer(request, error.status_code, message)
         else:

@@ -116,3 +116,12 @@ def test_plan_errors_sit_next_to_their_field_in_plain_words(client: TestClient):
     assert '<a href="#weekly_target_minutes">Weekly target</a>: Must be at least 15.' in text
     # The preview says the same instead of asking to fill in the plan.
     assert "Nothing to preview until these are fixed" in text
+
+
+def test_opening_a_form_address_directly_is_a_page(client: TestClient):
+    sign_up(client)
+    reply = client.get("/dashboard/tokens/1/revoke", headers=BROWSER)
+    assert reply.status_code == 405 and is_page(reply)
+    assert "not meant to be opened directly" in reply.text
+    api = client.put("/users/me", headers=SCRIPT)
+    assert api.status_code == 405 and api.json() == {"detail": "Method Not Allowed"}
