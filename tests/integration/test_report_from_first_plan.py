@@ -132,3 +132,28 @@ def test_the_report_page_says_so_for_the_weeks_before(runtime: Runtime, clock: F
     assert "7 weeks before your first plan" in page
     assert "<td>no</td>" not in page
     assert 'Week of 18 Jan <span class="muted">(in progress)</span>' in page
+
+
+def test_the_chart_names_weeks_by_their_monday():
+    from app.domain.ledger import WeekLedger
+    from app.web.charts import growth_chart
+
+    row = WeekLedger(
+        week="2027-W03",
+        complete=True,
+        target_minutes=240,
+        booked_minutes=240,
+        kept_minutes=240,
+        moved_minutes=0,
+        lost_minutes=0,
+        tagged_minutes=0,
+        working_minutes=2400,
+        growth_minutes=240,
+        meeting_minutes=0,
+        growth_ratio=0.1,
+        meeting_ratio=0.0,
+        on_target=True,
+    )
+    svg = growth_chart([row])
+    assert ">18 Jan</text>" in svg and "Week of 18 Jan: kept 240 min" in svg
+    assert "W03" not in svg
