@@ -150,11 +150,16 @@ class TestNewPersonJourney:
         expect(preview).to_contain_text("Nothing to preview until these are fixed")
         expect(preview).to_contain_text("Windows:")
         expect(preview).not_to_contain_text("Fill in the plan")
+        windows = page.get_by_label("Windows blocks may go in")
+        expect(windows).to_have_attribute("aria-invalid", "true")  # marked where it was typed
+        expect(page.locator("#windows-error")).to_be_visible()
         journey.record("journey-plan-preview-error")
 
-        page.get_by_label("Windows blocks may go in").fill("09:00-17:00")
+        windows.fill("09:00-17:00")
         journey.settle()
         expect(preview).to_contain_text("of 240 minutes")
+        expect(windows).not_to_have_attribute("aria-invalid", "true")
+        expect(page.locator("#windows-error")).to_have_count(0)
 
     def test_a_plan_error_sits_next_to_its_field_with_the_input_kept(
         self, journey: Journey
