@@ -52,19 +52,40 @@ def _parser() -> argparse.ArgumentParser:
     plan.set_defaults(handler=_cmd_plan)
 
     serve = sub.add_parser("serve", help="run the web service with its scheduler")
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
+    serve.add_argument("--host", help="address to listen on (default: GG_HOST, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: GG_PORT, 8000)")
     serve.set_defaults(handler=_cmd_serve)
 
     migrate = sub.add_parser("migrate", help="create or upgrade the database schema")
     migrate.set_defaults(handler=_cmd_migrate)
 
+    users = sub.add_parser("users", help="manage local accounts")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    set_password = users_sub.add_parser(
+        "set-password",
+        help="give an account a password for the dashboard (e.g. one made with POST /users)",
+    )
+    set_password.add_argument("email", help="the account's email address")
+    set_password.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input instead of a prompt",
+    )
+    set_password.set_defaults(handler=_cmd_set_password)
+
     keygen = sub.add_parser("keygen", help="print a new encryption key for GG_ENCRYPTION_KEYS")
     keygen.set_defaults(handler=lambda _: _print(Fernet.generate_key().decode()))
 
     init_env = sub.add_parser("init-env", help="write .env with fresh secrets if it is missing")
-    init_env.add_argument("--path", type=Path, default=Path(".env"))
-    init_env.add_argument("--example", type=Path, default=Path(".env.example"))
+    init_env.add_argument(
+        "--path", type=Path, default=Path(".env"), help="the file to write (default: .env)"
+    )
+    init_env.add_argument(
+        "--example",
+        type=Path,
+        default=Path(".env.example"),
+        help="the template to copy (default: .env.example)",
+    )
     init_env.set_defaults(handler=_cmd_init_env)
     return parser
 
@@ -173,12 +194,62 @@ def _cmd_migrate(_: argparse.Namespace) -> int:
     from app.services.channels import encrypt_plaintext_targets
 
     settings = _settings_or_fail()
-    upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
+    before = _schema_revision(engine)
+    upgrade(settings.database_url)
+    after = _schema_revision(engine)
     with transaction(make_session_factory(engine)) as session:
         encrypt_plaintext_targets(session, CredentialCipher(settings.encryption_keys))
     engine.dispose()
-    print("database is up to date")
+    if before is None:
+        print(f"created the database schema (revision {after})")
+    elif before != after:
+        print(f"upgraded the database schema from revision {before} to {after}")
+    else:
+        print(f"database is up to date (revision {after})")
+    return 0
+
+
+def _schema_revision(engine: Any) -> str | None:
+    """The Alembic revision the database is at; None for a new (empty) database."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        revision = MigrationContext.configure(connection).get_current_revision()
+    return None if revision is None else str(revision)
+
+
+def _cmd_set_password(args: argparse.Namespace) -> int:
+    import getpass
+
+    from sqlalchemy import select
+
+    from app.db.models import User
+    from app.db.session import make_engine, make_session_factory, transaction
+    from app.services import passwords
+    from app.services.errors import InvalidInputError
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("New password (at least 12 characters): ")
+        if getpass.getpass("Once more: ") != password:
+            _fail("the two passwords differ; nothing was changed")
+    settings = _settings_or_fail()
+    engine = make_engine(settings.database_url)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            email = args.email.strip().lower()
+            user = session.scalars(select(User).where(User.email == email)).first()
+            if user is None:
+                _fail(f"no account with the email {email}")
+            try:
+                passwords.set_password(user, password)
+            except InvalidInputError as error:
+                _fail("; ".join(f"password: {message}" for _, message in error.problems))
+    finally:
+        engine.dispose()
+    print(f"password set for {email}; sign in to the dashboard with it")
     return 0
 
 
@@ -190,14 +261,37 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings_or_fail()
     configure_logging(settings.log_level)
+    port = args.port or settings.port
+    warning = public_url_warning(settings.public_url, port)
+    if warning:
+        print(f"{PROG}: warning: {warning}", file=sys.stderr)
     uvicorn.run(
         create_app(),
         host=args.host or settings.host,
-        port=args.port or settings.port,
+        port=port,
         log_level=settings.log_level.lower(),
         log_config=None,  # uvicorn's records go through our handler, so they are redacted too
     )
     return 0
+
+
+def public_url_warning(public_url: str, port: int) -> str | None:
+    """Why links and OAuth redirects would miss this server: GG_PUBLIC_URL on a loopback
+    address with another port than the one it listens on (behind a proxy the ports differ
+    on purpose, so only loopback addresses are checked)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(public_url)
+    if parts.hostname not in {"127.0.0.1", "localhost", "::1"}:
+        return None
+    shown = parts.port or (443 if parts.scheme == "https" else 80)
+    if shown == port:
+        return None
+    return (
+        f"GG_PUBLIC_URL is {public_url} but the server listens on port {port}: sign-in links "
+        f"and OAuth redirects will point at port {shown}. Set GG_PUBLIC_URL to "
+        f"{parts.scheme}://{parts.hostname}:{port}."
+    )
 
 
 def _cmd_init_env(args: argparse.Namespace) -> int:

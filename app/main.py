@@ -39,6 +39,7 @@ from app.web import (
     boundary,
     dashboard,
     dev_pages,
+    docs_pages,
     growth_pages,
     planning,
     report_page,
@@ -97,6 +98,8 @@ def create_app(runtime: Runtime | None = None, *, scheduler: bool | None = None)
         version="0.1.0",
         description="Books growth blocks into your calendar and defends them.",
         lifespan=lifespan,
+        docs_url=None,  # /docs is app.web.docs_pages: Swagger UI from this server, not a CDN
+        redoc_url=None,
     )
     app.include_router(health.router)
     app.include_router(users.router)
@@ -116,7 +119,9 @@ def create_app(runtime: Runtime | None = None, *, scheduler: bool | None = None)
     app.include_router(report_page.router)
     app.include_router(growth_pages.router)
     app.include_router(dev_pages.router)
+    app.include_router(docs_pages.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    app.mount(docs_pages.ASSETS_URL, docs_pages.swagger_assets(), name="docs-assets")
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)

@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.db.session import DatabaseBusyError
 from app.services.booking import BookingBlockedError
@@ -26,6 +27,8 @@ from app.services.errors import (
 )
 from app.services.provider_errors import describe
 from app.web import render
+from app.web.errorpage import accepts_html
+from app.web.fielderrors import FormErrors
 from connectors.errors import ConnectorError
 
 log = logging.getLogger(__name__)
@@ -83,8 +86,7 @@ def wants_page(request: Request) -> bool:
     """Browser routes: hidden from the API schema, or answering HTML / redirects."""
     route = request.scope.get("route")
     if route is None:
-        accept = request.headers.get("accept", "")
-        return "text/html" in accept and "application/json" not in accept
+        return accepts_html(request.url.path, request.headers.get("accept", ""))
     hidden = not getattr(route, "include_in_schema", True)
     html = getattr(route, "response_class", None) in (HTMLResponse, RedirectResponse)
     return hidden or bool(html)
@@ -118,6 +120,10 @@ def _location(field: str) -> list[str]:
     return ["body", *parts]
 
 
+def _plain(problems: list[tuple[str, str]]) -> str:
+    return " ".join(p.message for p in FormErrors(problems).problems)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register every handler, and document the common error answers on each operation."""
     for route in api_routes(app.routes):
@@ -128,8 +134,34 @@ def install_error_handlers(app: FastAPI) -> None:
                     spec = _problem_model(spec["description"], "text/html")
                 route.responses.setdefault(code, spec)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        # Unknown paths (404), wrong methods (405) and the like: a page for a browser.
+        message = error.detail if isinstance(error.detail, str) else "request refused"
+        if error.status_code == status.HTTP_404_NOT_FOUND and message == "Not Found":
+            message = "There is no page at this address."
+        elif error.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
+            message = "This address is not meant to be opened directly; use the page's buttons."
+        if wants_page(request):
+            page = answer(request, error.status_code, message)
+        else:
+            page = JSONResponse({"detail": error.detail}, status_code=error.status_code)
+        for name, value in (error.headers or {}).items():
+            page.headers[name] = value
+        return page
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> Response:
+        # A bug: the server error middleware logs it and calls this for the answer.
+        if wants_page(request):
+            text = "Something went wrong on our side. Your last change may not have been saved."
+            return answer(request, status.HTTP_500_INTERNAL_SERVER_ERROR, text)
+        return JSONResponse({"detail": "internal server error"}, status_code=500)
+
     @app.exception_handler(MalformedRequestError)
     async def malformed(request: Request, error: MalformedRequestError) -> Response:
+        if wants_page(request):  # plain words, without the field names an API client needs
+            return answer(request, status.HTTP_400_BAD_REQUEST, _plain(error.problems))
         return answer(request, status.HTTP_400_BAD_REQUEST, str(error))
 
     @app.exception_handler(InvalidInputError)
@@ -139,7 +171,8 @@ def install_error_handlers(app: FastAPI) -> None:
             {"loc": _location(field), "msg": message, "type": "value_error"}
             for field, message in error.problems
         ]
-        return answer(request, status.HTTP_422_UNPROCESSABLE_CONTENT, str(error), detail=detail)
+        text = _plain(error.problems) if wants_page(request) else str(error)
+        return answer(request, status.HTTP_422_UNPROCESSABLE_CONTENT, text, detail=detail)
 
     @app.exception_handler(RequestValidationError)
     async def schema_error(request: Request, error: RequestValidationError) -> Response:

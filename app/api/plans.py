@@ -83,7 +83,7 @@ def create_plan(
     background: BackgroundTasks,
 ) -> PlanOut:
     """Create a plan; its first booking runs right away, then weekly at `book_at`."""
-    plan = plan_service.create_plan(session, user, spec)
+    plan = plan_service.create_plan(session, user, spec, runtime.clock())
     background.add_task(_reschedule, scheduler, plan.id)
     return _out(plan, user, runtime)
 

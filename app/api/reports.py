@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.api.params import RowId
 from app.db.models import Plan, User
@@ -39,6 +39,9 @@ class WeekRow(BaseModel):
     meeting_ratio: float
     on_target: bool
     conflicts: dict[str, int]
+    before_plan: bool = Field(
+        default=False, description="The week ended before the first plan began: not counted"
+    )
 
 
 class SummaryOut(BaseModel):

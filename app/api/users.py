@@ -14,7 +14,7 @@ from app.api.schemas import (
 )
 from app.deps import CurrentUser, RuntimeDep, SessionDep, client_address, throttled
 from app.services import links, notify, signup
-from app.services.users import issue_token
+from app.services.users import FIRST_TOKEN_NAME, issue_token
 from app.web.forms import csrf_token
 
 router = APIRouter(tags=["users"])
@@ -63,7 +63,7 @@ def confirm(body: SignUpConfirm, session: SessionDep, runtime: RuntimeDep) -> Us
         confirmed = signup.confirm_sign_up(session, runtime.cipher, body.token, runtime.clock())
     except links.LinkRejectedError as error:
         raise HTTPException(status.HTTP_410_GONE, str(error)) from None
-    token = issue_token(session, confirmed.user, "bootstrap")
+    token = issue_token(session, confirmed.user, FIRST_TOKEN_NAME)
     return UserCreated(**UserOut.model_validate(confirmed.user).model_dump(), api_token=token)
 
 

@@ -93,6 +93,7 @@ class WeekLedger:
     meeting_ratio: float
     on_target: bool
     conflicts: Mapping[str, int] = field(default_factory=dict)
+    before_plan: bool = False  # the person had no plan yet: nothing to count, nothing missed
 
 
 def is_tagged_growth(event: EventFact, keyword: str = DEFAULT_GROWTH_KEYWORD) -> bool:

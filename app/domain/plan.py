@@ -96,7 +96,8 @@ class PlanSpec(BaseModel):
     max_blocks_per_day: int = Field(default=1, ge=1, le=8)
     days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS[:5]))
     working_hours: dict[Weekday, list[str]] | None = None
-    windows: list[str] = Field(default_factory=lambda: ["08:00-18:00"])
+    # The same as the default working hours: a wider default only looked like more room.
+    windows: list[str] = Field(default_factory=lambda: ["09:00-17:00"])
     preferred_windows: list[str] = Field(default_factory=lambda: ["09:00-12:00"])
     buffer_minutes: int = Field(default=10, ge=0, le=120)
     horizon_weeks: int = Field(default=2, ge=0, le=8)

@@ -61,14 +61,20 @@ class IsoWeek:
 
     @classmethod
     def parse(cls, text: str) -> IsoWeek:
-        """Parse "YYYY-Www" (e.g. "2027-W03")."""
-        match = _WEEK_RE.fullmatch(text.strip())
+        """Parse "YYYY-Www" (e.g. "2027-W03"; "2027-w03" too)."""
+        match = _WEEK_RE.fullmatch(text.strip().upper())
         if match is None:
             raise ValueError(f"{text!r} is not an ISO week like 2027-W03")
         return cls(int(match.group(1)), int(match.group(2)))
 
     def __str__(self) -> str:
         return f"{self.year:04d}-W{self.week:02d}"
+
+    def label(self, *, with_year: bool = False) -> str:
+        """How a person names it: "Week of 30 Nov" (its Monday), or "Week of 30 Nov 2026"."""
+        monday = self.monday()
+        text = f"Week of {monday.day} {monday:%b}"
+        return f"{text} {monday.year}" if with_year else text
 
     @classmethod
     def containing(cls, moment: datetime, zone: ZoneInfo) -> IsoWeek:

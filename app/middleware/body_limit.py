@@ -12,6 +12,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.web.errorpage import accepts_html, error_page
+
 KIB = 1024
 # (path prefix, limit); the first match wins.
 LIMITS: tuple[tuple[str, int], ...] = (
@@ -45,7 +47,7 @@ class BodyLimitMiddleware:
         limit = limit_for(scope["path"])
         declared = _content_length(scope)
         if declared is not None and declared > limit:
-            await _refuse(send, limit)
+            await _refuse(send, limit, scope)
             return
         seen = 0
         started = refused = False
@@ -62,7 +64,7 @@ class BodyLimitMiddleware:
                     # whatever it would still send is dropped below.
                     refused = True
                     if not started:
-                        await _refuse(send, limit)
+                        await _refuse(send, limit, scope)
                     return {"type": "http.disconnect"}
             return message
 
@@ -86,10 +88,25 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-async def _refuse(send: Send, limit: int) -> None:
-    body = json.dumps({"detail": f"request body too large (limit {limit} bytes)"}).encode()
+def _header(scope: Scope, wanted: bytes) -> str:
+    for name, value in scope.get("headers", []):
+        if name == wanted:
+            return bytes(value).decode("latin-1")
+    return ""
+
+
+async def _refuse(send: Send, limit: int, scope: Scope) -> None:
+    message = f"request body too large (limit {limit} bytes)"
+    if accepts_html(scope["path"], _header(scope, b"accept")):
+        # A browser form (e.g. megabytes pasted into the YAML box): the app's error page.
+        text = f"That was too much to send at once: the limit here is {limit // 1024} KiB."
+        body = error_page(413, text).encode()
+        kind = b"text/html; charset=utf-8"
+    else:
+        body = json.dumps({"detail": message}).encode()
+        kind = b"application/json"
     headers: list[Any] = [
-        (b"content-type", b"application/json"),
+        (b"content-type", kind),
         (b"content-length", str(len(body)).encode()),
         (b"connection", b"close"),
     ]

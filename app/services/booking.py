@@ -37,7 +37,7 @@ from app.services.connections import (
     user_calendars,
 )
 from app.services.growth import titles as growth_titles
-from app.services.plans import plan_working_hours, plan_zone, spec_of
+from app.services.plans import allowed_time_left, plan_working_hours, plan_zone, spec_of
 from connectors.base import (
     BlockSpec,
     BlockTag,
@@ -77,6 +77,7 @@ class WeekAssessment:
     result: PlannerResult
     target: tuple[Account, Calendar] | None
     next_ordinal: int
+    time_left: bool = True  # an allowed day still had time when assessed (else: no alert)
 
 
 @dataclass(frozen=True)
@@ -244,6 +245,7 @@ def assess_week(
         result=result,
         target=target,
         next_ordinal=max(ordinals, default=-1) + 1,
+        time_left=allowed_time_left(spec, user, week, now),
     )
 
 
@@ -303,7 +305,8 @@ def apply_assessment(
 
     reason = assessment.result.shortfall_reason
     booked = assessment.result.booked_minutes
-    notify_shortfall = reason is not None
+    # A week whose rest had no allowed day (a plan made on a Sunday) is no missed target.
+    notify_shortfall = reason is not None and assessment.time_left
     if assessment.target is None and assessment.result.new_blocks:
         booked -= sum(round(i.minutes) for i in assessment.result.new_blocks)
         reason = "No calendar is chosen as the target for growth blocks; connect one first."

@@ -141,6 +141,10 @@ def _valid_url(target: str, allow_loopback: bool, resolve: egress.Resolver) -> s
     return target
 
 
+# One answer for every address a channel cannot use, whatever is wrong with it.
+UNSUPPORTED_URL = "use a full https:// address, e.g. https://hooks.example.org/growthguard"
+
+
 def _url_problem(target: str, allow_loopback: bool) -> str:
     if len(target) > MAX_TARGET:
         return f"must be at most {MAX_TARGET} characters"
@@ -148,11 +152,11 @@ def _url_problem(target: str, allow_loopback: bool) -> str:
         parts = urlsplit(target)
         parts.port  # noqa: B018 - raises ValueError on a malformed port
     except ValueError:
-        return "not a valid URL"
+        return UNSUPPORTED_URL
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        return "must be an https:// URL"
+        return UNSUPPORTED_URL
     if parts.scheme == "http" and (parts.hostname not in LOCAL_HOSTS or not allow_loopback):
-        return "must use https (plain http is allowed only for localhost in development)"
+        return UNSUPPORTED_URL
     if parts.username is not None or parts.password is not None:
         # Targets are stored and listed in plain text; authenticate with the signature instead.
         return "must not contain a user name or password"

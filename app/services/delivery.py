@@ -53,6 +53,7 @@ __all__ = [
     "deliver_due",
     "fan_out",
     "send_test",
+    "why_test_failed",
 ]
 
 log = logging.getLogger(__name__)
@@ -295,12 +296,55 @@ def send_test(
     senders: Senders,
 ) -> bool:
     """Send a test message to one of the user's channels right away; records nothing."""
+    return why_test_failed(session, cipher, user_id, channel_id, now, senders) is None
+
+
+def why_test_failed(
+    session: Session,
+    cipher: CredentialCipher,
+    user_id: int,
+    channel_id: int,
+    now: datetime,
+    senders: Senders,
+) -> str | None:
+    """Send a test message now: None when the channel took it, else why not, in plain words."""
     channel = get_channel(session, user_id, channel_id)
     message = Message(None, "test", now, {"message": TEST_MESSAGE})
     try:
         _send(channel, message, "test-" + secrets.token_hex(8), senders, cipher)
     except Exception as error:  # the button reports failure; it never raises
-        text = describe(error, channel, _target_or_blank(cipher, channel))
-        log.info("test message to channel %s failed: %s", channel.id, text)
-        return False
-    return True
+        target = _target_or_blank(cipher, channel)
+        log.info(
+            "test message to channel %s failed: %s", channel.id, describe(error, channel, target)
+        )
+        return plain_reason(error, channel, target)
+    return None
+
+
+def plain_reason(error: Exception, channel: NotificationChannel, target: str = "") -> str:
+    """Why a delivery failed, as a person would say it (no URL, no secrets)."""
+    for cause in _chain(error):
+        refused = isinstance(cause, ConnectionRefusedError) or "refused" in str(cause).lower()
+        if refused and not isinstance(cause, DeliveryError):
+            return "connection refused"
+        if isinstance(
+            cause, TimeoutError | httpx.TimeoutException | smtplib.SMTPServerDisconnected
+        ):
+            return "the server did not answer in time"
+        if isinstance(cause, smtplib.SMTPAuthenticationError):
+            return "the SMTP server refused the user name or password"
+        if isinstance(cause, smtplib.SMTPRecipientsRefused):
+            return "the mail server refused the address"
+    if isinstance(error, DeliveryError):
+        return describe(error, channel, target).removeprefix(f"{type(error).__name__}: ")
+    text = describe(error, channel, target)
+    return text.split(": ", 1)[1] if ": " in text else text
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in seen and len(seen) < 8:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.db.models import Plan, User
 from app.domain.plan import PlanSpec, plan_problems
-from app.domain.time import resolve_zone
+from app.domain.time import IsoWeek, resolve_zone, weekday_of
 from app.services.errors import InvalidInputError, NotFoundError
 from app.services.users import WorkingHours, working_hours_of
 
@@ -46,10 +47,31 @@ def plan_zone(spec: PlanSpec, user: User) -> ZoneInfo:
     return resolve_zone(spec.timezone or user.timezone)
 
 
-def create_plan(session: Session, user: User, spec: PlanSpec) -> Plan:
-    """Store a new plan after checking it fits the user's week."""
+def allowed_time_left(spec: PlanSpec, user: User, week: IsoWeek, now: datetime) -> bool:
+    """Whether any allowed day of `week` still has window and working time after `now`.
+
+    A plan made on a Sunday evening cannot meet that week's target: that is no missed target.
+    """
+    zone = plan_zone(spec, user)
+    hours = plan_working_hours(spec, user)
+    windows = spec.window_ranges()
+    for day in week.days():
+        name = weekday_of(day)
+        if name not in spec.days or not hours.get(name) or not windows:
+            continue
+        last = min(max(r.end_minute for r in windows), max(r.end_minute for r in hours[name]))
+        end = datetime.combine(day, time(0), zone) + timedelta(minutes=last)
+        if end > now:
+            return True
+    return False
+
+
+def create_plan(session: Session, user: User, spec: PlanSpec, now: datetime | None = None) -> Plan:
+    """Store a new plan after checking it fits the user's week (`now`: when it was made)."""
     check_spec(spec, user)
     plan = Plan(user_id=user.id, goal=spec.goal, spec=spec.model_dump(mode="json"))
+    if now is not None:
+        plan.created_at = plan.updated_at = now
     session.add(plan)
     session.flush()
     return plan

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -158,6 +159,7 @@ def weekly_report(
             )
         )
     events = cached_facts(session, user, ordered[0].start(zone), ordered[-1].end(zone))
+    since = plan_start_week(session, user, zone, now)
     rows = []
     for week in ordered:
         start, end = week.start(zone), week.end(zone)
@@ -168,8 +170,30 @@ def weekly_report(
             events=tuple(e for e in events if e.end > start and e.start < end),
             decisions=tuple(actions.get(str(week), ())),
         )
-        rows.append(week_ledger(data, zone, hours, now, keyword))
+        row = week_ledger(data, zone, hours, now, keyword)
+        if since is not None and week < since:
+            row = replace(row, before_plan=True, on_target=False)
+        rows.append(row)
     return rows
+
+
+def plan_start_week(session: Session, user: User, zone: ZoneInfo, now: datetime) -> IsoWeek | None:
+    """The week the person's first plan began: made then, or its first block if earlier.
+
+    A creation time after `now` (rows stamped by another clock) is ignored, not trusted.
+    """
+    made = session.scalar(select(func.min(Plan.created_at)).where(Plan.user_id == user.id))
+    if made is not None and made > now:
+        made = None
+    booked = session.scalar(
+        select(func.min(Block.week))
+        .join(Plan, Plan.id == Block.plan_id)
+        .where(Plan.user_id == user.id)
+    )
+    weeks = [IsoWeek.containing(made, zone)] if made is not None else []
+    if booked:
+        weeks.append(IsoWeek.parse(booked))
+    return min(weeks, default=None)
 
 
 def history(
@@ -226,6 +250,12 @@ def row_dict(row: WeekLedger) -> dict[str, Any]:
     return out
 
 
+def _csv_value(row: WeekLedger, name: str, value: Any) -> Any:
+    if name == "on_target" and row.before_plan:
+        return ""  # before the first plan: neither on target nor missed
+    return str(value).lower() if name in {"complete", "on_target"} else value
+
+
 def to_csv(rows: Iterable[WeekLedger]) -> str:
     """Header plus one line per week; conflicts get a column per action."""
     buffer = io.StringIO()
@@ -235,10 +265,7 @@ def to_csv(rows: Iterable[WeekLedger]) -> str:
         values = row_dict(row)
         writer.writerow(
             [
-                *(
-                    str(values[name]).lower() if name in {"complete", "on_target"} else values[name]
-                    for name in CSV_FIELDS
-                ),
+                *(_csv_value(row, name, values[name]) for name in CSV_FIELDS),
                 *(row.conflicts.get(action, 0) for action in ACTIONS),
             ]
         )

@@ -95,7 +95,7 @@ def http_poster(
 
 
 def _email_not_configured(to: str, subject: str, text: str) -> None:
-    raise DeliveryError("email delivery is not configured (no SMTP server)")
+    raise DeliveryError("SMTP is not configured: set GG_SMTP_HOST")
 
 
 def default_senders(smtp: SmtpSettings | None, *, allow_loopback: bool = False) -> Senders:

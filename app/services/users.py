@@ -77,12 +77,26 @@ def create_user(
     except IntegrityError:
         session.rollback()
         raise ConflictError(f"a user with email {email!r} already exists") from None
-    token = issue_token(session, user, "bootstrap") if with_token else ""
+    token = issue_token(session, user, FIRST_TOKEN_NAME) if with_token else ""
     return user, token
 
 
+TOKEN_NAME_MAX = 100
+FIRST_TOKEN_NAME = "first token (sign-up)"
+
+
 def issue_token(session: Session, user: User, name: str) -> str:
-    """Create a personal API token; only its hash is stored."""
+    """Create a personal API token; only its hash is stored. Names are unique per user."""
+    name = name.strip()
+    if not name:
+        raise InvalidInputError([("name", "give the token a name, e.g. the script that uses it")])
+    if len(name) > TOKEN_NAME_MAX:
+        raise InvalidInputError([("name", f"use at most {TOKEN_NAME_MAX} characters")])
+    taken = session.scalar(
+        select(ApiToken.id).where(ApiToken.user_id == user.id, ApiToken.name == name)
+    )
+    if taken is not None:
+        raise InvalidInputError([("name", f"you already have a token called “{name}”")])
     token = new_api_token()
     session.add(ApiToken(user_id=user.id, name=name, token_hash=hash_token(token)))
     session.flush()
@@ -112,9 +126,15 @@ def list_tokens(session: Session, user: User) -> list[ApiToken]:
     )
 
 
-def revoke_token(session: Session, user: User, token_id: int) -> None:
+def get_token(session: Session, user: User, token_id: int) -> ApiToken:
+    """One of the user's tokens (NotFoundError for anyone else's)."""
     token = session.get(ApiToken, token_id)
     if token is None or token.user_id != user.id:
         raise NotFoundError("token")
+    return token
+
+
+def revoke_token(session: Session, user: User, token_id: int) -> None:
+    token = get_token(session, user, token_id)
     session.delete(token)
     session.flush()

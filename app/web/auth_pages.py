@@ -14,8 +14,9 @@ from app.ratelimit import RateLimited
 from app.services import links, passwords, signup, websessions
 from app.services.accounts import new_browser_id
 from app.services.errors import InvalidInputError
-from app.services.users import issue_token
+from app.services.users import FIRST_TOKEN_NAME, issue_token
 from app.web import render
+from app.web.fielderrors import FormFields
 from app.web.forms import (
     BROWSER_COOKIE,
     cookie_flags,
@@ -49,9 +50,26 @@ def home(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response
     return response
 
 
+SIGN_IN_FIELDS = FormFields(
+    {"signin-email": "Email", "signin-password": "Password"},
+    {"email": "signin-email", "password": "signin-password"},
+)
+SIGN_UP_FIELDS = FormFields(
+    {"signup-email": "Email", "signup-password": "Password", "signup-timezone": "Time zone"},
+    {"email": "signup-email", "password": "signup-password", "timezone": "signup-timezone"},
+)
+
+
 def _front_door(
-    request: Request, runtime: RuntimeDep, errors: list[tuple[str, str]], status: int
+    request: Request,
+    runtime: RuntimeDep,
+    errors: list[tuple[str, str]],
+    status: int,
+    *,
+    signing_up: bool = False,
+    typed: dict[str, str] | None = None,
 ) -> Response:
+    """The front door; after a failed form, its errors sit at its fields with what was typed."""
     browser_id = _browser_id(request)
     response = render(
         request,
@@ -62,6 +80,9 @@ def _front_door(
             "csrf": front_door_csrf_token(request, runtime, browser_id),
             "timezone": runtime.settings.default_timezone,
             "errors": errors,
+            "fields": SIGN_UP_FIELDS if signing_up else SIGN_IN_FIELDS,
+            "typed": typed or {},
+            "signing_up": signing_up,
             "user": None,
         },
         status_code=status,
@@ -108,7 +129,13 @@ def sign_in(
         user_id = user.id if user is not None else None
     if user_id is None:
         runtime.throttle.hit("signin.account", account)
-        return _front_door(request, runtime, [("email", "unknown email or wrong password")], 401)
+        return _front_door(
+            request,
+            runtime,
+            [("email", "unknown email or wrong password")],
+            401,
+            typed={"email": email},
+        )
     return _signed_in(runtime, user_id)
 
 
@@ -144,7 +171,8 @@ def sign_up(
                 origin="web",
             )
     except InvalidInputError as error:
-        return _front_door(request, runtime, error.problems, 422)
+        typed = {"email": email, "timezone": timezone}
+        return _front_door(request, runtime, error.problems, 422, signing_up=True, typed=typed)
     runtime.send_account_mail(mail)
     return render(
         request,
@@ -194,7 +222,7 @@ def confirm(
         with transaction(runtime.sessions) as session:
             confirmed = signup.confirm_sign_up(session, runtime.cipher, t, runtime.clock())
             token = (
-                issue_token(session, confirmed.user, "bootstrap")
+                issue_token(session, confirmed.user, FIRST_TOKEN_NAME)
                 if confirmed.origin == "api"
                 else None
             )

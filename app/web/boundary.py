@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 from typing import Any
 
@@ -20,20 +21,41 @@ from app.services import policies as policy_service
 from app.services.errors import InvalidInputError, MalformedRequestError
 from app.services.resolve import user_domains
 from app.web.context import Page, form_action, signed_in
+from app.web.fielderrors import FormFields, plain
 from app.web.forms import see_other
 from app.web.planning import first_plan, page_zone
+from app.web.words import ACTION_LABELS
 
 router = APIRouter(include_in_schema=False)
 
 MATCHERS = {
     "organizer_in": "Organizer is one of (emails or @domains, comma-separated)",
     "attendees_at_least": "At least this many attendees",
-    "starts_within_hours": "Starts within this many hours",
+    "starts_within_hours": "Invite arrives less than this many hours ahead",
     "title_matches": "Title matches (regular expression)",
-    "external": "Organizer is outside my domains (yes/no)",
-    "recurring": "Is a recurring meeting (yes/no)",
+    "external": "Organizer is outside my domains (yes or no)",
+    "recurring": "Is a recurring meeting (yes or no)",
 }
 ACTIONS = ["flag", "decline", "decline_after", "move_block", "allow"]
+YES_NO = {"yes": True, "no": False}
+MAX_HOURS_AHEAD = 24 * 366
+MAX_ATTENDEES = 100_000
+CUSTOM = "custom"
+
+FIELDS = FormFields(
+    labels={
+        "preset": "Preset",
+        "rule-name": "Name",
+        "rule-matcher": "When",
+        "rule-value": "Value",
+        "rule-then": "Then",
+        "rule-grace": "Grace hours",
+        "policy_yaml": "Policy (YAML)",
+        "ex-attendees": "Attendees",
+        "ex-hours": "Starts in (hours)",
+    },
+    paths={"policy_yaml-empty": "policy_yaml"},
+)
 
 
 def _current(page: Page) -> tuple[Any, PolicySpec, str]:
@@ -50,7 +72,7 @@ def _page(
     page: Page, errors: list[tuple[str, str]] | None = None, status: int = 200, **extra: Any
 ) -> Response:
     plan, spec, name = _current(page)
-    document = spec.model_dump(mode="json", exclude_none=True)
+    document = _whole_numbers(spec.model_dump(mode="json", exclude_none=True))
     return page.render(
         "boundary.html",
         "boundary",
@@ -62,9 +84,22 @@ def _page(
         presets=sorted(PRESETS),
         matchers=MATCHERS,
         actions=ACTIONS,
+        action_names=ACTION_LABELS,
         errors=errors,
+        fields=FIELDS,
         **extra,
     )
+
+
+def _whole_numbers(value: Any) -> Any:
+    """24.0 → 24 for the YAML a person reads (the model takes either)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(v) for v in value]
+    return value
 
 
 @router.get("/dashboard/boundary", response_class=HTMLResponse)
@@ -95,15 +130,9 @@ async def save(request: Request, runtime: RuntimeDep, session: SessionDep) -> Re
             guard = spec.guardrails.model_copy(update={"dry_run": form.get("dry_run") == "on"})
             return _save(page, spec.model_copy(update={"guardrails": guard}), name)
         if action == "yaml":
-            try:
-                document = yaml.safe_load(form.get("policy_yaml", "")) or {}
-            except yaml.YAMLError:
-                raise InvalidInputError([("policy_yaml", "not valid YAML")]) from None
-            if not isinstance(document, dict):
-                raise InvalidInputError([("policy_yaml", "expected a mapping at the top level")])
-            return _save(page, policy_service.parse_policy(document), "custom")
+            return _save(page, _from_yaml(form), CUSTOM)
         if action == "add_rule":
-            return _save(page, _with_rule(spec, form), "custom")
+            return _save(page, _with_rule(spec, form), CUSTOM)
         if action.startswith("delete_rule:"):
             number = action.split(":", 1)[1]
             if not number.isdigit() or int(number) >= len(spec.rules):
@@ -112,11 +141,20 @@ async def save(request: Request, runtime: RuntimeDep, session: SessionDep) -> Re
             rules = [r for i, r in enumerate(spec.rules) if i != index]
             return _save(page, spec.model_copy(update={"rules": rules}), "custom")
         if action == "explain":
-            return _page(page, explained=_explain(page, spec, form))
+            return _page(page, explained=_explain(page, spec, form), sample=form)
         raise InvalidInputError([("action", "unknown action")])
 
     def failed(page: Page, errors: list[tuple[str, str]], status: int) -> Response:
-        return _page(page, errors, status, policy_yaml=form.get("policy_yaml"))
+        # What the person typed stays in the form it came from.
+        return _page(
+            page,
+            errors,
+            status,
+            policy_yaml=form.get("policy_yaml"),
+            rule_form=form if action == "add_rule" else {},
+            sample=form if action == "explain" else {},
+            confirm_empty=any(f == "policy_yaml-empty" for f, _ in errors),
+        )
 
     # Validating, explaining and saving touch the database and run user patterns: never on
     # the event loop, which must keep answering every other request meanwhile.
@@ -125,13 +163,75 @@ async def save(request: Request, runtime: RuntimeDep, session: SessionDep) -> Re
     )
 
 
+def _from_yaml(form: dict[str, str]) -> PolicySpec:
+    """The YAML box's policy; errors give the line and column, or the rule and field."""
+    text = form.get("policy_yaml", "")
+    if not text.strip() and form.get("confirm_empty") != "yes":
+        raise InvalidInputError(
+            [
+                (
+                    "policy_yaml-empty",
+                    "the box is empty: saving it removes every rule, so the default applies to "
+                    "every invite. Tick the box below to confirm, or undo your change",
+                )
+            ]
+        )
+    try:
+        document = yaml.safe_load(text) or {}
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = error.problem or error.context or "not valid YAML"
+        raise InvalidInputError([("policy_yaml", f"{where}{problem}")]) from None
+    except yaml.YAMLError:
+        raise InvalidInputError([("policy_yaml", "not valid YAML")]) from None
+    if not isinstance(document, dict):
+        raise InvalidInputError(
+            [("policy_yaml", "expected settings such as 'rules:' and 'default:' at the top")]
+        )
+    try:
+        return policy_service.parse_policy(document)
+    except InvalidInputError as error:
+        raise InvalidInputError(
+            [
+                ("policy_yaml", f"{_where(path)}: {plain(message)}")
+                for path, message in error.problems
+            ]
+        ) from None
+
+
+def _where(path: str) -> str:
+    """ "rules.2.when.attendees_at_least" → "rule 3, when attendees at least"."""
+    parts = path.split(".")
+    words: list[str] = []
+    if len(parts) >= 2 and parts[0] == "rules" and parts[1].isdigit():
+        words.append(f"rule {int(parts[1]) + 1}")
+        parts = parts[2:]
+    if parts:
+        words.append(" ".join(parts).replace("_", " "))
+    return ", ".join(words) or "policy"
+
+
+def _rule_field(path: str) -> str:
+    parts = path.split(".")
+    if len(parts) >= 3 and parts[0] == "rules":
+        return {"name": "rule-name", "when": "rule-value", "then": "rule-then"}.get(
+            parts[2], "rule-grace" if parts[2] == "grace_hours" else "form"
+        )
+    return "form"
+
+
 def _with_rule(spec: PolicySpec, form: dict[str, str]) -> PolicySpec:
     matcher, raw = form.get("matcher", ""), form.get("value", "").strip()
     value: Any = raw
+    if matcher not in MATCHERS:
+        raise InvalidInputError([("rule-matcher", "choose a condition from the list")])
     if matcher == "organizer_in":
         value = [part.strip() for part in raw.split(",") if part.strip()]
     elif matcher in ("external", "recurring"):
-        value = raw.lower() in ("yes", "true", "1", "on")
+        if raw.lower() not in YES_NO:
+            raise InvalidInputError([("rule-value", "answer yes or no")])
+        value = YES_NO[raw.lower()]
     rule: dict[str, Any] = {
         "name": form.get("name", ""),
         "when": {matcher: value},
@@ -141,17 +241,33 @@ def _with_rule(spec: PolicySpec, form: dict[str, str]) -> PolicySpec:
         rule["grace_hours"] = form.get("grace_hours") or 4
     document = spec.model_dump(mode="json", exclude_none=True)
     document["rules"] = [*document.get("rules", []), rule]
-    return policy_service.parse_policy(document)
+    try:
+        return policy_service.parse_policy(document)
+    except InvalidInputError as error:
+        raise InvalidInputError(
+            [(_rule_field(path), message) for path, message in error.problems]
+        ) from None
+
+
+def _number(form: dict[str, str], name: str, field: str, default: float, most: float) -> float:
+    """A number from the explain form, within 0..most (the API's limits), or a field error."""
+    raw = form.get(name, "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        raise InvalidInputError([(field, "enter a number")]) from None
+    if not math.isfinite(value) or not 0 <= value <= most:
+        raise InvalidInputError([(field, f"enter a number from 0 to {most:g}")])
+    return value
 
 
 def _explain(page: Page, spec: PolicySpec, form: dict[str, str]) -> dict[str, Any]:
     zone = page_zone(page)
     now = page.runtime.clock()
-    try:
-        hours_ahead = float(form.get("hours_ahead") or 48)
-        attendees = int(form.get("attendees") or 2)
-    except ValueError:
-        raise InvalidInputError([("attendees", "enter numbers")]) from None
+    hours_ahead = _number(form, "hours_ahead", "ex-hours", 48.0, MAX_HOURS_AHEAD)
+    attendees = _number(form, "attendees", "ex-attendees", 2.0, MAX_ATTENDEES)
+    if attendees != int(attendees):
+        raise InvalidInputError([("ex-attendees", "enter a whole number")])
     start = now + timedelta(hours=hours_ahead)
     invite = Invite(
         title=form.get("title") or "Sample invite",
@@ -160,7 +276,7 @@ def _explain(page: Page, spec: PolicySpec, form: dict[str, str]) -> dict[str, An
         organizer_email=form.get("organizer") or None,
         self_is_organizer=False,
         self_response="needsAction",
-        attendee_count=attendees,
+        attendee_count=int(attendees),
         recurring=form.get("recurring") == "on",
         calendar="",
         calendar_id="",

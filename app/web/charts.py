@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from markupsafe import Markup, escape
 
 from app.domain.ledger import WeekLedger, hours_text
+from app.domain.time import IsoWeek
+from app.web.words import week_label
 
 # Dark fills on white: every colour has at least 4.5:1 contrast, so bars and their labels
 # stay legible for low vision; the legend and text labels carry the meaning, not colour alone.
@@ -28,7 +30,12 @@ def _scale_max(rows: Sequence[WeekLedger]) -> int:
 
 
 def _week_label(week: str) -> str:
-    return week.split("-")[-1]  # "2027-W02" -> "W02"; the year is in the title
+    """ "2027-W02" -> "11 Jan": the Monday a person would name the week by."""
+    try:
+        monday = IsoWeek.parse(week).monday()
+    except ValueError:
+        return week
+    return f"{monday.day} {monday:%b}"
 
 
 def _rect(x: float, y: float, height: float, fill: str) -> str:
@@ -44,7 +51,7 @@ def _text(x: float, y: float, content: str, *, size: int = 11, weight: str = "no
 
 def _describe(row: WeekLedger) -> str:
     return (
-        f"{row.week}: kept {row.kept_minutes} min (moved {row.moved_minutes} min), "
+        f"{week_label(row.week)}: kept {row.kept_minutes} min (moved {row.moved_minutes} min), "
         f"lost {row.lost_minutes} min, target {row.target_minutes} min, "
         f"growth ratio {round(row.growth_ratio * 100)} %"
     )

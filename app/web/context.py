@@ -19,7 +19,7 @@ from app.services.errors import (
     ServiceError,
 )
 from app.web import render
-from app.web.forms import csrf_ok, csrf_token, see_other
+from app.web.forms import csrf_ok, csrf_token, flash_of, see_other, take_flash
 
 
 class Page:
@@ -38,18 +38,20 @@ class Page:
         return None if user is None else cls(request, runtime, session, user)
 
     def render(self, template: str, page: str, status_code: int = 200, **context: Any) -> Response:
-        return render(
+        response = render(
             self.request,
             template,
             {
                 "user": self.user,
                 "page": page,
                 "csrf": csrf_token(self.request, self.runtime),
-                "flash": self.request.query_params.get("flash"),
+                "flash": flash_of(self.request),
                 **context,
             },
             status_code=status_code,
         )
+        take_flash(self.request, response)
+        return response
 
 
 def signed_in(

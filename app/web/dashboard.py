@@ -19,10 +19,11 @@ from app.services import calendars as calendar_service
 from app.services import channels as channel_service
 from app.services import notify, onboarding
 from app.services import users as user_service
-from app.services.delivery import send_test
+from app.services.delivery import why_test_failed
 from app.services.growth import log as growth_log
 from app.web.context import Page, form_action, signed_in
-from app.web.forms import see_other
+from app.web.fielderrors import FormFields
+from app.web.forms import cookie_flags, see_other
 
 router = APIRouter(include_in_schema=False)
 Csrf = Annotated[str, Form(alias="csrf_token")]
@@ -218,19 +219,29 @@ def disconnect(
 # --- notifications -------------------------------------------------------------------------
 
 
+CHANNEL_KINDS = {"email": "Email", "slack": "Slack", "webhook": "Webhook"}
+
+
 def _notifications(
     page: Page, errors: list[tuple[str, str]] | None = None, status: int = 200, **extra: object
 ) -> Response:
     # Growth hook: blocks that ended are asked about here (once each), with a one-field link.
     secret = page.runtime.settings.secret_key.get_secret_value()
     growth_log.ask(page.session, page.user, page.runtime.clock(), secret)
+    channels = channel_service.list_channels(page.session, page.user.id)
+    labels = {"channel-kind": "Kind", "channel-target": "Email address or URL"}
+    for channel in channels:
+        labels[f"channel-{channel.id}"] = f"{CHANNEL_KINDS.get(channel.kind, channel.kind)}"
     return page.render(
         "notifications.html",
         "notifications",
         status_code=status,
-        channels=channel_service.list_channels(page.session, page.user.id),
+        channels=channels,
+        kinds=CHANNEL_KINDS,
         notifications=notify.list_for_user(page.session, page.user.id, limit=50),
+        zone=resolve_zone(page.user.timezone),
         errors=errors,
+        fields=FormFields(labels, {"kind": "channel-kind", "target": "channel-target"}),
         **extra,
     )
 
@@ -245,9 +256,9 @@ def add_channel(
     request: Request,
     runtime: RuntimeDep,
     session: SessionDep,
-    kind: Annotated[str, Form()],
-    target: Annotated[str, Form()],
     csrf: Csrf = "",
+    kind: Annotated[str, Form()] = "",
+    target: Annotated[str, Form()] = "",
 ) -> Response:
     def act(page: Page) -> Response:
         _, secret = channel_service.create_channel(
@@ -261,7 +272,10 @@ def add_channel(
         page.session.flush()
         return _notifications(page, secret=secret, flash_now="Channel added")
 
-    return form_action(request, runtime, session, csrf, act, _notifications)
+    def failed(page: Page, errors: list[tuple[str, str]], status: int) -> Response:
+        return _notifications(page, errors, status, typed={"kind": kind, "target": target})
+
+    return form_action(request, runtime, session, csrf, act, failed)
 
 
 @router.post("/dashboard/channels/{channel_id}/test", response_class=HTMLResponse)
@@ -269,11 +283,15 @@ def send_channel_test(
     channel_id: RowId, request: Request, runtime: RuntimeDep, session: SessionDep, csrf: Csrf = ""
 ) -> Response:
     def act(page: Page) -> Response:
-        ok = send_test(
+        reason = why_test_failed(
             page.session, runtime.cipher, page.user.id, channel_id, runtime.clock(), runtime.senders
         )
-        message = "Test+message+sent" if ok else "The+test+message+could+not+be+delivered"
-        return see_other(f"/dashboard/notifications?flash={message}")
+        if reason is None:
+            return see_other("/dashboard/notifications?flash=Test+message+sent")
+        # An error, with its reason, where the person pressed the button (502: the channel
+        # refused, not the request).
+        problem = (f"channel-{channel_id}", f"The test message was not delivered: {reason}")
+        return _notifications(page, [problem], 502, errors_title="The test message did not arrive")
 
     return form_action(request, runtime, session, csrf, act, _notifications)
 
@@ -292,6 +310,10 @@ def delete_channel(
 # --- API tokens ----------------------------------------------------------------------------
 
 
+NEW_TOKEN_COOKIE = "gg_new_token"  # the token just made, for the page after the redirect
+TOKEN_FIELDS = FormFields({"token-name": "Name"}, {"name": "token-name"})
+
+
 def _tokens(
     page: Page, errors: list[tuple[str, str]] | None = None, status: int = 200, **extra: object
 ) -> Response:
@@ -300,14 +322,30 @@ def _tokens(
         "tokens",
         status_code=status,
         tokens=user_service.list_tokens(page.session, page.user),
+        zone=resolve_zone(page.user.timezone),
         errors=errors,
+        fields=TOKEN_FIELDS,
         **extra,
     )
 
 
 @router.get("/dashboard/tokens", response_class=HTMLResponse)
 def tokens(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
-    return signed_in(request, runtime, session, _tokens)
+    def view(page: Page) -> Response:
+        # Shown once: the cookie set by the POST is read here and deleted with this answer.
+        new_token = None
+        sealed = request.cookies.get(NEW_TOKEN_COOKIE)
+        if sealed:
+            try:
+                new_token = runtime.cipher.decrypt(sealed.encode(), ttl=120).decode()
+            except ValueError:
+                new_token = None
+        response = _tokens(page, new_token=new_token)
+        if sealed:
+            response.delete_cookie(NEW_TOKEN_COOKIE, path="/dashboard/tokens")
+        return response
+
+    return signed_in(request, runtime, session, view)
 
 
 @router.post("/dashboard/tokens", response_class=HTMLResponse)
@@ -315,21 +353,38 @@ def new_token(
     request: Request,
     runtime: RuntimeDep,
     session: SessionDep,
-    name: Annotated[str, Form(max_length=100)],
+    name: Annotated[str, Form()] = "",
     csrf: Csrf = "",
 ) -> Response:
     def act(page: Page) -> Response:
-        token = user_service.issue_token(page.session, page.user, name.strip() or "script")
-        return _tokens(page, new_token=token)
+        token = user_service.issue_token(page.session, page.user, name)
+        # Post/redirect/get: a reload must not make another token. The token rides to the
+        # next page in a short-lived, encrypted, HttpOnly cookie, never in the URL.
+        response = see_other("/dashboard/tokens")
+        flags = {**cookie_flags(runtime), "path": "/dashboard/tokens"}
+        sealed = runtime.cipher.encrypt(token.encode()).decode()
+        response.set_cookie(NEW_TOKEN_COOKIE, sealed, max_age=120, **flags)
+        return response
 
-    return form_action(request, runtime, session, csrf, act, _tokens)
+    def failed(page: Page, errors: list[tuple[str, str]], status: int) -> Response:
+        return _tokens(page, errors, status, typed_name=name)
+
+    return form_action(request, runtime, session, csrf, act, failed)
 
 
 @router.post("/dashboard/tokens/{token_id}/revoke", response_class=HTMLResponse)
 def revoke(
-    token_id: RowId, request: Request, runtime: RuntimeDep, session: SessionDep, csrf: Csrf = ""
+    token_id: RowId,
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    csrf: Csrf = "",
+    confirm: Annotated[str, Form()] = "",
 ) -> Response:
     def act(page: Page) -> Response:
+        if confirm != "yes":  # the first press asks; scripts using it would stop at once
+            token = user_service.get_token(page.session, page.user, token_id)
+            return _tokens(page, confirm_revoke=token)
         user_service.revoke_token(page.session, page.user, token_id)
         return see_other("/dashboard/tokens?flash=Token+revoked")
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from fastapi import Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 
 from app.deps import SESSION_COOKIE
 from app.runtime import Runtime
@@ -55,6 +56,32 @@ def front_door_csrf_ok(request: Request, runtime: Runtime, token: str | None) ->
     return verify_signature(f"csrf:{anchor}", token, runtime.settings.secret_key.get_secret_value())
 
 
+FLASH_COOKIE = "gg_flash"  # the next page's "done" message, shown once
+
+
 def see_other(url: str) -> RedirectResponse:
-    """Post/redirect/get."""
-    return RedirectResponse(url, status_code=303)
+    """Post/redirect/get. A `flash=` message in `url` rides in a cookie instead, so the next
+    page shows it once (a reload or a bookmark does not repeat it)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    flash = next((value for name, value in query if name == "flash"), None)
+    if flash is None:
+        return RedirectResponse(url, status_code=303)
+    rest = urlencode([(name, value) for name, value in query if name != "flash"])
+    response = RedirectResponse(urlunsplit(parts._replace(query=rest)), status_code=303)
+    response.set_cookie(
+        FLASH_COOKIE, quote(flash[:300]), max_age=60, httponly=True, samesite="lax", path="/"
+    )
+    return response
+
+
+def take_flash(request: Request, response: Response) -> None:
+    """Forget the shown flash message (called by the page that showed it)."""
+    if FLASH_COOKIE in request.cookies:
+        response.delete_cookie(FLASH_COOKIE, path="/")
+
+
+def flash_of(request: Request) -> str | None:
+    """The message the previous form left for this page, if any."""
+    raw = request.cookies.get(FLASH_COOKIE)
+    return unquote(raw) if raw else None

@@ -17,13 +17,14 @@ from app.db.models import Account, Block, Calendar, CalendarEvent, Conflict, Dec
 from app.demo import service as demo_service
 from app.deps import RuntimeDep, SessionDep
 from app.domain.plan import PlanSpec
-from app.domain.time import WEEKDAYS, IsoWeek, resolve_zone
+from app.domain.time import WEEKDAYS, IsoWeek, TimeRange, resolve_zone
 from app.services import booking, choices, onboarding
 from app.services import plans as plan_service
-from app.services.errors import InvalidInputError
+from app.services.errors import MalformedRequestError
 from app.services.growth import counting as growth_counting
 from app.services.resolve import Resolver
 from app.web.context import Page, form_action, signed_in
+from app.web.fielderrors import FormErrors, FormFields
 from app.web.forms import see_other
 from connectors.errors import ConnectorError
 
@@ -40,6 +41,32 @@ def first_plan(page: Page) -> Plan | None:
 
 
 # --- goal and plan -------------------------------------------------------------------------
+
+PLAN_FIELDS = FormFields(
+    labels={
+        "goal": "What",
+        "goal_why": "Why it matters",
+        "goal_by": "By when",
+        "weekly_target_minutes": "Weekly target",
+        "block_min": "Shortest block",
+        "block_max": "Longest block",
+        "max_blocks_per_day": "At most blocks per day",
+        "days": "Days",
+        "working_hours": "Working hours",
+        "windows": "Windows",
+        "preferred_windows": "Preferred windows",
+        "buffer_minutes": "Buffer around meetings",
+        "timezone": "Time zone",
+        "book_day": "Weekly booking day",
+        "book_time": "Weekly booking time",
+    },
+    paths={
+        "block_minutes.min": "block_min",
+        "block_minutes": "block_max",
+        "book_at.day": "book_day",
+        "book_at": "book_time",
+    },
+)
 
 
 def spec_from_form(form: dict[str, Any]) -> dict[str, Any]:
@@ -68,6 +95,9 @@ def spec_from_form(form: dict[str, Any]) -> dict[str, Any]:
         "buffer_minutes": number("buffer_minutes", 10),
         "book_at": {"day": form.get("book_day", "sun"), "time": form.get("book_time", "18:00")},
     }
+    hours = ranges("working_hours")
+    if hours:  # the same hours on every day; the allowed days decide where blocks go
+        document["working_hours"] = dict.fromkeys(WEEKDAYS, hours)
     if str(form.get("timezone", "")).strip():
         document["timezone"] = str(form["timezone"]).strip()
     return document
@@ -87,6 +117,7 @@ def _preview(page: Page, plan: Plan | None, spec: PlanSpec) -> dict[str, Any]:
     result = booking.preview_week(page.session, draft, week, now, page.runtime.connectors)
     return {
         "week": str(week),
+        "week_label": week.label(),
         "zone": zone.key,
         "blocks": [
             (i.start.astimezone(zone), i.end.astimezone(zone)) for i in result.kept + result.new
@@ -103,6 +134,76 @@ def _blank_spec() -> dict[str, Any]:
     return document
 
 
+def _hours_text(spec: dict[str, Any], page: Page) -> tuple[str, bool]:
+    """The working-hours field's value, and whether the stored hours differ by day."""
+    stored = spec.get("working_hours") or page.user.working_hours or {}
+    days = [d for d in spec.get("days") or WEEKDAYS if stored.get(d)] or list(stored)
+    distinct = {tuple(stored[d]) for d in days if d in stored}
+    first = stored.get(days[0], []) if days else []
+    return ", ".join(first), len(distinct) > 1
+
+
+def _within(inner: TimeRange, outer: TimeRange) -> bool:
+    return outer.start_minute <= inner.start_minute and inner.end_minute <= outer.end_minute
+
+
+def plan_warnings(spec: dict[str, Any], today: date) -> list[str]:
+    """Things worth a second look that do not stop the plan from saving."""
+    warnings: list[str] = []
+    try:
+        windows = [TimeRange.parse(t) for t in spec.get("windows") or []]
+        preferred = [TimeRange.parse(t) for t in spec.get("preferred_windows") or []]
+    except ValueError:
+        return warnings  # the errors say it already
+    for p in preferred:
+        if not any(
+            w.start_minute <= p.start_minute and p.end_minute <= w.end_minute for w in windows
+        ):
+            warnings.append(
+                f"The preferred window {p} is not inside the windows blocks may go in "
+                f"({', '.join(str(w) for w in windows) or 'none'}): only its overlap is used."
+            )
+    goal_by = spec.get("goal_by")
+    if goal_by:
+        try:
+            when = date.fromisoformat(str(goal_by))
+        except ValueError:
+            return warnings
+        if when < today:
+            warnings.append(
+                f"The goal's date ({when:%d %b %Y}) is in the past: set a new date for it."
+            )
+    return warnings
+
+
+def _render_plan(
+    page: Page,
+    shown: dict[str, Any],
+    preview: dict[str, Any] | None,
+    errors: list[tuple[str, str]] | None,
+    status: int,
+) -> Response:
+    plan = first_plan(page)
+    hours_text, hours_differ = _hours_text(shown, page)
+    zone = plan_service.plan_zone(plan_service.spec_of(plan), page.user) if plan else None
+    today = page.runtime.clock().astimezone(zone or resolve_zone(page.user.timezone)).date()
+    return page.render(
+        "plan.html",
+        "plan",
+        status_code=status,
+        plan=plan,
+        spec=shown,
+        preview=preview,
+        preview_problems=FormErrors(errors, PLAN_FIELDS).problems if errors else [],
+        errors=errors,
+        fields=PLAN_FIELDS,
+        warnings=[] if errors else plan_warnings(shown, today),
+        working_hours_text=hours_text,
+        hours_differ=hours_differ,
+        weekdays=WEEKDAYS,
+    )
+
+
 def _plan_page(
     page: Page,
     errors: list[tuple[str, str]] | None = None,
@@ -117,16 +218,7 @@ def _plan_page(
     elif spec is not None:
         preview = _preview(page, plan, spec)
     shown = form_spec or (spec.model_dump(mode="json") if spec else _blank_spec())
-    return page.render(
-        "plan.html",
-        "plan",
-        status_code=status,
-        plan=plan,
-        spec=shown,
-        preview=preview,
-        errors=errors,
-        weekdays=WEEKDAYS,
-    )
+    return _render_plan(page, shown, preview, errors, status)
 
 
 @router.get("/dashboard/plan", response_class=HTMLResponse)
@@ -147,7 +239,7 @@ async def save_plan(request: Request, runtime: RuntimeDep, session: SessionDep) 
             return _plan_page(page, form_spec=spec.model_dump(mode="json"))
         plan = first_plan(page)
         if plan is None:
-            plan = plan_service.create_plan(page.session, page.user, spec)
+            plan = plan_service.create_plan(page.session, page.user, spec, runtime.clock())
         else:
             plan = plan_service.replace_plan(page.session, page.user, plan.id, spec)
         scheduler = getattr(request.app.state, "scheduler", None)
@@ -157,17 +249,8 @@ async def save_plan(request: Request, runtime: RuntimeDep, session: SessionDep) 
         return see_other(f"/dashboard/plan?plan_id={plan.id}&flash=Plan+saved")
 
     def failed(page: Page, errors: list[tuple[str, str]], status: int) -> Response:
-        # Show the person what they typed, with the problems named.
-        return page.render(
-            "plan.html",
-            "plan",
-            status_code=status,
-            plan=first_plan(page),
-            spec=document,
-            preview=None,
-            errors=errors,
-            weekdays=WEEKDAYS,
-        )
+        # Show the person what they typed, each problem next to its field.
+        return _render_plan(page, document, None, errors, status)
 
     return await run_in_threadpool(
         form_action, request, runtime, session, str(form.get("csrf_token", "")), act, failed
@@ -196,7 +279,9 @@ def _week_page(
     try:
         week = IsoWeek.parse(week_text) if week_text else IsoWeek.containing(now, zone)
     except ValueError as error:
-        raise InvalidInputError([("week", str(error))]) from None
+        raise MalformedRequestError(
+            [("week", f"{error}. Open the week page from the menu.")]
+        ) from None
     start, end = week.start(zone), week.end(zone)
     days: dict[date, list[dict[str, Any]]] = {d: [] for d in week.days()}
 
@@ -270,6 +355,7 @@ def _week_page(
         status_code=status,
         errors=errors,
         week=week,
+        is_current=week == IsoWeek.containing(now, zone),
         zone=zone.key,
         days=days,
         previous=week.plus(-1),

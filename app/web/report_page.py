@@ -24,13 +24,19 @@ def _report(page: Page) -> Response:
     weeks = report_service.recent_weeks(plan, page.user, now, WEEKS)
     rows = report_service.weekly_report(page.session, page.user, plan, weeks, now)
     summary = report_service.summary(page.session, page.user, plan, now)
+    # Weeks before the first plan are one line: nothing was counted, nothing missed.
+    before = [r for r in rows if r.before_plan]
     return page.render(
         "report.html",
         "report",
         plan=plan,
-        rows=rows,
+        rows=[r for r in rows if not r.before_plan],
+        weeks_before=len(before),
         summary=summary,
-        chart=growth_chart(rows, title="Growth minutes per week"),
+        # The chart starts with the first plan too (one week at least, so it has an axis).
+        chart=growth_chart(
+            [r for r in rows if not r.before_plan] or rows[-1:], title="Growth minutes per week"
+        ),
         baseline=baseline,
     )
 

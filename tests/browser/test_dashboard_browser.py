@@ -114,7 +114,7 @@ class TestJourney:
             page.get_by_role("button", name="Preview next week").click()
         preview = page.get_by_role("region", name="Next week's preview")
         next_week = IsoWeek.containing(datetime.now(UTC), BERLIN).next()
-        expect(preview).to_contain_text(f"{next_week} (Europe/Berlin): 240 of 240 minutes.")
+        expect(preview).to_contain_text(f"{next_week.label()} (Europe/Berlin): 240 of 240 minutes.")
         expect(preview.get_by_role("listitem")).to_have_count(2)
         expect(page.get_by_label("What")).to_have_value(GOAL)  # the form keeps what was typed
         journey.record("plan-preview")
@@ -140,19 +140,20 @@ class TestJourney:
         page.get_by_label("Name", exact=True).fill("big meetings")
         page.get_by_label("When", exact=True).select_option("attendees_at_least")
         page.get_by_label("Value", exact=True).fill("8")
-        page.get_by_label("Then", exact=True).select_option("flag")
+        page.get_by_label("Then", exact=True).select_option("Tell me")
         page.get_by_role("button", name="Add rule").click()
         expect(page.get_by_role("status")).to_have_text("Boundary saved")
         rule = page.get_by_role("row", name=re.compile("big meetings"))
-        expect(rule).to_contain_text("attendees_at_least = 8")
-        expect(rule).to_contain_text("flag")
+        expect(rule).to_contain_text("At least 8 attendees")
+        expect(rule).to_contain_text("Tell me")
 
         page.get_by_label("Title", exact=True).fill("Sample all-hands")
         page.get_by_label("Attendees", exact=True).fill("12")
         page.get_by_label("Starts in (hours)").fill("72")
         page.get_by_role("button", name="Explain").click()
         explained = page.get_by_role("status")
-        expect(explained).to_contain_text('flag (rule "big meetings")')
+        expect(explained).to_contain_text('Tell me (rule "big meetings")')
+        expect(explained).to_be_in_viewport()  # where the person is looking, not far below
         expect(explained).to_contain_text("12")
         journey.record("boundary")
 
@@ -197,7 +198,7 @@ class TestJourney:
         nav(journey, "This week")
         for _ in range(2):
             page.get_by_role("link", name="Next week").click()
-        expect(heading(journey)).to_have_text(f"Week {week}")
+        expect(heading(journey)).to_have_text(week.label())
         local = start.astimezone(BERLIN)
         day = page.get_by_role("region", name=local.strftime("%a %d %b"))
         item = day.locator(".item.conflict", has_text=INVITE)
@@ -209,7 +210,7 @@ class TestJourney:
 
         item.get_by_role("button", name="Keep meeting").click()
         expect(page.get_by_role("status")).to_contain_text("Kept: the meeting stays")
-        expect(heading(journey)).to_have_text(f"Week {week}")
+        expect(heading(journey)).to_have_text(week.label())
         kept = page.locator(".item.conflict", has_text=INVITE)
         expect(kept).to_contain_text("You kept this meeting.")
         expect(kept.get_by_role("button", name="Keep meeting")).to_have_count(0)
@@ -227,7 +228,7 @@ class TestJourney:
         expect(heading(journey)).to_have_text("Personal API tokens")
         page.get_by_label("Name").fill("laptop script")
         page.get_by_role("button", name="Create token").click()
-        expect(page.get_by_role("status")).to_contain_text("Your new token (shown once)")
+        expect(page.get_by_role("status")).to_contain_text("Your new token (shown once")
         expect(page.get_by_role("button", name="Revoke laptop script")).to_be_visible()
         journey.record("tokens")
 

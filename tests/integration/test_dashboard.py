@@ -138,7 +138,8 @@ def test_plan_form_preview_save_and_errors(browser: TestClient):
     page = browser.get("/dashboard/plan")
     assert "Promotion case" in page.text and "240 of 240" in page.text
     bad = browser.post("/dashboard/plan", data=plan_form(token, windows="09:00-10:00"))
-    assert bad.status_code == 422 and "block_minutes" in bad.text
+    assert bad.status_code == 422 and "does not fit in any allowed window" in bad.text
+    assert 'aria-describedby="block_max-error"' in bad.text  # next to its field
     assert 'value="09:00-10:00"' in bad.text  # what they typed is kept
 
 
@@ -201,7 +202,10 @@ def test_tokens_and_channels_pages(browser: TestClient):
     sign_up(browser)
     token = csrf(browser.get("/dashboard/tokens").text)
     made = browser.post("/dashboard/tokens", data={"csrf_token": token, "name": "script"})
-    api_token = re.search(r"<code>(gg_[^<]+)</code>", made.text)
+    assert made.status_code == 303  # post/redirect/get: the next page shows it once
+    api_token = re.search(
+        r'<code class="wrap">(gg_[^<]+)</code>', browser.get(made.headers["location"]).text
+    )
     assert api_token
     assert (
         browser.get("/plans", headers={"Authorization": f"Bearer {api_token.group(1)}"}).status_code

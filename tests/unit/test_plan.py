@@ -30,7 +30,7 @@ def test_defaults() -> None:
     assert spec.max_blocks_per_day == 1
     assert spec.days == ["mon", "tue", "wed", "thu", "fri"]
     assert spec.working_hours is None
-    assert spec.window_ranges() == [TimeRange(time(8), time(18))]
+    assert spec.window_ranges() == [TimeRange(time(9), time(17))]  # the default working hours
     assert spec.preferred_ranges() == [TimeRange(time(9), time(12))]
     assert spec.buffer_minutes == 10
     assert spec.horizon_weeks == 2
