@@ -469,7 +469,9 @@ def send_quarterly_reviews() -> int:
     """Early in each quarter, remind people to revisit their goal (once per user and quarter)."""
     rt = runtime.current()
     with transaction(rt.sessions) as session:
-        sent = report_notices.send_quarterly_reviews(session, rt.clock())
+        sent = report_notices.send_quarterly_reviews(
+            session, rt.clock(), public_url=rt.settings.public_url
+        )
     if sent:
         enqueue_delivery()
     return sent

@@ -70,8 +70,12 @@ def send_weekly_reports(
     return sent
 
 
-def send_quarterly_reviews(session: Session, now: datetime) -> int:
-    """Early in each quarter, ask every person who used a plan last quarter to revisit it."""
+def send_quarterly_reviews(session: Session, now: datetime, public_url: str = "") -> int:
+    """Early in each quarter, ask every person who used a plan last quarter to revisit it.
+
+    The in-app list links the review page by path; email and chat get `review_url`, the same
+    page under `public_url` (when given), because a path is not a link outside the app.
+    """
     sent = 0
     users = session.scalars(
         select(User).where(User.id.in_(select(Plan.user_id))).order_by(User.id)
@@ -110,6 +114,8 @@ def send_quarterly_reviews(session: Session, now: datetime) -> int:
             "url": f"/dashboard/review?quarter={year}-Q{quarter}",
             "link_text": "Open the quarterly review",
         }
+        if public_url:
+            payload["review_url"] = public_url.rstrip("/") + str(payload["url"])
         if notify.record(session, user.id, "review.quarterly", payload, dedupe_key=key):
             sent += 1
     return sent

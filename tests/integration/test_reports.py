@@ -227,7 +227,11 @@ def test_weekly_and_quarterly_notifications_are_recorded_once(
     sent = []
     for _ in range(2):
         with transaction(runtime.sessions) as session:
-            sent.append(report_notices.send_quarterly_reviews(session, clock.now))
+            sent.append(
+                report_notices.send_quarterly_reviews(
+                    session, clock.now, public_url="https://gg.example/"
+                )
+            )
     assert sent == [1, 0]
     with runtime.sessions() as session:
         review = session.scalars(
@@ -237,6 +241,8 @@ def test_weekly_and_quarterly_notifications_are_recorded_once(
     assert review.payload["kept_minutes"] == 360
     assert review.payload["message"].startswith("Q1 2027 is over: you kept 6 h of growth time")
     assert review.payload["url"] == "/dashboard/review?quarter=2027-Q1"  # the review page
+    # Email and chat need the whole address: a path is not a link outside the app.
+    assert review.payload["review_url"] == "https://gg.example/dashboard/review?quarter=2027-Q1"
 
 
 # --- the HTTP API --------------------------------------------------------------------------------
