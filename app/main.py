@@ -89,6 +89,8 @@ def create_app(runtime: Runtime | None = None, *, scheduler: bool | None = None)
         description="Books growth blocks into your calendar and defends them.",
         lifespan=lifespan,
     )
+    # First: providers push at high rates, and routes are matched in order.
+    app.include_router(webhooks.router)
     app.include_router(health.router)
     app.include_router(users.router)
     app.include_router(plans.router)
@@ -98,7 +100,6 @@ def create_app(runtime: Runtime | None = None, *, scheduler: bool | None = None)
     app.include_router(channels.router)
     app.include_router(reports.router)
     app.include_router(auth.router)
-    app.include_router(webhooks.router)
     app.include_router(auth_pages.router)
     app.include_router(dashboard.router)
     app.include_router(planning.router)

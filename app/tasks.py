@@ -361,10 +361,15 @@ def decline_due() -> int:
 
 
 def enqueue_sync(
-    calendar_id: int, *, recreate_watch: bool = False, full: bool = False, attempt: int = 1
+    calendar_id: int,
+    *,
+    recreate_watch: bool = False,
+    full: bool = False,
+    attempt: int = 1,
+    delay: float = 0.0,
 ) -> bool:
-    """Hand a calendar sync to the dispatcher (coalesced per calendar); provider failures
-    come back later as the retry policy says, then show on the account."""
+    """Hand a calendar sync to the dispatcher (coalesced per calendar, after `delay` seconds);
+    provider failures come back later as the retry policy says, then show on the account."""
     rt = runtime.current()
     key = f"sync:{calendar_id}:{int(recreate_watch)}:{int(full)}"
 
@@ -390,7 +395,7 @@ def enqueue_sync(
                     account.status_detail = f"sync failed: {_why(error)}"
             raise
 
-    return rt.dispatcher.submit(key, run)
+    return rt.dispatcher.submit(key, run, delay=delay)
 
 
 def _retry_sync(calendar_id: int, recreate_watch: bool, full: bool, attempt: int) -> None:
