@@ -484,3 +484,17 @@ def compute_baseline(user_id: int) -> None:
         user = session.get(User, user_id)
         if user is not None:
             report_service.compute_baseline(session, user, rt.connectors, rt.clock())
+
+
+def prune_old_rows() -> int:
+    """Daily: delete old push receipts and long-past cached events, a batch per transaction."""
+    from app.services import retention
+
+    rt = runtime.current()
+    total = 0
+    while True:
+        with transaction(rt.sessions) as session:
+            pruned = retention.prune(session, rt.clock())
+        total += pruned.receipts + pruned.events
+        if max(pruned.receipts, pruned.events) < retention.BATCH:
+            return total
