@@ -19,6 +19,7 @@ from app.db.session import transaction
 from app.deps import RuntimeDep
 from app.runtime import Runtime
 from app.services import push
+from app.services.push_channels import ECHO_DEFER
 from connectors.push import PushMalformed, PushNotice, PushParse, PushParser, PushRequest
 
 router = APIRouter(tags=["webhooks"])
@@ -73,13 +74,13 @@ async def notification(
     except push.WebhookRejectedError as error:
         return _rejected(str(error), error.status)
     for item in wanted:
-        plain = channels is not None and not (item.recreate_watch or item.full)
-        tasks.enqueue_sync(
-            item.calendar_id,
-            recreate_watch=item.recreate_watch,
-            full=item.full,
-            delay=channels.sync_delay(item.calendar_id) if plain and channels else 0.0,
-        )
+        plain = not (item.recreate_watch or item.full)
+        if channels is None or not plain:
+            tasks.enqueue_sync(item.calendar_id, recreate_watch=item.recreate_watch, full=item.full)
+        elif channels.take_echo(item.calendar_id):
+            tasks.enqueue_sync(item.calendar_id, delay=ECHO_DEFER, echo=True)
+        else:
+            tasks.enqueue_sync(item.calendar_id, delay=channels.sync_delay(item.calendar_id))
     if channels is not None and channels.flush_due():
         background.add_task(run_in_threadpool, channels.flush)  # after the answer is sent
     return Response(status_code=parsed.status)

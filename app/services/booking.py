@@ -28,7 +28,7 @@ from app.domain.intervals import Interval
 from app.domain.plan import PlanSpec
 from app.domain.planner import Busy, PlannerResult, plan_week
 from app.domain.time import IsoWeek
-from app.services import audit, notify
+from app.services import audit, notify, push_channels
 from app.services.connections import (
     ConnectorProvider,
     mark_gone,
@@ -379,6 +379,8 @@ def _create(
         auto_decline=spec.auto_decline if focus else None,
     )
     try:
+        # before the write: the provider may announce it before its answer reaches us
+        push_channels.expect_echo(calendar.id)
         event = connector.create_block(calendar.provider_calendar_id, block)
     except ConnectorError as error:
         audit.record_write(

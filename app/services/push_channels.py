@@ -30,6 +30,11 @@ from app.db.models import Calendar
 
 _WATCH_FIELDS = ("watch_id", "watch_secret_hash", "watch_resource_id")
 SYNC_SPACING = 0.25  # seconds
+# Our own write to a calendar comes back as a notification within seconds (its echo). One
+# notification per write in that window is taken for the echo: its sync is deferred, so the
+# next real change's sync (at once, as always) covers it, or it runs on its own this late.
+ECHO_WINDOW = 10.0
+ECHO_DEFER = 30.0
 _caches: weakref.WeakSet[ChannelCache] = weakref.WeakSet()
 
 
@@ -64,6 +69,7 @@ class ChannelCache:
         self._highest: dict[str, int] = {}
         self._dirty: dict[str, int] = {}
         self._next_sync: dict[int, float] = {}
+        self._echoes: dict[int, tuple[int, float]] = {}  # calendar: (expected, until)
         self._last_flush = clock()
         _caches.add(self)
 
@@ -124,6 +130,29 @@ class ChannelCache:
             self._next_sync[calendar_id] = last + spacing
             return last + spacing - now
 
+    def expect_echo(self, calendar_id: int) -> None:
+        """We wrote to the calendar: one more notification is expected to be our echo."""
+        until = self._clock() + ECHO_WINDOW
+        with self._lock:
+            expected, _ = self._echoes.get(calendar_id, (0, 0.0))
+            if len(self._echoes) >= self._max:
+                self._echoes.clear()
+            self._echoes[calendar_id] = (expected + 1, until)
+
+    def take_echo(self, calendar_id: int) -> bool:
+        """True when a notification for the calendar is taken for the echo of our write."""
+        now = self._clock()
+        with self._lock:
+            expected, until = self._echoes.get(calendar_id, (0, 0.0))
+            if expected <= 0 or now > until:
+                self._echoes.pop(calendar_id, None)
+                return False
+            if expected == 1:
+                del self._echoes[calendar_id]
+            else:
+                self._echoes[calendar_id] = (expected - 1, until)
+            return True
+
     def flush_due(self) -> bool:
         """True when numbers wait to be written and the last write is old enough."""
         return bool(self._dirty) and self._clock() - self._last_flush >= self._flush_seconds
@@ -164,6 +193,12 @@ class ChannelCache:
             return len(rows)
         finally:
             self._flushing.release()
+
+
+def expect_echo(calendar_id: int) -> None:
+    """Tell every channel cache of this process that we just wrote to the calendar."""
+    for cache in list(_caches):
+        cache.expect_echo(calendar_id)
 
 
 @event.listens_for(Session, "after_flush")

@@ -18,6 +18,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.engine import Engine
 
 from app import runtime as runtime_module
+from app import tasks
 from app.db.models import Calendar, WebhookReceipt
 from app.db.session import transaction
 from app.main import create_app
@@ -25,7 +26,7 @@ from app.runtime import Runtime, build_runtime
 from app.security import hash_token
 from app.services import push
 from app.services.connections import add_account
-from app.services.push_channels import SYNC_SPACING, ChannelCache
+from app.services.push_channels import ECHO_WINDOW, SYNC_SPACING, ChannelCache
 from app.services.users import create_user
 from connectors.base import CalendarInfo
 from connectors.google import push as google_push
@@ -247,3 +248,28 @@ def test_hints_for_one_calendar_are_spaced() -> None:
     assert channels.sync_delay(2) == 0.0  # another calendar is not held up
     ticks[0] += 10
     assert channels.sync_delay(1) == 0.0
+
+
+def test_one_notification_per_own_write_is_taken_for_its_echo() -> None:
+    ticks = [0.0]
+    channels = ChannelCache(None, clock=lambda: ticks[0])  # type: ignore[arg-type]
+    assert channels.take_echo(1) is False  # nothing written: a real change
+    channels.expect_echo(1)
+    channels.expect_echo(1)
+    assert channels.take_echo(2) is False  # another calendar
+    assert channels.take_echo(1) is True
+    assert channels.take_echo(1) is True
+    assert channels.take_echo(1) is False  # the third notification is a real change
+    channels.expect_echo(1)
+    ticks[0] += ECHO_WINDOW + 1
+    assert channels.take_echo(1) is False  # an echo that never came is not waited for
+
+
+def test_a_deferred_echo_sync_is_skipped_when_a_sync_ran_since(
+    app_runtime: Runtime, calendar_id: int, clock: FakeClock
+) -> None:
+    asked = clock()
+    with transaction(app_runtime.sessions) as session:
+        session.get_one(Calendar, calendar_id).last_synced_at = asked + timedelta(seconds=1)
+    assert tasks._synced_since(calendar_id, asked) is True
+    assert tasks._synced_since(calendar_id, asked + timedelta(seconds=2)) is False
