@@ -31,7 +31,12 @@ from zoneinfo import ZoneInfo
 
 from app.domain.plan import PlanSpec
 from app.domain.planner import Busy, plan_week
-from app.domain.time import WEEKDAYS, IsoWeek, TimeRange, Weekday, local_interval, wall_instant
+from app.domain.time import WEEKDAYS, IsoWeek, TimeRange, Weekday, local_interval
+
+try:  # the cache of wall-clock conversions (older checkouts have none)
+    from app.domain.time import wall_instant
+except ImportError:  # pragma: no cover - only when run against an older checkout
+    wall_instant = None  # type: ignore[assignment]
 
 NAME = "planner"
 ZONE = ZoneInfo("Europe/Berlin")
@@ -123,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def run_planner(weeks: list[list[Busy]] = weeks) -> None:
             for busy in weeks:
-                if args.cold:
+                if args.cold and wall_instant is not None:
                     wall_instant.cache_clear()
                 plan_week(spec, WEEK, busy, now, zone=ZONE, working_hours=HOURS)
 
