@@ -10,8 +10,8 @@ stored per notification.
 Hints for one calendar are also spaced (`sync_delay`): the first after a quiet spell is synced
 at once; those arriving within `SYNC_SPACING` of the last hand-over are handed over for the end
 of that window, where the dispatcher coalesces them into one sync. A burst of notifications
-(one change often sends several, and the echo of our own write follows it) costs one sync,
-not one each, and no change waits longer than the window.
+(one change often sends several) costs one sync, not one each; under a storm of hints the
+window widens up to `SYNC_SPACING_MAX`, and no change waits longer than the window.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ from app.db.models import Calendar
 
 _WATCH_FIELDS = ("watch_id", "watch_secret_hash", "watch_resource_id")
 SYNC_SPACING = 0.25  # seconds
+SYNC_SPACING_MAX = 1.0
+STORM = 3  # hints joining one sync that make the next window wider
 # Our own write to a calendar comes back as a notification within seconds (its echo). One
 # notification per write in that window is taken for the echo: its sync is deferred, so the
 # next real change's sync (at once, as always) covers it, or it runs on its own this late.
@@ -68,7 +70,8 @@ class ChannelCache:
         self._channels: dict[str, Channel] = {}
         self._highest: dict[str, int] = {}
         self._dirty: dict[str, int] = {}
-        self._next_sync: dict[int, float] = {}
+        # calendar: (sync due at, window after it, hints that joined it)
+        self._next_sync: dict[int, tuple[float, float, int]] = {}
         self._echoes: dict[int, tuple[int, float]] = {}  # calendar: (expected, until)
         self._last_flush = clock()
         _caches.add(self)
@@ -115,20 +118,26 @@ class ChannelCache:
             if number > self._highest.get(channel_id, -1):
                 self._highest[channel_id] = number
 
-    def sync_delay(self, calendar_id: int, spacing: float = SYNC_SPACING) -> float:
+    def sync_delay(self, calendar_id: int) -> float:
         """Seconds to wait before the sync a new hint for ``calendar_id`` asks for."""
         now = self._clock()
         with self._lock:
-            last = self._next_sync.get(calendar_id)
-            if last is not None and now < last:
-                return last - now  # a sync is due then anyway: this hint joins it
-            if last is None or now - last >= spacing:
+            at, window, joined = self._next_sync.get(calendar_id, (None, SYNC_SPACING, 0))
+            if at is not None and now < at:
+                # a sync is due then anyway: this hint joins it
+                self._next_sync[calendar_id] = (at, window, joined + 1)
+                return at - now
+            if at is None or now - at >= window:
                 if len(self._next_sync) >= self._max:
                     self._next_sync.clear()
-                self._next_sync[calendar_id] = now
+                self._next_sync[calendar_id] = (now, SYNC_SPACING, 0)
                 return 0.0
-            self._next_sync[calendar_id] = last + spacing
-            return last + spacing - now
+            # Within the window after the last sync. A storm (several hints joined the last
+            # one) widens the next window, up to SYNC_SPACING_MAX; otherwise it stays short,
+            # so a calendar that changes now and then is never held up long.
+            wider = min(2 * window, SYNC_SPACING_MAX) if joined >= STORM else SYNC_SPACING
+            self._next_sync[calendar_id] = (at + window, wider, 0)
+            return at + window - now
 
     def expect_echo(self, calendar_id: int) -> None:
         """We wrote to the calendar: one more notification is expected to be our echo."""

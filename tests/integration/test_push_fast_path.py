@@ -6,6 +6,7 @@ a known channel's numbered change costs no SQL; changes to a channel are seen at
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -248,6 +249,28 @@ def test_hints_for_one_calendar_are_spaced() -> None:
     assert channels.sync_delay(2) == 0.0  # another calendar is not held up
     ticks[0] += 10
     assert channels.sync_delay(1) == 0.0
+
+
+def test_a_storm_of_hints_widens_the_window_and_single_ones_do_not() -> None:
+    ticks = [0.0]
+    channels = ChannelCache(None, clock=lambda: ticks[0])  # type: ignore[arg-type]
+    syncs = []
+    for _ in range(400):  # a hint every 10 ms for 4 s
+        delay = channels.sync_delay(1)
+        syncs.append(round(ticks[0] + delay, 3))
+        ticks[0] += 0.01
+    starts = sorted(set(syncs))
+    gaps = [round(b - a, 3) for a, b in itertools.pairwise(starts)]
+    assert gaps[:4] == [0.25, 0.25, 0.5, 1.0]
+    assert set(gaps[4:]) == {1.0}
+    assert all(s >= t for s, t in zip(syncs, [i * 0.01 for i in range(400)], strict=True))
+
+    # one hint per window, on and on: no storm, so the window stays short
+    start = ticks[0] = 1000.0
+    assert channels.sync_delay(2) == 0.0
+    for k in range(10):
+        ticks[0] = start + 0.1 + k * SYNC_SPACING
+        assert channels.sync_delay(2) == pytest.approx(SYNC_SPACING - 0.1)
 
 
 def test_one_notification_per_own_write_is_taken_for_its_echo() -> None:
