@@ -231,9 +231,9 @@ def measure(kind: str, args: argparse.Namespace) -> dict[str, object]:
         results: dict[str, Any] = {"database": kind}
         for name, runs in rounds.items():
             results[name] = {
-                "req_per_s": statistics.median(r["req_per_s"] for r in runs),
-                "p50_ms": statistics.median(r["p50_ms"] for r in runs),
-                "p99_ms": statistics.median(r["p99_ms"] for r in runs),
+                "req_per_s": round(statistics.median(r["req_per_s"] for r in runs), 1),
+                "p50_ms": round(statistics.median(r["p50_ms"] for r in runs), 2),
+                "p99_ms": round(statistics.median(r["p99_ms"] for r in runs), 2),
                 "worst_p99_ms": max(r["p99_ms"] for r in runs),
                 "rounds": runs,
             }
