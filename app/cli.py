@@ -56,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port to listen on (default: GG_PORT, 8000)")
     serve.set_defaults(handler=_cmd_serve)
 
+    book = sub.add_parser("book", help="book one week for every active plan, in batches")
+    book.add_argument("--week", required=True, help="ISO week, e.g. 2027-W03")
+    book.add_argument("--chunk", type=int, default=100, help="plans per transaction (100)")
+    book.set_defaults(handler=_cmd_book)
+
     migrate = sub.add_parser("migrate", help="create or upgrade the database schema")
     migrate.set_defaults(handler=_cmd_migrate)
 
@@ -250,6 +255,47 @@ def _cmd_set_password(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     print(f"password set for {email}; sign in to the dashboard with it")
+    return 0
+
+
+def _cmd_book(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from app import runtime as runtime_module
+    from app.db.models import Plan
+    from app.domain.time import IsoWeek
+    from app.runtime import build_runtime
+    from app.services.booking_batch import book_plans
+
+    try:
+        week = IsoWeek.parse(args.week)
+    except ValueError as error:
+        _fail(f"--week: {error}")
+    if args.chunk < 1:
+        _fail("--chunk must be at least 1")
+    rt = build_runtime(_settings_or_fail())
+    runtime_module.install(rt)
+    try:
+        with rt.sessions() as session:
+            ids = list(session.scalars(select(Plan.id).where(Plan.active.is_(True))))
+        outcome = book_plans(rt.sessions, ids, week, rt.clock(), rt.connectors, chunk=args.chunk)
+    finally:
+        runtime_module.install(None)
+        rt.engine.dispose()
+    print(
+        json.dumps(
+            {
+                "week": str(week),
+                "plans": len(ids),
+                "booked": len(outcome.reports),
+                "blocks_created": sum(len(r.created) for r in outcome.reports),
+                # a provider failed: the plan's own weekly run (or POST /plans/{id}/book) retries
+                "failed": {str(k): f"{type(v).__name__}: {v}" for k, v in outcome.failed.items()},
+                "blocked": {str(k): v for k, v in outcome.blocked.items()},
+            },
+            indent=2,
+        )
+    )
     return 0
 
 

@@ -20,7 +20,8 @@ from app.services.users import user_for_token
 from app.services.websessions import user_id_for
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # async: a plain attribute read, not worth a trip to the thread pool on every request
     runtime: Runtime = request.app.state.runtime
     return runtime
 

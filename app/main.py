@@ -101,6 +101,8 @@ def create_app(runtime: Runtime | None = None, *, scheduler: bool | None = None)
         docs_url=None,  # /docs is app.web.docs_pages: Swagger UI from this server, not a CDN
         redoc_url=None,
     )
+    # First: providers push at high rates, and routes are matched in order.
+    app.include_router(webhooks.router)
     app.include_router(health.router)
     app.include_router(users.router)
     app.include_router(plans.router)
@@ -111,7 +113,6 @@ def create_app(runtime: Runtime | None = None, *, scheduler: bool | None = None)
     app.include_router(reports.router)
     app.include_router(growth.router)
     app.include_router(auth.router)
-    app.include_router(webhooks.router)
     app.include_router(auth_pages.router)
     app.include_router(dashboard.router)
     app.include_router(planning.router)

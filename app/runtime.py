@@ -27,6 +27,7 @@ from app.services.delivery import Senders, SmtpSettings, default_senders
 from app.services.mailbox import DevMailbox, Mail
 from app.services.mailbox import send as send_mail
 from app.services.provider_errors import tagged
+from app.services.push_channels import ChannelCache
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -49,6 +50,8 @@ class Runtime:
     senders: Senders
     throttle: Throttle
     mailbox: DevMailbox | None = None
+    # Push channels in memory (the webhook fast path); None: every notification reads the db.
+    push_channels: ChannelCache | None = None
     demo: DemoCalendar | None = None  # the local demo calendar (development)
 
     def send_account_mail(self, mail: Mail) -> None:
@@ -77,10 +80,11 @@ def build_runtime(
     cipher = CredentialCipher(settings.encryption_keys)
     providers = providers or providers_from_settings(settings)
     register_connectors(providers)
+    sessions = make_session_factory(engine)
     return Runtime(
         settings=settings,
         engine=engine,
-        sessions=make_session_factory(engine),
+        sessions=sessions,
         cipher=cipher,
         connectors=tagged(connectors or registry_provider(cipher)),
         clock=clock,
@@ -93,6 +97,7 @@ def build_runtime(
         throttle=Throttle(settings.rate_limit_storage),
         mailbox=DevMailbox() if settings.dev_mailbox_enabled else None,
         demo=demo or demo_from_settings(settings),
+        push_channels=ChannelCache(sessions),
     )
 
 

@@ -198,6 +198,8 @@ class BookingScheduler:
             # Hourly: plans live in many zones; dedupe keys make re-runs harmless.
             "weekly-reports": ("app.tasks:send_weekly_reports", 3600),
             "quarterly-reviews": ("app.tasks:send_quarterly_reviews", 6 * 3600),
+            # Old push receipts and cached events of long-past weeks (app.services.retention).
+            "prune-old-rows": ("app.tasks:prune_old_rows", DAY),
         }
         if demo_poll_seconds is not None:
             every["poll-demo-calendars"] = ("app.tasks:poll_demo_calendars", demo_poll_seconds)

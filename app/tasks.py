@@ -6,7 +6,7 @@ import logging
 import random
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -362,14 +362,27 @@ def decline_due() -> int:
 
 
 def enqueue_sync(
-    calendar_id: int, *, recreate_watch: bool = False, full: bool = False, attempt: int = 1
+    calendar_id: int,
+    *,
+    recreate_watch: bool = False,
+    full: bool = False,
+    attempt: int = 1,
+    delay: float = 0.0,
+    echo: bool = False,
 ) -> bool:
-    """Hand a calendar sync to the dispatcher (coalesced per calendar); provider failures
-    come back later as the retry policy says, then show on the account."""
+    """Hand a calendar sync to the dispatcher (coalesced per calendar, after `delay` seconds);
+    provider failures come back later as the retry policy says, then show on the account.
+
+    `echo`: the hint is taken for the echo of our own write; the sync is skipped when the
+    calendar was synced after it was asked for (that sync saw the echo already).
+    """
     rt = runtime.current()
-    key = f"sync:{calendar_id}:{int(recreate_watch)}:{int(full)}"
+    key = f"sync:{calendar_id}:{int(recreate_watch)}:{int(full)}" + (":echo" if echo else "")
+    asked = rt.clock()
 
     def run() -> None:
+        if echo and _synced_since(calendar_id, asked):
+            return
         try:
             sync_calendar(calendar_id, recreate_watch=recreate_watch, full=full)
         except TransientError as error:
@@ -391,7 +404,19 @@ def enqueue_sync(
                     account.status_detail = f"sync failed: {_why(error)}"
             raise
 
-    return rt.dispatcher.submit(key, run)
+    return rt.dispatcher.submit(key, run, delay=delay)
+
+
+def _synced_since(calendar_id: int, moment: datetime) -> bool:
+    with runtime.current().sessions() as session:
+        calendar = session.get(Calendar, calendar_id)
+        last = calendar.last_synced_at if calendar is not None else None
+        return last is not None and _aware(last) >= moment
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive UTC datetimes
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _retry_sync(calendar_id: int, recreate_watch: bool, full: bool, attempt: int) -> None:
@@ -484,3 +509,17 @@ def compute_baseline(user_id: int) -> None:
         user = session.get(User, user_id)
         if user is not None:
             report_service.compute_baseline(session, user, rt.connectors, rt.clock())
+
+
+def prune_old_rows() -> int:
+    """Daily: delete old push receipts and long-past cached events, a batch per transaction."""
+    from app.services import retention
+
+    rt = runtime.current()
+    total = 0
+    while True:
+        with transaction(rt.sessions) as session:
+            pruned = retention.prune(session, rt.clock())
+        total += pruned.receipts + pruned.events
+        if max(pruned.receipts, pruned.events) < retention.BATCH:
+            return total

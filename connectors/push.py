@@ -34,6 +34,9 @@ class PushNotice:
     channel_id: str
     secret: str | None
     message_key: str | None = None  # deduplication key; None: never deduplicated
+    # The provider's increasing message number on the channel (Google): a notice not above the
+    # highest seen is a repeat, so no key per notice needs to be kept.
+    sequence: int | None = None
     # For notices whose repeats look the same as new ones (no message number; lifecycle
     # events): the same key within `repeat_window_seconds` is a repeat (one receipt, and an
     # incremental sync at most).

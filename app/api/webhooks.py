@@ -1,15 +1,16 @@
-"""Provider push endpoints: verify, record, answer fast, sync in the background.
+"""Provider push endpoints: verify, answer fast, sync in the background.
 
 Each provider's registry entry parses its own requests; verification against the channels we
-created is the same for all. The body is bounded by the request-size middleware; parsing and
-the database work run off the event loop.
+created is the same for all. The body is bounded by the request-size middleware. The common
+case (a numbered change on a channel verified before) is checked in memory on the event loop
+and answered without SQL; everything else, and large bodies, run off the event loop.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, BackgroundTasks, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
@@ -18,6 +19,7 @@ from app.db.session import transaction
 from app.deps import RuntimeDep
 from app.runtime import Runtime
 from app.services import push
+from app.services.push_channels import ECHO_DEFER
 from connectors.push import PushMalformed, PushNotice, PushParse, PushParser, PushRequest
 
 router = APIRouter(tags=["webhooks"])
@@ -32,6 +34,10 @@ _ANSWERS: dict[int | str, dict[str, Any]] = {
 }
 
 
+# Bodies up to this size are parsed on the event loop (Graph batches are a few KB).
+_INLINE_BODY = 16 * 1024
+
+
 def _rejected(reason: str, code: int) -> Response:
     # The same error shape as the rest of the API (providers ignore the body).
     return JSONResponse({"detail": reason}, status_code=code)
@@ -39,7 +45,9 @@ def _rejected(reason: str, code: int) -> Response:
 
 @router.post("/webhooks/{provider}", responses=_ANSWERS)
 @router.post("/webhooks/{provider}/lifecycle", responses=_ANSWERS)
-async def notification(provider: str, request: Request, runtime: RuntimeDep) -> Response:
+async def notification(
+    provider: str, request: Request, runtime: RuntimeDep, background: BackgroundTasks
+) -> Response:
     """A push from a provider: a hint to sync, never trusted as data."""
     entry = runtime.providers.entry(provider)
     if entry is None or entry.push is None:
@@ -50,17 +58,31 @@ async def notification(provider: str, request: Request, runtime: RuntimeDep) -> 
         body=await request.body(),
     )
     try:
-        parsed = await run_in_threadpool(_parse, entry.push, parsed_request)
+        if len(parsed_request.body) <= _INLINE_BODY:
+            parsed = _parse(entry.push, parsed_request)  # headers or a few KB: microseconds
+        else:
+            parsed = await run_in_threadpool(_parse, entry.push, parsed_request)
     except (PushMalformed, jsonbounds.JsonRejectedError) as error:
         return _rejected(str(error), status.HTTP_400_BAD_REQUEST)
     if parsed.reply is not None:
         return PlainTextResponse(parsed.reply, status_code=status.HTTP_200_OK)
+    channels = runtime.push_channels
     try:
-        wanted = await run_in_threadpool(_verify, runtime, provider, parsed.notices)
+        wanted = None if channels is None else push.verify_cached(channels, parsed.notices)
+        if wanted is None:
+            wanted = await run_in_threadpool(_verify, runtime, provider, parsed.notices)
     except push.WebhookRejectedError as error:
         return _rejected(str(error), error.status)
     for item in wanted:
-        tasks.enqueue_sync(item.calendar_id, recreate_watch=item.recreate_watch, full=item.full)
+        plain = not (item.recreate_watch or item.full)
+        if channels is None or not plain:
+            tasks.enqueue_sync(item.calendar_id, recreate_watch=item.recreate_watch, full=item.full)
+        elif channels.take_echo(item.calendar_id):
+            tasks.enqueue_sync(item.calendar_id, delay=ECHO_DEFER, echo=True)
+        else:
+            tasks.enqueue_sync(item.calendar_id, delay=channels.sync_delay(item.calendar_id))
+    if channels is not None and channels.flush_due():
+        background.add_task(run_in_threadpool, channels.flush)  # after the answer is sent
     return Response(status_code=parsed.status)
 
 
@@ -73,4 +95,4 @@ def _parse(parser: PushParser, request: PushRequest) -> PushParse:
 
 def _verify(runtime: Runtime, provider: str, notices: list[PushNotice]) -> list[push.SyncRequest]:
     with transaction(runtime.sessions) as session:
-        return push.verify(session, provider, notices, runtime.clock())
+        return push.verify(session, provider, notices, runtime.clock(), runtime.push_channels)

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     ForeignKey,
     Integer,
@@ -137,6 +138,9 @@ class Calendar(Base):
     watch_resource_id: Mapped[str | None] = mapped_column(String(256))
     watch_secret_hash: Mapped[str | None] = mapped_column(String(64))
     watch_expires_at: Mapped[datetime | None]
+    # Highest message number the provider sent on the channel (Google numbers them): anything
+    # not above it is a repeat. Replaces a receipt row per notification.
+    watch_message_number: Mapped[int | None] = mapped_column(BigInteger)
     # Set when the provider says the calendar no longer exists; sync skips it from then on.
     gone_at: Mapped[datetime | None]
 

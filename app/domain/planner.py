@@ -6,20 +6,20 @@ shrunk inward to whole minutes, so every block starts and ends on a whole minute
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from app.domain.intervals import Interval, intersect, subtract
+from app.domain.intervals import Interval
 from app.domain.time import (
     IsoWeek,
     TimeRange,
     Weekday,
-    day_bounds,
-    local_interval,
     resolve_zone,
+    wall_instant,
     weekday_of,
 )
 
@@ -93,14 +93,6 @@ class _Day:
     chosen: list[tuple[int, int]] = field(default_factory=list)
 
 
-def _ceil_minute(moment: datetime) -> int:
-    return -((_EPOCH - moment) // _MINUTE)
-
-
-def _floor_minute(moment: datetime) -> int:
-    return (moment - _EPOCH) // _MINUTE
-
-
 def _from_minute(minute: int) -> datetime:
     return _EPOCH + minute * _MINUTE
 
@@ -113,20 +105,6 @@ def _hours_for(
     spec: PlanSpec, working_hours: Mapping[Weekday, Sequence[TimeRange]]
 ) -> dict[Weekday, list[TimeRange]]:
     return spec.working_ranges({day: list(ranges) for day, ranges in working_hours.items()})
-
-
-def _absolute(day: date, ranges: Sequence[TimeRange], zone: ZoneInfo) -> list[Interval]:
-    found = (local_interval(day, rng, zone) for rng in ranges)
-    return [piece for piece in found if piece is not None]
-
-
-def _to_segments(pieces: Sequence[Interval], shortest: int) -> list[tuple[int, int]]:
-    out = []
-    for piece in pieces:
-        start, end = _ceil_minute(piece.start), _floor_minute(piece.end)
-        if end - start >= shortest:
-            out.append((start, end))
-    return out
 
 
 def _day_capacity(lengths: Sequence[int], blocks: int, lo: int, hi: int) -> int:
@@ -149,6 +127,104 @@ def _day_capacity(lengths: Sequence[int], blocks: int, lo: int, hi: int) -> int:
     return max(best)
 
 
+def _minutes(moment: datetime) -> tuple[int, int]:
+    """(floor, ceil) of ``moment`` in whole minutes since the epoch."""
+    delta = moment - _EPOCH
+    seconds = delta.days * 86400 + delta.seconds
+    low = seconds // 60
+    return low, low + (1 if seconds % 60 or delta.microseconds else 0)
+
+
+def _pre_merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted, disjoint union of minute spans; touching spans are joined."""
+    spans.sort()
+    out: list[tuple[int, int]] = []
+    for start, end in spans:
+        if out and start <= out[-1][1]:
+            if end > out[-1][1]:
+                out[-1] = (out[-1][0], end)
+        else:
+            out.append((start, end))
+    return out
+
+
+def _merge_exact(pieces: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    pieces.sort()
+    out: list[tuple[datetime, datetime]] = []
+    for start, end in pieces:
+        if out and start <= out[-1][1]:
+            if end > out[-1][1]:
+                out[-1] = (out[-1][0], end)
+        else:
+            out.append((start, end))
+    return out
+
+
+def _intersect_exact(
+    left: list[tuple[datetime, datetime]], right: list[tuple[datetime, datetime]]
+) -> list[tuple[datetime, datetime]]:
+    left, right = _merge_exact(left), _merge_exact(right)
+    out = []
+    i = j = 0
+    while i < len(left) and j < len(right):
+        start = max(left[i][0], right[j][0])
+        end = min(left[i][1], right[j][1])
+        if start < end:
+            out.append((start, end))
+        if left[i][1] <= right[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def _pieces(
+    day: date, ranges: Sequence[TimeRange], zone: ZoneInfo
+) -> list[tuple[datetime, datetime]]:
+    """The spans of ``ranges`` on ``day`` as ``local_interval`` gives them; empty ones dropped."""
+    out = []
+    for rng in ranges:
+        start = wall_instant(day, rng.start_minute, zone, False)
+        end_minute = rng.end_minute
+        end = wall_instant(day, end_minute, zone, end_minute != 1440)
+        if end > start:
+            out.append((start, end))
+    return out
+
+
+def _free_segments(
+    allowed: list[tuple[datetime, datetime]],
+    cuts: list[tuple[int, int]],
+    cut_ends: list[int],
+    not_before: int | None,
+    shortest: int,
+) -> list[tuple[int, int]]:
+    """Whole-minute stretches of ``allowed`` outside the pre-merged ``cuts``.
+
+    Rounding the allowed spans inward and the cuts outward to whole minutes first gives the
+    same stretches of at least one minute as subtracting exactly and rounding afterwards.
+    """
+    out = []
+    for piece_start, piece_end in allowed:
+        cursor = _minutes(piece_start)[1]
+        end = _minutes(piece_end)[0]
+        if not_before is not None and not_before > cursor:
+            cursor = not_before
+        index = bisect_right(cut_ends, cursor)
+        while cursor < end and index < len(cuts):
+            cut_start, cut_end = cuts[index]
+            if cut_start >= end:
+                break
+            if cut_start - cursor >= shortest:
+                out.append((cursor, cut_start))
+            if cut_end > cursor:
+                cursor = cut_end
+            index += 1
+        if end - cursor >= shortest:
+            out.append((cursor, end))
+    return out
+
+
 def _build_days(
     spec: PlanSpec,
     week: IsoWeek,
@@ -159,39 +235,45 @@ def _build_days(
     kept: Sequence[Interval],
 ) -> list[_Day]:
     lo = spec.block_minutes.min
-    buffer = timedelta(minutes=spec.buffer_minutes)
-    timed = [
-        Interval(b.start - buffer, b.end + buffer)
-        for b in busy
-        if not (b.all_day or b.out_of_office)
-    ]
+    buffer = spec.buffer_minutes
+    # One merged list of everything that occupies time (meetings with their buffers, and all
+    # kept blocks, since one may run past midnight into the next day), built once per week.
+    spans: list[tuple[int, int]] = []
+    all_day: list[tuple[date, date]] = []
+    away: list[tuple[datetime, datetime]] = []
+    for b in busy:
+        if b.all_day:
+            first = b.start.astimezone(UTC).date()
+            all_day.append((first, max(b.end.astimezone(UTC).date(), first + timedelta(days=1))))
+        elif b.out_of_office:
+            away.append((b.start, b.end))
+        elif buffer or b.end != b.start:  # an empty interval occupies nothing
+            spans.append((_minutes(b.start)[0] - buffer, _minutes(b.end)[1] + buffer))
+    spans.extend((_minutes(k.start)[0], _minutes(k.end)[1]) for k in kept if not k.empty)
+    cuts = _pre_merge(spans)
+    cut_ends = [end for _, end in cuts]
+    not_before = None if now is None else _minutes(now)[1]
+    kept_days = [k.start.astimezone(zone).date() for k in kept]
     windows, preferred = spec.window_ranges(), spec.preferred_ranges()
     days: list[_Day] = []
     for index, day in enumerate(week.days()):
         name = weekday_of(day)
         if name not in spec.days:
             continue
-        bounds = day_bounds(day, zone)
-        kept_today = [k for k in kept if k.start.astimezone(zone).date() == day]
-        allowed = intersect(
-            _absolute(day, windows, zone), _absolute(day, hours.get(name, []), zone)
+        kept_today = sum(1 for d in kept_days if d == day)
+        allowed = _intersect_exact(
+            _pieces(day, windows, zone), _pieces(day, hours.get(name, []), zone)
         )
         status, segments = "no_stretch", []
         if not allowed:
             status = "no_hours"
-        elif now is not None and allowed[-1].end <= now:
+        elif now is not None and allowed[-1][1] <= now:
             status = "past"
-        elif any(b.blocks_whole_day(day, bounds) for b in busy):
+        elif _blocked(day, zone, all_day, away):
             status = "blocked"
         else:
-            # all kept blocks, not just today's: one may run past midnight into this day
-            taken = [*timed, *kept]
-            if now is not None and now > allowed[0].start:
-                taken.append(Interval(allowed[0].start, now))
-            segments = _to_segments(subtract(allowed, taken), lo)
-        prefs = [
-            (_ceil_minute(p.start), _floor_minute(p.end)) for p in _absolute(day, preferred, zone)
-        ]
+            segments = _free_segments(allowed, cuts, cut_ends, not_before, lo)
+        prefs = [(_minutes(a)[1], _minutes(b)[0]) for a, b in _pieces(day, preferred, zone)]
         days.append(
             _Day(
                 day=day,
@@ -199,12 +281,33 @@ def _build_days(
                 index=index,
                 segments=segments,
                 preferred=prefs,
-                slots_left=max(0, spec.max_blocks_per_day - len(kept_today)),
+                slots_left=max(0, spec.max_blocks_per_day - kept_today),
                 has_block=bool(kept_today),
                 status=status,
             )
         )
     return days
+
+
+def _blocked(
+    day: date,
+    zone: ZoneInfo,
+    all_day: Sequence[tuple[date, date]],
+    away: Sequence[tuple[datetime, datetime]],
+) -> bool:
+    """True when an all-day or out-of-office event blocks the whole local ``day``."""
+    if any(first <= day < last for first, last in all_day):
+        return True
+    if not away:
+        return False
+    start, end = wall_instant(day, 0, zone, False), wall_instant(day, 1440, zone, False)
+    for a, b in away:
+        if a == b:
+            if start <= a < end:
+                return True
+        elif max(start, a) < min(end, b):
+            return True
+    return False
 
 
 def _local_offset(minute: int, zone: ZoneInfo) -> int:

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
+from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -197,6 +198,22 @@ def _instant(day: date, clock: dtime, zone: ZoneInfo, *, later: bool) -> datetim
         else:
             hi = mid
     return hi
+
+
+@lru_cache(maxsize=8192)
+def wall_instant(day: date, minute: int, zone: ZoneInfo, later: bool) -> datetime:
+    """The UTC instant at which ``zone``'s wall clock shows ``minute`` (0..1440) after ``day``'s
+    midnight, resolved like the bounds of ``local_interval`` (1440 is the next midnight).
+
+    Cached: a week's planning for many users in a few zones asks for the same few wall times.
+    Wall times that exist exactly once (both folds give one offset) are converted directly;
+    only ambiguous or skipped ones take the slower exact path.
+    """
+    naive = datetime.combine(day, _MIDNIGHT) + timedelta(minutes=minute)
+    offset = naive.replace(tzinfo=zone).utcoffset()
+    if offset is not None and naive.replace(tzinfo=zone, fold=1).utcoffset() == offset:
+        return (naive - offset).replace(tzinfo=UTC)
+    return _instant(naive.date(), naive.time(), zone, later=later)
 
 
 def day_bounds(day: date, zone: ZoneInfo) -> Interval:

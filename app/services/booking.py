@@ -28,7 +28,7 @@ from app.domain.intervals import Interval
 from app.domain.plan import PlanSpec
 from app.domain.planner import Busy, PlannerResult, plan_week
 from app.domain.time import IsoWeek
-from app.services import audit, notify
+from app.services import audit, notify, push_channels
 from app.services.connections import (
     ConnectorProvider,
     mark_gone,
@@ -58,6 +58,18 @@ def slot_key(plan_id: int, week: IsoWeek, ordinal: int) -> str:
 def parse_slot_key(key: str) -> tuple[int, IsoWeek, int]:
     plan_id, week, ordinal = key.split(".")
     return int(plan_id), IsoWeek.parse(week), int(ordinal)
+
+
+@dataclass
+class Preloaded:
+    """What booking reads from the database for one plan, read beforehand for many plans at
+    once (`booking_batch`): the person, their calendars in `user_calendars` order, the plan's
+    block rows of the week and its last booking run of the week."""
+
+    user: User
+    calendars: list[tuple[Account, Calendar]]
+    rows: list[Block]
+    run: BookingRun | None
 
 
 class BookingBlockedError(Exception):
@@ -122,6 +134,7 @@ def read_busy_sources(
     end: datetime,
     connectors: ConnectorProvider,
     now: datetime,
+    calendars: list[tuple[Account, Calendar]] | None = None,
 ) -> list[Event]:
     """Events from every busy-source calendar of every account the user has connected.
 
@@ -130,7 +143,9 @@ def read_busy_sources(
     deleted at the provider is marked gone (the person is told) and has no events to respect.
     """
     events: list[Event] = []
-    for account, calendar in user_calendars(session, user):
+    if calendars is None:
+        calendars = user_calendars(session, user)
+    for account, calendar in calendars:
         if not calendar.is_busy_source or calendar.gone_at is not None:
             continue
         try:
@@ -161,18 +176,24 @@ def booking_obstacle(session: Session, plan: Plan) -> str | None:
 
 
 def assess_week(
-    session: Session, plan: Plan, week: IsoWeek, now: datetime, connectors: ConnectorProvider
+    session: Session,
+    plan: Plan,
+    week: IsoWeek,
+    now: datetime,
+    connectors: ConnectorProvider,
+    preloaded: Preloaded | None = None,
 ) -> WeekAssessment:
     """Reconcile stored blocks with the calendars and run the planner, without writing."""
-    user = session.get_one(User, plan.user_id)
+    user = preloaded.user if preloaded is not None else session.get_one(User, plan.user_id)
+    calendars = preloaded.calendars if preloaded is not None else user_calendars(session, user)
     spec = spec_of(plan)
     zone = plan_zone(spec, user)
     window = Interval(week.start(zone), week.end(zone))
     margin = timedelta(minutes=spec.buffer_minutes)
     events = read_busy_sources(
-        session, user, window.start - margin, window.end + margin, connectors, now
+        session, user, window.start - margin, window.end + margin, connectors, now, calendars
     )
-    target = target_calendar(session, user)
+    target = next(((a, c) for a, c in calendars if c.is_target), None)
     if target is not None and not target[1].is_busy_source:
         # Blocks live on the target; we must see them even if it is not a busy source.
         target_account, target_cal = target
@@ -197,11 +218,14 @@ def assess_week(
         if counts_as_busy(event):
             busy.append(to_busy(event))
 
-    rows = list(
-        session.scalars(
-            select(Block).where(Block.plan_id == plan.id, Block.week == str(week))
-        ).all()
-    )
+    if preloaded is not None:
+        rows = preloaded.rows
+    else:
+        rows = list(
+            session.scalars(
+                select(Block).where(Block.plan_id == plan.id, Block.week == str(week))
+            ).all()
+        )
     known = {row.slot_key for row in rows}
     kept: list[Block] = []
     lost: list[Block] = []
@@ -361,6 +385,8 @@ def _create(
         auto_decline=spec.auto_decline if focus else None,
     )
     try:
+        # before the write: the provider may announce it before its answer reaches us
+        push_channels.expect_echo(calendar.id)
         event = connector.create_block(calendar.provider_calendar_id, block)
     except ConnectorError as error:
         audit.record_write(
@@ -413,9 +439,10 @@ def book_week(
     now: datetime,
     connectors: ConnectorProvider,
     checkpoint: Callable[[], None] | None = None,
+    preloaded: Preloaded | None = None,
 ) -> BookingReport:
     """Reconcile one week of one plan with the calendars (idempotent)."""
-    assessment = assess_week(session, plan, week, now, connectors)
+    assessment = assess_week(session, plan, week, now, connectors, preloaded)
     report = apply_assessment(session, assessment, connectors, checkpoint)
     # Growth hook: kept blocks follow milestone changes (a renamed or finished milestone).
     growth_titles.refresh(session, plan, now, connectors, week=str(week))
@@ -435,6 +462,8 @@ def book_week(
         booked=report.booked_minutes,
         target=report.target_minutes,
         created=len(report.created),
+        run=preloaded.run if preloaded is not None else None,
+        looked_up=preloaded is not None,
     )
     return report
 
@@ -450,17 +479,24 @@ def record_run(
     booked: int = 0,
     target: int = 0,
     created: int = 0,
+    run: BookingRun | None = None,
+    looked_up: bool = False,
 ) -> None:
-    """Remember how the last booking of this plan and week went (the week view explains it)."""
-    run = session.scalars(
-        select(BookingRun).where(BookingRun.plan_id == plan_id, BookingRun.week == str(week))
-    ).first()
+    """Remember how the last booking of this plan and week went (the week view explains it).
+
+    ``looked_up``: the caller read the plan's run of the week already (``run``, or None).
+    """
+    if not looked_up:
+        run = session.scalars(
+            select(BookingRun).where(BookingRun.plan_id == plan_id, BookingRun.week == str(week))
+        ).first()
     if run is None:
         run = BookingRun(plan_id=plan_id, week=str(week))
         session.add(run)
     run.ran_at, run.outcome, run.reason = now, outcome, reason[:2000]
     run.booked_minutes, run.target_minutes, run.created = booked, target, created
-    session.flush()
+    if not looked_up:
+        session.flush()  # a batch writes its runs together at its commit
 
 
 def horizon_weeks(spec: PlanSpec, current: IsoWeek) -> list[IsoWeek]:

@@ -18,7 +18,7 @@ from app.db.models import (
     Plan,
     User,
 )
-from app.services import audit, links
+from app.services import audit, links, push_channels
 from app.services.errors import NotFoundError
 from app.services.resolve import CHOICE_LINK_TTL, CHOICE_PURPOSE, MoveRefusedError, Resolver
 from connectors.base import Response
@@ -51,6 +51,7 @@ def keep_meeting(resolver: Resolver, conflict: Conflict, now: datetime) -> dict[
     elif decision is not None and decision.action == "decline" and decision.outcome == "done":
         calendar = session.get_one(Calendar, conflict.calendar_id)
         account = session.get_one(Account, calendar.account_id)
+        push_channels.expect_echo(calendar.id)  # before the write, as it may come first
         resolver.connectors(account).respond(
             calendar.provider_calendar_id, conflict.provider_event_id, Response.ACCEPT
         )

@@ -9,13 +9,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.db.models import Account, AccountStatus, Calendar, WebhookReceipt
 from app.security import hash_token, same_secret
 from app.services.connections import ConnectorProvider, mark_needs_reauth
+from app.services.push_channels import Channel, ChannelCache
 from connectors.base import Capability, Watch
 from connectors.errors import ConnectorError, NotFound, ReauthRequired
 from connectors.push import PushNotice, WatchState
@@ -171,6 +173,29 @@ def _verify(calendar: Calendar, secret: str | None) -> None:
         raise WebhookRejectedError(403, "bad channel token")
 
 
+def _newer(session: Session, calendar: Calendar, number: int) -> bool:
+    """Raise the channel's highest message number to ``number``; False when it was not above.
+
+    One conditional UPDATE, so two processes never both accept the same number.
+    """
+    raised = session.execute(
+        update(Calendar)
+        .where(
+            Calendar.id == calendar.id,
+            or_(
+                Calendar.watch_message_number.is_(None),
+                Calendar.watch_message_number < number,
+            ),
+        )
+        .values(watch_message_number=number)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(raised, "rowcount", 0) != 1:
+        return False
+    set_committed_value(calendar, "watch_message_number", number)
+    return True
+
+
 def _first_time(session: Session, provider: str, channel_id: str, key: str) -> bool:
     try:
         with session.begin_nested():
@@ -193,16 +218,67 @@ def _bucket(now: datetime, seconds: int) -> int:
     return int(now.timestamp()) // seconds
 
 
+def _merge(requests: dict[int, SyncRequest], calendar_id: int, notice: PushNotice) -> None:
+    previous = requests.get(calendar_id, SyncRequest(calendar_id))
+    requests[calendar_id] = SyncRequest(
+        calendar_id,
+        recreate_watch=previous.recreate_watch or notice.recreate_watch,
+        full=previous.full or notice.full,
+    )
+
+
+def _check(channel: Channel, notice: PushNotice) -> None:
+    if not same_secret(channel.secret_hash, hash_token(notice.secret or "")):
+        raise WebhookRejectedError(403, "bad channel token")
+    if (
+        channel.resource_id
+        and notice.resource_id is not None
+        and notice.resource_id != channel.resource_id
+    ):
+        raise WebhookRejectedError(403, "resource does not match the channel")
+
+
+def verify_cached(channels: ChannelCache, notices: list[PushNotice]) -> list[SyncRequest] | None:
+    """`verify` without the database, for the common case: every notice is a numbered change
+    on a channel in ``channels``. None when any notice needs the database path (an unknown or
+    stale channel, no message number, a lifecycle event): the caller then runs `verify`.
+
+    The checks and answers are the same as `verify`'s: a forged notice rejects the batch
+    (before any number is taken), a number not above the highest seen is a repeat.
+    """
+    found: list[tuple[PushNotice, Channel, int]] = []
+    for notice in notices:
+        if notice.sequence is None or notice.repeat_key is not None or notice.watch is not None:
+            return None
+        channel = channels.get(notice.channel_id)
+        if channel is None:
+            return None
+        found.append((notice, channel, notice.sequence))
+    for notice, channel, _ in found:
+        _check(channel, notice)
+    requests: dict[int, SyncRequest] = {}
+    for notice, channel, number in found:
+        if channels.first_time(notice.channel_id, number) and notice.sync:
+            _merge(requests, channel.calendar_id, notice)
+    return list(requests.values())
+
+
 def verify(
-    session: Session, provider: str, notices: list[PushNotice], now: datetime
+    session: Session,
+    provider: str,
+    notices: list[PushNotice],
+    now: datetime,
+    channels: ChannelCache | None = None,
 ) -> list[SyncRequest]:
     """Check each notice against the channel we created and say what to sync.
 
     A batch with any forged notice is rejected whole: providers never mix channels we did not
     create into our batches, so a mismatch means somebody else is talking. Duplicates (the
-    provider retried) and hellos ask for nothing.
+    provider retried) and hellos ask for nothing. With ``channels``, the channels read here
+    and the numbers taken are remembered there for `verify_cached`.
     """
     requests: dict[int, SyncRequest] = {}
+    seen: list[Calendar] = []
     for notice in notices:
         calendar = _calendar_for_channel(session, notice.channel_id)
         _verify(calendar, notice.secret)
@@ -212,7 +288,11 @@ def verify(
             and notice.resource_id != calendar.watch_resource_id
         ):
             raise WebhookRejectedError(403, "resource does not match the channel")
-        if notice.message_key is not None and not _first_time(
+        seen.append(calendar)
+        if notice.sequence is not None:
+            if not _newer(session, calendar, notice.sequence):
+                continue
+        elif notice.message_key is not None and not _first_time(
             session, provider, calendar.watch_id or "", notice.message_key
         ):
             continue
@@ -232,10 +312,8 @@ def verify(
             calendar.watch_expires_at = now  # due: the next pass renews it in place
         if not notice.sync:
             continue
-        previous = requests.get(calendar.id, SyncRequest(calendar.id))
-        requests[calendar.id] = SyncRequest(
-            calendar.id,
-            recreate_watch=previous.recreate_watch or notice.recreate_watch,
-            full=previous.full or notice.full,
-        )
+        _merge(requests, calendar.id, notice)
+    if channels is not None:
+        for calendar in seen:
+            channels.remember(calendar)
     return list(requests.values())

@@ -27,7 +27,7 @@ from app.domain.decide import Decision as Verdict
 from app.domain.intervals import Interval
 from app.domain.planner import Busy, plan_week
 from app.domain.time import IsoWeek
-from app.services import audit, links, notify
+from app.services import audit, links, notify, push_channels
 from app.services.connections import ConnectorProvider, mark_needs_reauth
 from app.services.plans import plan_working_hours, plan_zone, spec_of
 from app.services.policies import spec_for_plan
@@ -198,6 +198,7 @@ class Resolver:
         calendar = self.session.get_one(Calendar, conflict.calendar_id)
         account = self.session.get_one(Account, calendar.account_id)
         try:
+            push_channels.expect_echo(calendar.id)  # before the write, as it may come first
             self.connectors(account).respond(
                 calendar.provider_calendar_id, conflict.provider_event_id, Response.DECLINE, message
             )
@@ -281,6 +282,7 @@ class Resolver:
             description=f"Reserved growth time for: {spec.goal}\nMoved by GrowthGuard.",
         )
         try:
+            push_channels.expect_echo(calendar.id)
             self.connectors(account).update_block(
                 calendar.provider_calendar_id, block.provider_event_id or "", spec_block
             )

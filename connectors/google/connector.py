@@ -28,6 +28,7 @@ from connectors.errors import (
     ReauthRequired,
     TransientError,
 )
+from connectors.google import recent
 from connectors.google.client import JSON, BadRequest, GoogleClient
 from connectors.google.mapping import (
     LISTED_EVENT_TYPES,
@@ -155,11 +156,13 @@ class GoogleConnector:
             for item in page.get("items") or []:
                 if item.get("status") == "cancelled":
                     changed.pop(item["id"], None)
+                    recent.forget(calendar_id, item["id"])
                     if cursor is not None:
                         removed.add(item["id"])
                 else:
                     removed.discard(item["id"])
                     changed[item["id"]] = event_from_google(item, calendar_id)
+                    recent.keep(calendar_id, item)
             next_cursor = page.get("nextSyncToken") or next_cursor
         if not next_cursor:
             raise TransientError("Google sync ended without a nextSyncToken")
@@ -262,7 +265,8 @@ class GoogleConnector:
         """
         if propose is not None and as_utc(propose[1]) <= as_utc(propose[0]):
             raise ValueError("proposed time must end after it starts")
-        current = self._live(calendar_id, event_id)
+        # what the sync that led to this answer returned, or else the event as it is now
+        current = recent.take(calendar_id, event_id) or self._live(calendar_id, event_id)
         if (current.get("organizer") or {}).get("self"):
             raise PermissionDenied(f"event {event_id!r} is organized by the user")
         me = self_attendee(current)

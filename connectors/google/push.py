@@ -17,6 +17,10 @@ def parse(request: PushRequest) -> PushParse:
         secret=headers.get("x-goog-channel-token"),
         # Google numbers every message; without a number, repeats cannot be told apart.
         message_key=number or None,
+        # Google's numbers are int64 and grow per channel; anything else is no number.
+        sequence=int(number)
+        if number.isascii() and number.isdigit() and len(number) <= 18
+        else None,
         repeat_key=None if number else f"unnumbered:{state}",
         resource_id=headers.get("x-goog-resource-id"),
         sync=state != "sync",
