@@ -70,6 +70,7 @@ class Preloaded:
     calendars: list[tuple[Account, Calendar]]
     rows: list[Block]
     run: BookingRun | None
+    titles: growth_titles.Titles | None = None
 
 
 class BookingBlockedError(Exception):
@@ -278,6 +279,7 @@ def apply_assessment(
     assessment: WeekAssessment,
     connectors: ConnectorProvider,
     checkpoint: Callable[[], None] | None = None,
+    titles: growth_titles.Titles | None = None,
 ) -> BookingReport:
     """Write what the assessment decided: rows for what exists, provider events for what not.
 
@@ -322,7 +324,9 @@ def apply_assessment(
             for offset, interval in enumerate(assessment.result.new_blocks):
                 ordinal = assessment.next_ordinal + offset
                 key = slot_key(plan.id, week, ordinal)
-                event = _create(session, plan, spec, calendar, connector, key, interval)
+                event = _create(
+                    session, plan, spec, calendar, connector, key, interval, titles=titles
+                )
                 session.add(_block_row(plan, week, ordinal, calendar, event))
                 save()  # each block is recorded as soon as it exists at the provider
                 created.append(key)
@@ -371,10 +375,12 @@ def _create(
     connector: CalendarConnector,
     key: str,
     interval: Interval,
+    *,
+    titles: growth_titles.Titles | None = None,
 ) -> Event:
     focus = spec.focus_time and not calendar.focus_time_unsupported
     # Growth hook: the title names the block's current milestone (app/services/growth).
-    title, description = growth_titles.label_for(session, plan, spec, interval.start)
+    title, description = growth_titles.label_for(session, plan, spec, interval.start, titles)
     block = BlockSpec(
         tag=BlockTag(plan_id=str(plan.id), slot_key=key),
         title=title,
@@ -400,7 +406,7 @@ def _create(
         )
         session.flush()
         raise
-    growth_titles.remember(session, plan, key, title)
+    growth_titles.remember(session, plan, key, title, titles)
     if focus and calendar.provider_calendar_id in getattr(
         connector, "focus_time_unsupported", frozenset()
     ):
@@ -443,9 +449,19 @@ def book_week(
 ) -> BookingReport:
     """Reconcile one week of one plan with the calendars (idempotent)."""
     assessment = assess_week(session, plan, week, now, connectors, preloaded)
-    report = apply_assessment(session, assessment, connectors, checkpoint)
+    titles = preloaded.titles if preloaded is not None else None
+    titles = titles or growth_titles.Titles.load(session, plan)
+    report = apply_assessment(session, assessment, connectors, checkpoint, titles)
     # Growth hook: kept blocks follow milestone changes (a renamed or finished milestone).
-    growth_titles.refresh(session, plan, now, connectors, week=str(week))
+    growth_titles.refresh(
+        session,
+        plan,
+        now,
+        connectors,
+        week=str(week),
+        titles=titles,
+        blocks=preloaded.rows if preloaded is not None else None,
+    )
     if assessment.target is None:
         outcome = "no_target"
     elif report.shortfall_reason:

@@ -2,7 +2,7 @@
 
 `booking.book_week` reads the person, their calendars, the week's blocks and the last run for
 each plan (a handful of queries per plan) and commits after every block. Here a chunk of plans
-gets those reads in five queries, each plan is booked exactly as `book_week` does, and the
+gets those reads in seven queries, each plan is booked exactly as `book_week` does, and the
 chunk's rows are written together in one commit. A crash before that commit loses only rows:
 the blocks exist at the provider, tagged with their slot keys, and the next run adopts them.
 A provider failure or a blocked plan stops only that plan (its records are kept, as the
@@ -30,6 +30,7 @@ from app.services.booking import (
     record_run,
 )
 from app.services.connections import ConnectorProvider
+from app.services.growth.titles import Titles
 from connectors.errors import ConnectorError
 
 
@@ -44,7 +45,7 @@ class BatchOutcome:
 
 
 def preload(session: Session, plans: Sequence[Plan], week: IsoWeek) -> dict[int, Preloaded]:
-    """Everything `book_week` reads from the database for these plans, in four queries."""
+    """Everything `book_week` reads from the database for these plans, in six queries."""
     plan_ids = [plan.id for plan in plans]
     user_ids = {plan.user_id for plan in plans}
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))}
@@ -67,12 +68,14 @@ def preload(session: Session, plans: Sequence[Plan], week: IsoWeek) -> dict[int,
             select(BookingRun).where(BookingRun.plan_id.in_(plan_ids), BookingRun.week == str(week))
         )
     }
+    titles = Titles.load_many(session, plan_ids)
     return {
         plan.id: Preloaded(
             user=users[plan.user_id],
             calendars=calendars[plan.user_id],
             rows=rows[plan.id],
             run=runs.get(plan.id),
+            titles=titles[plan.id],
         )
         for plan in plans
     }

@@ -1,7 +1,7 @@
 """fast push ingest: the highest provider message number seen per channel (no receipt rows)
 
-Revision ID: 0011
-Revises: 0008 (the integrator re-chains it after the revisions that land first)
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-11-29
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011"
-down_revision: str | None = "0008"
+revision: str = "0010"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
