@@ -51,9 +51,20 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--format", choices=["json", "text"], default="json")
     plan.set_defaults(handler=_cmd_plan)
 
-    serve = sub.add_parser("serve", help="run the web service with its scheduler")
+    serve = sub.add_parser(
+        "serve",
+        help="run GrowthGuard: everything in one process (all), or one role of the scaled mode",
+    )
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument(
+        "--role",
+        choices=["all", "web", "worker", "scheduler"],
+        default="all",
+        help="all: web + in-process tasks + scheduler (default); web: API and pages, tasks "
+        "to the queue; worker: run queued tasks; scheduler: stand for scheduler leader",
+    )
+    serve.add_argument("--concurrency", type=int, help="worker: tasks at once (threads)")
     serve.set_defaults(handler=_cmd_serve)
 
     migrate = sub.add_parser("migrate", help="create or upgrade the database schema")
@@ -183,15 +194,24 @@ def _cmd_migrate(_: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from app.logsetup import configure_logging
-    from app.main import create_app
+    from app.roles import Role, run_scheduler, run_worker, setup_logging
 
     settings = _settings_or_fail()
-    configure_logging(settings.log_level)
+    setup_logging(settings)
+    role = Role(args.role)
+    if role is Role.WORKER:
+        run_worker(settings, concurrency=args.concurrency)
+        return 0
+    if role is Role.SCHEDULER:
+        run_scheduler(settings)
+        return 0
+
+    import uvicorn
+
+    from app.main import create_app
+
     uvicorn.run(
-        create_app(),
+        create_app(scaled=role is Role.WEB),
         host=args.host or settings.host,
         port=args.port or settings.port,
         log_level=settings.log_level.lower(),

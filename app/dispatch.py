@@ -1,4 +1,7 @@
-"""Where tasks run: the in-process backend (embedded mode).
+"""Where tasks run: the `Dispatcher` seam and its in-process backend (embedded mode).
+
+The scaled mode's backend, Celery workers with the same coalescing across processes, is
+`app.queue.CeleryDispatcher`.
 
 A webhook only *hints* that something changed, so many hints for the same calendar collapse
 into one pending run: while a key is queued, further submissions with that key are dropped;
@@ -18,10 +21,25 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
 
 log = logging.getLogger(__name__)
 
 Task = Callable[[], object]
+
+
+class Dispatcher(Protocol):
+    """Runs tasks off the caller's thread, coalescing by key (see the module docstring)."""
+
+    def submit(self, key: str, task: Task, *, delay: float = 0.0) -> bool: ...
+
+    def alive(self) -> bool: ...
+
+    def problem(self) -> str | None: ...
+
+    def restart(self) -> None: ...
+
+    def shutdown(self) -> None: ...
 
 
 class InProcessDispatcher:

@@ -71,8 +71,9 @@ class CrashWorld:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def setup(self) -> CrashWorld:
-        self.db_url = f"sqlite:///{self.folder / 'growthguard.db'}"
-        upgrade(self.db_url)
+        if not self.db_url:  # scaled-mode tests bring a PostgreSQL database
+            self.db_url = f"sqlite:///{self.folder / 'growthguard.db'}"
+            upgrade(self.db_url)
         self.fake.add_account(USER, workspace=True, time_zone="Europe/Berlin")
         credentials = json.dumps(self.fake.mint_credentials(USER)).encode()
         engine = make_engine(self.db_url)
