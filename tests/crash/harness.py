@@ -136,6 +136,16 @@ class CrashWorld:
             raise AssertionError(f"worker {job} failed ({process.returncode}): {err.decode()}")
         return process.returncode, killed
 
+    def arm_kill(self, pid: int, at: int, phase: str = "after") -> None:
+        """SIGKILL process `pid` at its `at`th Calendar API call from now (1-based)."""
+        with self._lock:
+            self._calls = 0
+            self._kill = {"pid": pid, "at": at, "phase": phase, "done": False}
+
+    def kill_done(self) -> bool:
+        with self._lock:
+            return bool(self._kill.get("done"))
+
     def _hook(self, request: Recorded, phase: str) -> None:
         with self._lock:
             kill = self._kill
