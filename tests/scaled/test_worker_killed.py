@@ -33,9 +33,10 @@ def test_a_worker_killed_mid_booking_leaves_no_duplicate_and_no_missing_block(
     calls, expected = _reference(tmp_path / "reference")
     assert calls >= 3 and expected >= 2, (calls, expected)
     kill_at = calls // 2 + 1  # after some blocks were created, before the last
-    with scaled_world(
-        tmp_path, pg_url, redis_url, queue_name, visibility_timeout=3
-    ) as (world, rt), processes() as running:
+    with (
+        scaled_world(tmp_path, pg_url, redis_url, queue_name, visibility_timeout=3) as (world, rt),
+        processes() as running,
+    ):
         first = start_worker(world.config_path, tmp_path / "first.log")
         running.append(first)
         wait_for("the first worker", lambda: first.logged("worker ready"), running)
