@@ -171,8 +171,9 @@ def _redact_lines(text: str | list[str]) -> str | list[str]:
 
 def json_formatter() -> logging.Formatter:
     return RedactingJsonFormatter(
-        "%(asctime)s %(levelname)s %(name)s %(message)s",
-        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        "%(levelname)s %(name)s %(message)s",
+        rename_fields={"levelname": "level", "name": "logger"},
+        timestamp="time",  # ISO 8601 in UTC
     )
 
 

@@ -17,6 +17,7 @@ from app import runtime as runtime_module
 from app.config import Environment, Settings
 from app.logsetup import configure_logging
 from app.providers import Providers
+from app.services.connections import ConnectorProvider
 
 log = logging.getLogger(__name__)
 
@@ -38,24 +39,31 @@ def setup_logging(settings: Settings) -> None:
 
 
 def scaled_runtime(
-    settings: Settings, providers: Providers | None = None
+    settings: Settings,
+    providers: Providers | None = None,
+    connectors: ConnectorProvider | None = None,
 ) -> runtime_module.Runtime:
-    """A runtime whose tasks go to the Celery queue (the web, worker and scheduler roles)."""
+    """A runtime whose tasks go to the Celery queue (the web, worker and scheduler roles);
+    tests and benchmarks pass fake provider endpoints or connectors."""
     from app.queue import CeleryDispatcher
 
     dispatcher = CeleryDispatcher(settings)
     return runtime_module.build_runtime(
-        settings, providers=providers, dispatcher=dispatcher, demo=None
+        settings, providers=providers, connectors=connectors, dispatcher=dispatcher, demo=None
     )
 
 
 def run_worker(
-    settings: Settings, *, providers: Providers | None = None, concurrency: int | None = None
+    settings: Settings,
+    *,
+    providers: Providers | None = None,
+    connectors: ConnectorProvider | None = None,
+    concurrency: int | None = None,
 ) -> None:
     """Consume the task queue until SIGTERM (Celery's warm shutdown finishes the run at hand)."""
     from app.queue import CeleryDispatcher, run_worker
 
-    rt = scaled_runtime(settings, providers)
+    rt = scaled_runtime(settings, providers, connectors)
     runtime_module.install(rt)
     assert isinstance(rt.dispatcher, CeleryDispatcher)
     _metrics_listener(settings)
