@@ -19,9 +19,13 @@ import itertools
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
+
+from app import metrics
+from app.logsetup import task_context
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +92,18 @@ class InProcessDispatcher:
         def run() -> None:
             with self._lock:
                 self._queued.discard(key)
-            try:
-                task()
-            except Exception:
-                log.exception("task %s failed", key)
+            name = str(getattr(task, "name", "") or key.split(":", 1)[0])  # a bounded label
+            started, outcome = time.perf_counter(), "error"
+            with task_context(uuid.uuid4().hex, key):
+                try:
+                    task()
+                    outcome = "ok"
+                except Exception:
+                    log.exception("task %s failed", key)
+                finally:
+                    seconds = time.perf_counter() - started
+                    metrics.TASK_RUNS.labels(name, outcome).inc()
+                    metrics.TASK_SECONDS.labels(name, outcome).observe(seconds)
 
         try:
             self._pool.submit(run)

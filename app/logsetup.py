@@ -20,7 +20,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
-from typing import TextIO
+from typing import Any, TextIO
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -156,6 +156,10 @@ _ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | tup
 
 class RedactingJsonFormatter(JsonFormatter):
     """JSON lines; tracebacks it renders itself go through `redact` like every message."""
+
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        # Fields passed with `extra=` never went through the filter: redact them here.
+        return {k: redact(v) if isinstance(v, str) else v for k, v in log_data.items()}
 
     def formatException(self, ei: _ExcInfo) -> str | list[str]:  # type: ignore[override]
         return _redact_lines(super().formatException(ei))

@@ -18,6 +18,7 @@ from app.api import (
     channels,
     conflicts,
     health,
+    metrics,
     plans,
     policies,
     reports,
@@ -28,6 +29,8 @@ from app.api.errors import install_error_handlers
 from app.config import get_settings
 from app.db.session import transaction
 from app.middleware.body_limit import BodyLimitMiddleware
+from app.middleware.metrics import MetricsMiddleware
+from app.middleware.request_id import RequestIdMiddleware
 from app.middleware.security_headers import SecurityHeadersMiddleware
 from app.runtime import Runtime, build_runtime
 from app.scheduler import BookingScheduler, RemoteSchedule, weekly_slots
@@ -103,6 +106,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(users.router)
     app.include_router(plans.router)
     app.include_router(accounts.router)
@@ -122,4 +126,6 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(MetricsMiddleware)
+    app.add_middleware(RequestIdMiddleware)  # outermost: every log line of a request has it
     return app
