@@ -34,9 +34,11 @@ class Job:
 def resolve(path: str) -> Callable[..., object]:
     """The task function named `module:function`; ValueError for anything else."""
     module_name, _, attribute = path.partition(":")
-    if module_name not in ALLOWED_MODULES or not attribute.isidentifier():
+    public = attribute.isidentifier() and not attribute.startswith("_")
+    if module_name not in ALLOWED_MODULES or not public:
         raise ValueError(f"not a GrowthGuard task: {path!r}")
     function = getattr(importlib.import_module(module_name), attribute, None)
-    if not callable(function):
+    # Defined there, not merely imported there (`app.tasks:select` is no task).
+    if not callable(function) or getattr(function, "__module__", None) != module_name:
         raise ValueError(f"not a GrowthGuard task: {path!r}")
     return function  # type: ignore[no-any-return]
