@@ -17,6 +17,13 @@ import redis
 from tests.conftest import ON_CI, _postgres_database
 
 REDIS_URL = os.environ.get("GG_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+RABBITMQ_URL = os.environ.get("GG_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
+
+
+def _unreachable(reason: str) -> None:
+    if ON_CI:
+        pytest.fail(f"{reason} (required on CI)", pytrace=False)
+    pytest.skip(reason)
 
 
 @pytest.fixture
@@ -26,10 +33,7 @@ def redis_url() -> str:
     try:
         client.ping()
     except redis.RedisError as error:
-        reason = f"Redis unreachable at {REDIS_URL}: {error}"
-        if ON_CI:
-            pytest.fail(f"{reason} (required on CI)", pytrace=False)
-        pytest.skip(reason)
+        _unreachable(f"Redis unreachable at {REDIS_URL}: {error}")
     finally:
         client.close()
     return REDIS_URL
@@ -52,3 +56,21 @@ def queue_name(redis_url: str) -> Iterator[str]:
 def pg_url() -> Iterator[str]:
     """A fresh, migrated PostgreSQL database for this test (dropped afterwards)."""
     yield from _postgres_database()
+
+
+@pytest.fixture(params=["redis", "rabbitmq"])
+def broker_url(request: pytest.FixtureRequest, redis_url: str, queue_name: str) -> Iterator[str]:
+    """The Celery broker: Redis (the default), then RabbitMQ; this test's queue is deleted."""
+    if request.param == "redis":
+        yield redis_url
+        return
+    from kombu import Connection
+
+    with Connection(RABBITMQ_URL, connect_timeout=3) as connection:
+        try:
+            connection.ensure_connection(max_retries=1)
+        except Exception as error:  # kombu raises the transport's own errors
+            _unreachable(f"RabbitMQ unreachable at {RABBITMQ_URL}: {error}")
+    yield RABBITMQ_URL
+    with Connection(RABBITMQ_URL, connect_timeout=3) as connection:
+        connection.default_channel.queue_delete(queue_name)

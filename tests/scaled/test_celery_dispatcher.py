@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import redis
 
 from app import runtime as runtime_module
 from app.config import Environment, Settings
@@ -94,3 +95,25 @@ def test_a_message_can_name_only_a_growthguard_task() -> None:
     ):
         with pytest.raises(ValueError, match="not a GrowthGuard task"):
             resolve(path)
+
+
+def test_a_web_replica_has_no_scheduler_and_is_ready_while_the_queue_answers(
+    dispatcher: CeleryDispatcher, runtime: Runtime
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    runtime.dispatcher = dispatcher
+    app = create_app(runtime, scaled=True)
+    with TestClient(app) as client:
+        assert isinstance(app.state.scheduler, RemoteSchedule)
+        assert client.get("/readyz").json() == {"status": "ok"}
+        reachable = dispatcher.redis
+        dispatcher.redis = redis.Redis(port=1, socket_connect_timeout=1)  # the queue goes away
+        try:
+            answer = client.get("/readyz")
+        finally:
+            dispatcher.redis = reachable
+        assert answer.status_code == 503
+        assert "task queue unreachable" in answer.json()["status"]

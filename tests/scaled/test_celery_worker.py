@@ -22,9 +22,12 @@ def _is_sync_listing(request: Recorded, calendar: str) -> bool:
 
 
 def test_a_webhook_burst_gives_one_sync_and_at_most_one_follow_up(
-    tmp_path: Path, pg_url: str, redis_url: str, queue_name: str
+    tmp_path: Path, pg_url: str, redis_url: str, broker_url: str, queue_name: str
 ) -> None:
-    with scaled_world(tmp_path, pg_url, redis_url, queue_name) as (world, rt):
+    with scaled_world(tmp_path, pg_url, redis_url, queue_name, broker_url=broker_url) as (
+        world,
+        rt,
+    ):
         calendar_id = world.crash.calendar_id
         email = USER  # the account's primary calendar id
         entered, release = threading.Event(), threading.Event()
@@ -40,7 +43,7 @@ def test_a_webhook_burst_gives_one_sync_and_at_most_one_follow_up(
         queued = [tasks.enqueue_sync(calendar_id) for _ in range(40)]
         assert queued.count(True) == 1
         assert isinstance(rt.dispatcher, CeleryDispatcher)
-        assert rt.dispatcher.queue_depth() == 1
+        assert rt.dispatcher.queue_depth() in (1, None)  # None: RabbitMQ (not counted)
 
         with processes() as running:
             worker = start_worker(world.config_path, tmp_path / "worker.log")
@@ -56,7 +59,7 @@ def test_a_webhook_burst_gives_one_sync_and_at_most_one_follow_up(
                 lambda: len(task_runs(worker.records(), key)) >= 2,
                 running,
             )
-            assert rt.dispatcher.queue_depth() == 0
+            assert rt.dispatcher.queue_depth() in (0, None)
             assert rt.dispatcher.redis.get(rt.dispatcher.pending_key(key)) is None
 
         runs = task_runs(worker.records(), key)

@@ -22,7 +22,7 @@ def settings_of(config: dict[str, object]) -> Settings:
         env=Environment.TEST,
         database_url=config["db_url"],
         encryption_keys=config["key"],
-        broker_url=config["redis_url"],
+        broker_url=config.get("broker_url") or config["redis_url"],
         redis_url=config["redis_url"],
         task_queue=config["queue"],
         visibility_timeout_seconds=config.get("visibility_timeout", 3600),
