@@ -7,6 +7,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import func, select, text, update
 
@@ -16,6 +17,7 @@ from app.domain.plan import PlanSpec
 from app.services.plans import create_plan
 from app.services.users import create_user
 from tests.conftest import TEST_KEY
+from tests.fakes.receivers import free_port
 from tests.scaled.harness import Process, processes, wait_for
 
 pytestmark = pytest.mark.postgres
@@ -27,8 +29,16 @@ LEADERS = text(
 )
 
 
-def _scheduler(log: Path, pg_url: str, redis_url: str, queue: str) -> Process:
+def _leader_gauge(port: int) -> float:
+    """gg_scheduler_leader as the process's metrics listener serves it."""
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    (line,) = [x for x in text.splitlines() if x.startswith("gg_scheduler_leader ")]
+    return float(line.split()[1])
+
+
+def _scheduler(log: Path, pg_url: str, redis_url: str, queue: str, port: int) -> Process:
     env = {
+        "GG_METRICS_PORT": str(port),
         "GG_ENV": "test",
         "GG_DATABASE_URL": pg_url,
         "GG_ENCRYPTION_KEYS": TEST_KEY,
@@ -74,10 +84,12 @@ def test_one_leader_and_a_bounded_takeover_without_a_lost_or_doubled_week(
 
     try:
         with processes() as running:
-            a = _scheduler(tmp_path / "a.log", pg_url, redis_url, queue_name)
-            b = _scheduler(tmp_path / "b.log", pg_url, redis_url, queue_name)
+            ports = [free_port(), free_port()]
+            a = _scheduler(tmp_path / "a.log", pg_url, redis_url, queue_name, ports[0])
+            b = _scheduler(tmp_path / "b.log", pg_url, redis_url, queue_name, ports[1])
             running += [a, b]
             by_name = {f"growthguard-scheduler-{p.pid}": p for p in (a, b)}
+            port_of = {a.pid: ports[0], b.pid: ports[1]}
             wait_for("a leader", lambda: len(leaders()) == 1, running)
             leader = by_name[leaders()[0]]
             standby = b if leader is a else a
@@ -85,6 +97,8 @@ def test_one_leader_and_a_bounded_takeover_without_a_lost_or_doubled_week(
             assert counts() == (1, 1)  # the missed weekly run, claimed once
             assert not standby.logged("elected scheduler leader")
             assert len(leaders()) == 1
+            assert _leader_gauge(port_of[leader.pid]) == 1
+            assert _leader_gauge(port_of[standby.pid]) == 0
 
             leader.kill()
             wait_for(
@@ -94,6 +108,7 @@ def test_one_leader_and_a_bounded_takeover_without_a_lost_or_doubled_week(
             )
             wait_for("its catch-up", lambda: standby.logged("scheduler leading"), running)
             assert counts() == (1, 1)  # neither lost nor run again
+            assert _leader_gauge(port_of[standby.pid]) == 1
             records = [r for r in standby.records() if "missed weekly" in r.get("message", "")]
             assert records and records[-1]["message"].startswith("scheduler leading: 0 missed")
     finally:
