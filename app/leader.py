@@ -49,12 +49,14 @@ class LeaderElection:
         *,
         on_elected: Callable[[], None],
         on_lost: Callable[[], None],
+        on_tick: Callable[[], None] | None = None,
         interval: float = 5.0,
         lock_key: int = LOCK_KEY,
     ) -> None:
         self._url = database_url
         self._on_elected = on_elected
         self._on_lost = on_lost
+        self._on_tick = on_tick
         self._interval = interval
         self._key = lock_key
         self.leading = False
@@ -75,6 +77,8 @@ class LeaderElection:
                         try:
                             while not stop.wait(self._interval):
                                 connection.execute("SELECT 1")  # still our session, still ours
+                                if self._on_tick is not None:
+                                    self._on_tick()
                         finally:
                             self._lost()
             except psycopg.Error as error:
@@ -144,6 +148,15 @@ class SchedulerService:
             set_active(scheduler)
         caught_up = tasks.catch_up_weekly()
         log.info("scheduler leading: %d missed weekly booking(s) caught up", caught_up)
+
+    def check(self) -> None:
+        """While leading: restart APScheduler if its thread died (as the embedded supervisor
+        does), so a leader never holds the lock without scheduling."""
+        with self._lock:
+            scheduler = self._scheduler
+        if scheduler is not None and not scheduler.alive():
+            log.error("the leader's scheduler stopped (%s); restarting it", scheduler.problem())
+            scheduler.restart()
 
     def stand_down(self) -> None:
         with self._lock:

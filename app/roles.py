@@ -88,6 +88,7 @@ def run_scheduler(settings: Settings, *, stop: threading.Event | None = None) ->
         settings.database_url,
         on_elected=service.lead,
         on_lost=service.stand_down,
+        on_tick=service.check,
         interval=settings.leader_check_seconds,
     )
     try:
