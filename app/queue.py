@@ -29,6 +29,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import redis
@@ -45,6 +47,8 @@ log = logging.getLogger(__name__)
 RUN_TASK = "growthguard.run"
 # A pending key outlives a queued message this long at most (a lost message heals then).
 PENDING_TTL_SECONDS = 900
+# A booking holds its plan's lock at most this long (a killed worker's lock then expires).
+LOCK_SECONDS = 900.0
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0
@@ -118,6 +122,7 @@ class CeleryDispatcher:
         self.redis = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
         self._release = self.redis.register_script(_RELEASE)
         self._max_delay = settings.visibility_timeout_seconds / 2
+        self._lock_seconds = min(LOCK_SECONDS, float(settings.visibility_timeout_seconds))
         self._local = InProcessDispatcher(workers=2)
 
     def pending_key(self, key: str) -> str:
@@ -144,6 +149,25 @@ class CeleryDispatcher:
             self.redis.delete(self.pending_key(key))  # not queued: let the next hint try
             raise
         return True
+
+    @contextmanager
+    def lock(self, name: str, seconds: float | None = None) -> Iterator[None]:
+        """Mutual exclusion across workers (one booking per plan at a time); it expires after
+        `seconds` so a worker killed while holding it does not hold it forever. By default no
+        longer than the visibility timeout: a redelivered message then finds it free."""
+        seconds = seconds or self._lock_seconds
+        lock = self.redis.lock(
+            f"{self.queue}:lock:{name}", timeout=seconds, blocking_timeout=seconds
+        )
+        if not lock.acquire():
+            raise TimeoutError(f"{name} stayed locked for {seconds:.0f}s")
+        try:
+            yield
+        finally:
+            try:
+                lock.release()
+            except redis.exceptions.LockError:  # it expired meanwhile; another may hold it
+                log.warning("lock %s expired before it was released", name)
 
     def started(self, key: str, message_id: str) -> None:
         """A worker starts the run of `message_id`: later hints for `key` queue a new one."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import random
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -88,6 +90,19 @@ def _plan_lock(plan_id: int) -> threading.Lock:
     return _plan_locks.setdefault(plan_id, threading.Lock())
 
 
+@contextmanager
+def _plan_exclusive(plan_id: int) -> Iterator[None]:
+    """One booking per plan at a time: in this process, and across workers when the
+    dispatcher offers a shared lock (the Celery backend: a Redis lock)."""
+    with _plan_lock(plan_id):
+        shared = getattr(runtime.current().dispatcher, "lock", None)
+        if shared is None:
+            yield
+            return
+        with shared(f"plan:{plan_id}"):
+            yield
+
+
 def book_plan(plan_id: int, week: str, now: datetime | None = None) -> BookingReport | None:
     """Book one week of one plan; None when the plan is gone or paused, or booking is blocked
     (the account status and notification say why). Provider failures raise, typed."""
@@ -106,7 +121,7 @@ def _book_once(plan_id: int, week: str, now: datetime | None = None) -> BookingR
     """
     rt = runtime.current()
     now = now or rt.clock()
-    with _plan_lock(plan_id), rt.sessions() as session:
+    with _plan_exclusive(plan_id), rt.sessions() as session:
         plan = session.get(Plan, plan_id)
         if plan is None or not plan.active:
             return None

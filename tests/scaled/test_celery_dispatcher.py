@@ -117,3 +117,15 @@ def test_a_web_replica_has_no_scheduler_and_is_ready_while_the_queue_answers(
             dispatcher.redis = reachable
         assert answer.status_code == 503
         assert "task queue unreachable" in answer.json()["status"]
+
+
+def test_the_plan_lock_is_shared_through_redis_and_expires(
+    dispatcher: CeleryDispatcher,
+) -> None:
+    key = f"{dispatcher.queue}:lock:plan:3"
+    with dispatcher.lock("plan:3", seconds=30):
+        assert dispatcher.redis.get(key) is not None  # every worker sees it held
+        assert 0 < dispatcher.redis.ttl(key) <= 30  # and a killed holder's lock expires
+        with pytest.raises(TimeoutError), dispatcher.lock("plan:3", seconds=0.2):
+            pass  # another holder is refused (here: after a short wait)
+    assert dispatcher.redis.get(key) is None
