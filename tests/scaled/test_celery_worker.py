@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from app import tasks
+from app.db.models import Calendar
+from app.db.session import transaction
+from app.main import create_app
 from app.queue import CeleryDispatcher
+from app.runtime import Runtime
+from app.security import hash_token
 from tests.crash.harness import USER
 from tests.fakes.google_server import Recorded
 from tests.scaled.harness import processes, start_worker, task_runs, wait_for
@@ -19,6 +26,33 @@ pytestmark = pytest.mark.postgres
 
 def _is_sync_listing(request: Recorded, calendar: str) -> bool:
     return request.method == "GET" and request.path.endswith(f"/calendars/{calendar}/events")
+
+
+def _watch(rt: Runtime, calendar_id: int) -> None:
+    """The calendar has a Google push channel (as `ensure_watch` leaves it)."""
+    with transaction(rt.sessions) as session:
+        calendar = session.get_one(Calendar, calendar_id)
+        calendar.watch_id, calendar.watch_resource_id = "chan-1", "res-1"
+        calendar.watch_secret_hash = hash_token("chan-secret")
+        calendar.watch_expires_at = rt.clock() + timedelta(days=7)
+
+
+def _burst(client: TestClient, numbers: range) -> list[int]:
+    """Google's change notifications for the channel, one per message number."""
+    statuses = []
+    for number in numbers:
+        answer = client.post(
+            "/webhooks/google",
+            headers={
+                "x-goog-channel-id": "chan-1",
+                "x-goog-channel-token": "chan-secret",
+                "x-goog-resource-id": "res-1",
+                "x-goog-resource-state": "exists",
+                "x-goog-message-number": str(number),
+            },
+        )
+        statuses.append(answer.status_code)
+    return statuses
 
 
 def test_a_webhook_burst_gives_one_sync_and_at_most_one_follow_up(
@@ -39,32 +73,44 @@ def test_a_webhook_burst_gives_one_sync_and_at_most_one_follow_up(
                 release.wait(60)
 
         world.fake.crash_hook = hold_first_sync
-        # Burst 1, before any worker runs: one message.
-        queued = [tasks.enqueue_sync(calendar_id) for _ in range(40)]
-        assert queued.count(True) == 1
+        _watch(rt, calendar_id)
         assert isinstance(rt.dispatcher, CeleryDispatcher)
-        assert rt.dispatcher.queue_depth() in (1, None)  # None: RabbitMQ (not counted)
+        key = f"sync:{calendar_id}:0:0"
+        pending = rt.dispatcher.pending_key(key)
+        web = TestClient(create_app(rt, scaled=True))  # a web replica of this runtime
+        with web, processes() as running:
+            # Burst 1, before any worker runs: 40 notifications, one message.
+            assert set(_burst(web, range(1, 41))) == {200}
+            assert rt.dispatcher.queue_depth() in (1, None)  # None: RabbitMQ (not counted)
+            first = rt.dispatcher.redis.get(pending)
+            assert first is not None
 
-        with processes() as running:
             worker = start_worker(world.config_path, tmp_path / "worker.log")
             running.append(worker)
             wait_for("the first sync to start", entered.is_set, running)
+            assert rt.dispatcher.redis.get(pending) is None  # released when the run started
             # Burst 2, while the sync runs: exactly one follow-up is queued.
-            queued = [tasks.enqueue_sync(calendar_id) for _ in range(40)]
-            assert queued.count(True) == 1
+            assert set(_burst(web, range(41, 81))) == {200}
+            follow_up = rt.dispatcher.redis.get(pending)
+            assert follow_up is not None and follow_up != first
             release.set()
-            key = f"sync:{calendar_id}:0:0"
             wait_for(
                 "both syncs to finish",
                 lambda: len(task_runs(worker.records(), key)) >= 2,
                 running,
             )
             assert rt.dispatcher.queue_depth() in (0, None)
-            assert rt.dispatcher.redis.get(rt.dispatcher.pending_key(key)) is None
+            assert rt.dispatcher.redis.get(pending) is None
+            # Direct submissions coalesce the same way (the polling sweep uses this path).
+            assert [tasks.enqueue_sync(calendar_id) for _ in range(5)].count(True) == 1
+            wait_for("the third sync", lambda: len(task_runs(worker.records(), key)) >= 3)
 
         runs = task_runs(worker.records(), key)
-        assert [r["outcome"] for r in runs] == ["ok", "ok"]
+        assert [r["outcome"] for r in runs] == ["ok", "ok", "ok"]
+        assert [r["task_id"] for r in runs] == [
+            first.decode(),
+            follow_up.decode(),
+            runs[2]["task_id"],
+        ]
         listings = [r for r in world.fake.requests if _is_sync_listing(r, email)]
-        assert len(listings) == 2
-        # Each run logged with its own task id (JSON logs carry it).
-        assert len({r["task_id"] for r in runs}) == 2
+        assert len(listings) == 3
