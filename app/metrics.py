@@ -32,7 +32,7 @@ TASK_SECONDS = Histogram(
 )
 QUEUE_DEPTH = Gauge(
     "gg_queue_depth",
-    "Messages waiting in the task queue (Redis broker; -1 when unknown).",
+    "Messages waiting in the task queue (-1 when the broker cannot say).",
     registry=REGISTRY,
 )
 PROVIDER_CALLS = Counter(

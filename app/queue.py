@@ -174,14 +174,19 @@ class CeleryDispatcher:
         self._release(keys=[self.pending_key(key)], args=[message_id])
 
     def queue_depth(self) -> int | None:
-        """Messages waiting in the queue (Redis broker only)."""
-        if not self.celery.conf.broker_url.startswith(("redis://", "rediss://")):
+        """Messages waiting in the queue; None when the broker cannot say."""
+        if self.celery.conf.broker_url.startswith(("redis://", "rediss://")):
+            conn = redis.Redis.from_url(self.celery.conf.broker_url, socket_timeout=5)
+            try:
+                return int(conn.llen(f"{self.queue}:{self.queue}"))
+            finally:
+                conn.close()
+        try:  # AMQP: a passive declare answers the ready message count
+            with self.celery.connection_for_read() as connection:
+                declared = connection.default_channel.queue_declare(self.queue, passive=True)
+                return int(declared.message_count)
+        except Exception:  # the queue does not exist yet, or the broker is away
             return None
-        conn = redis.Redis.from_url(self.celery.conf.broker_url, socket_timeout=5)
-        try:
-            return int(conn.llen(f"{self.queue}:{self.queue}"))
-        finally:
-            conn.close()
 
     # --- supervision -----------------------------------------------------------------------
 
