@@ -92,8 +92,13 @@ def _session_engine(db_url: str) -> Iterator[Engine]:
 def engine(_session_engine: Engine) -> Iterator[Engine]:
     """The backend's engine; every table is emptied after the test."""
     yield _session_engine
-    tables = set(inspect(_session_engine).get_table_names())
-    with _session_engine.begin() as connection:
+    empty_tables(_session_engine)
+
+
+def empty_tables(engine: Engine) -> None:
+    """Delete every row (children first), the scheduler's job table included."""
+    tables = set(inspect(engine).get_table_names())
+    with engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             connection.execute(table.delete())
         if "apscheduler_jobs" in tables:

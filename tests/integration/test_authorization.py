@@ -14,6 +14,7 @@ fails with a message saying what to add, rather than being skipped.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import re
 from collections.abc import Callable, Iterator
@@ -27,9 +28,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from app import runtime as runtime_module
 from app import tasks
 from app.config import Environment
 from app.db.models import (
@@ -47,15 +49,17 @@ from app.db.models import (
 from app.db.session import transaction
 from app.deps import SESSION_COOKIE
 from app.main import create_app
-from app.runtime import Runtime
+from app.runtime import Runtime, build_runtime
 from app.security import sign
 from app.services import websessions
 from app.services.connections import add_account
 from app.services.delivery import TEST_MESSAGE, Senders
 from connectors.base import Event, SelfResponse
+from connectors.memory_store import MemoryStore
 from tests.booking_helpers import wait_for_run
-from tests.conftest import FakeClock, MemoryWorld
+from tests.conftest import FakeClock, MemoryWorld, empty_tables, make_settings
 from tests.signups import api_sign_up
+from tests.support.snapshot import Rows, copy_store
 
 BERLIN = ZoneInfo("Europe/Berlin")
 WEEK = "2027-W02"
@@ -351,19 +355,66 @@ def _party(client: TestClient, runtime: Runtime, world: MemoryWorld, name: str) 
     return party
 
 
-@pytest.fixture
-def setup(runtime: Runtime, world: MemoryWorld, clock: FakeClock) -> Iterator[Setup]:
-    clock.now = berlin(10, 18)
-    sent = Sent()
-    runtime.senders = Senders(
+@dataclass(frozen=True)
+class Built:
+    """Alice and Bob with everything, built once per module and backend (see `setup`)."""
+
+    rows: Rows
+    stores: dict[str, MemoryStore]
+    a: Party
+    b: Party
+
+
+def _recording_senders(sent: Sent) -> Senders:
+    return Senders(
         email=lambda to, subject, text: sent.emails.append((to, subject, text)),
         post_json=lambda url, body, headers: sent.posts.append(url),
     )
+
+
+@pytest.fixture(scope="module")
+def built(db_url: str, _session_engine: Engine) -> Built:
+    """Build the two users through the API once, keep their rows and calendars, empty the db."""
+    clock = FakeClock(berlin(10, 18))
+    world = MemoryWorld()
+    runtime = build_runtime(
+        make_settings(db_url), connectors=world.provider(), clock=clock, engine=_session_engine
+    )
+    runtime.senders = _recording_senders(Sent())
+    runtime_module.install(runtime)
+    try:
+        with TestClient(create_app(runtime, scheduler=False)) as client:
+            a = _party(client, runtime, world, "alice")
+            b = _party(client, runtime, world, "bob")
+        rows = Rows.read(_session_engine)
+        stores = {email: copy_store(store) for email, store in world.stores.items()}
+    finally:
+        runtime_module.install(None)
+        empty_tables(_session_engine)
+    return Built(rows, stores, a, b)
+
+
+@pytest.fixture
+def setup(
+    built: Built, runtime: Runtime, world: MemoryWorld, clock: FakeClock, engine: Engine
+) -> Iterator[Setup]:
+    """A fresh app and runtime over the module's two users, restored row for row."""
+    built.rows.write(engine)
+    world.stores.update({email: copy_store(store) for email, store in built.stores.items()})
+    clock.now = berlin(10, 18)
+    sent = Sent()
+    runtime.senders = _recording_senders(sent)
+    a, b = copy.deepcopy(built.a), copy.deepcopy(built.b)
     app = create_app(runtime, scheduler=False)
     with TestClient(app) as client:
-        a = _party(client, runtime, world, "alice")
-        b = _party(client, runtime, world, "bob")
         yield Setup(app, client, runtime, world, sent, a, b)
+
+
+def test_the_restored_state_is_the_built_one(setup: Setup, built: Built):
+    """The snapshot round trip keeps every row (a lost table would weaken every test here)."""
+    assert built.rows.count() > 20
+    assert Rows.read(setup.runtime.engine) == built.rows
+    assert snapshot(setup, setup.a)["conflicts"][0]["id"] == setup.a.ids["conflict"]
 
 
 # --- helpers ------------------------------------------------------------------------------

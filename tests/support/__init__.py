@@ -1,0 +1,1 @@
+"""Helpers shared by tests (importable; fixtures stay in conftest files)."""
