@@ -73,8 +73,8 @@ class LeaderElection:
             try:
                 with self._connect() as connection:
                     if self._try_lock(connection):
-                        self._elected()
                         try:
+                            self._elected()
                             while not stop.wait(self._interval):
                                 connection.execute("SELECT 1")  # still our session, still ours
                                 if self._on_tick is not None:
@@ -83,6 +83,8 @@ class LeaderElection:
                             self._lost()
             except psycopg.Error as error:
                 log.warning("scheduler election: database unavailable (%s)", type(error).__name__)
+            except Exception:  # leading failed (e.g. the job store): give the lock up, retry
+                log.exception("scheduler leadership failed; standing again shortly")
             stop.wait(self._interval)
 
     def _connect(self) -> psycopg.Connection[tuple[object, ...]]:

@@ -4,6 +4,7 @@ week's booking is started exactly once (issue 14)."""
 from __future__ import annotations
 
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from sqlalchemy import func, select, text, update
 from app.db.models import BookingJob, Plan, WeeklyClaim
 from app.db.session import make_engine, make_session_factory, transaction
 from app.domain.plan import PlanSpec
+from app.leader import LeaderElection
 from app.services.plans import create_plan
 from app.services.users import create_user
 from tests.conftest import TEST_KEY
@@ -113,3 +115,25 @@ def test_one_leader_and_a_bounded_takeover_without_a_lost_or_doubled_week(
             assert records and records[-1]["message"].startswith("scheduler leading: 0 missed")
     finally:
         engine.dispose()
+
+
+def test_a_leader_that_fails_to_lead_gives_the_lock_up_and_stands_again(pg_url: str) -> None:
+    attempts: list[str] = []
+    stop = threading.Event()
+
+    def elected() -> None:
+        attempts.append("elected")
+        if len(attempts) == 1:
+            raise RuntimeError("job store unreachable")  # the first term fails at once
+        stop.set()
+
+    election = LeaderElection(
+        pg_url,
+        on_elected=elected,
+        on_lost=lambda: attempts.append("lost"),
+        interval=0.05,
+        lock_key=4242,
+    )
+    election.run(stop)
+    assert attempts == ["elected", "lost", "elected", "lost"]
+    assert not election.leading
