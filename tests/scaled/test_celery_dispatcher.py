@@ -12,13 +12,21 @@ from typing import Any
 
 import pytest
 import redis
+from sqlalchemy import select
 
 from app import runtime as runtime_module
+from app import tasks
 from app.config import Environment, Settings
+from app.db.models import Calendar
+from app.db.session import transaction
 from app.jobs import Job, resolve
 from app.queue import CeleryDispatcher
 from app.runtime import Runtime
 from app.scheduler import RemoteSchedule
+from app.services.connections import add_account
+from app.services.users import create_user
+from connectors.errors import RateLimited
+from tests.conftest import MemoryWorld
 
 VISIBILITY = 100
 
@@ -129,3 +137,35 @@ def test_the_plan_lock_is_shared_through_redis_and_expires(
         with pytest.raises(TimeoutError), dispatcher.lock("plan:3", seconds=0.2):
             pass  # another holder is refused (here: after a short wait)
     assert dispatcher.redis.get(key) is None
+
+
+@pytest.mark.parametrize(("retry_after", "countdown"), [(30, 30), (7200, VISIBILITY / 2)])
+def test_a_throttled_sync_becomes_a_countdown_not_a_sleep(
+    dispatcher: CeleryDispatcher,
+    runtime: Runtime,
+    world: MemoryWorld,
+    retry_after: float,
+    countdown: float,
+) -> None:
+    with transaction(runtime.sessions) as session:
+        user, _ = create_user(session, "me@corp.example", "UTC")
+        store = world.store("me@corp.example")
+        account = add_account(session, user, "memory", "me@corp.example", store.calendars())
+        calendar_id = session.scalars(
+            select(Calendar.id).where(Calendar.account_id == account.id)
+        ).one()
+    store.fail_next("sync", RateLimited(retry_after))
+    runtime.dispatcher = dispatcher  # this process is a worker running the sync
+    runtime_module.install(runtime)
+    before = datetime.now(UTC)
+    tasks.sync_job(calendar_id, False, False, 1)  # returns at once: nothing slept
+    after = datetime.now(UTC)
+    (message,) = _messages(dispatcher)
+    body = json.loads(base64.b64decode(message["body"]))
+    assert body[0][:3] == [
+        f"sync:{calendar_id}:0:0:retry",
+        "app.tasks:retry_sync",
+        [calendar_id, False, False, 2],
+    ]
+    eta = datetime.fromisoformat(message["headers"]["eta"])
+    assert before + timedelta(seconds=countdown) <= eta <= after + timedelta(seconds=countdown)
