@@ -73,4 +73,6 @@ def broker_url(request: pytest.FixtureRequest, redis_url: str, queue_name: str) 
             _unreachable(f"RabbitMQ unreachable at {RABBITMQ_URL}: {error}")
     yield RABBITMQ_URL
     with Connection(RABBITMQ_URL, connect_timeout=3) as connection:
-        connection.default_channel.queue_delete(queue_name)
+        channel = connection.default_channel
+        channel.queue_delete(queue_name)
+        channel.exchange_delete(queue_name)  # Celery declares one per queue, named alike
