@@ -347,16 +347,21 @@ def catch_up_weekly() -> int:
 
 
 def resume_stalled_bookings(older_than_seconds: float = 300.0) -> int:
-    """Queue again the booking runs still waiting long after their request (a process died
-    between recording the run and queueing it); coalesced with any message still queued."""
+    """Queue again the booking runs still waiting long after they were due (a process died
+    between recording a run and queueing it, or a broker lost a retry's delayed message);
+    coalesced with any message still queued. Runs in progress are left to the broker."""
     rt = runtime.current()
-    now = rt.clock()
-    cutoff = now - timedelta(seconds=older_than_seconds)
+    cutoff = rt.clock() - timedelta(seconds=older_than_seconds)
     with rt.sessions() as session:
         ids = [
             r.id
             for r in booking_jobs.unfinished(session)
-            if r.state == BookingJobState.QUEUED and r.requested_at < cutoff
+            if (r.state == BookingJobState.QUEUED and r.requested_at < cutoff)
+            or (
+                r.state == BookingJobState.RETRYING
+                and r.next_attempt_at is not None
+                and r.next_attempt_at < cutoff
+            )
         ]
     return sum(enqueue_booking(run_id) for run_id in ids)
 
