@@ -70,15 +70,28 @@ def make_celery(settings: Settings) -> Celery:
         worker_hijack_root_logger=False,
         worker_redirect_stdouts=False,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={
-            "visibility_timeout": settings.visibility_timeout_seconds,
-            # Every broker key under the queue's name: deployments (and tests) sharing a Redis
-            # never see each other's messages or unacknowledged sets.
-            "global_keyprefix": f"{settings.task_queue}:",
-        },
+        broker_transport_options=_transport_options(settings),
     )
     app.task(name=RUN_TASK, bind=True)(_run)
     return app
+
+
+def _transport_options(settings: Settings) -> dict[str, Any]:
+    visibility = settings.visibility_timeout_seconds
+    short = visibility < 600
+    return {
+        "visibility_timeout": visibility,
+        # Every broker key under the queue's name: deployments (and tests) sharing a Redis
+        # never see each other's messages or unacknowledged sets.
+        "global_keyprefix": f"{settings.task_queue}:",
+        # kombu looks for overdue unacknowledged messages every interval x throttle seconds
+        # (10 x 10 by default: fine for an hour's timeout); a short timeout is meant to be
+        # short, so look every second. Its mutex outlives a holder killed mid-scan by at
+        # most this long (a second scan would only deliver again: tasks are idempotent).
+        "unacked_restore_interval": 1 if short else 10,
+        "unacked_restore_throttle": 1 if short else 10,
+        "unacked_mutex_expire": min(300, max(5, visibility)),
+    }
 
 
 def _run(task: Task, key: str, func: str, args: list[Any], kwargs: dict[str, Any]) -> None:
