@@ -84,6 +84,8 @@ def test_a_webhook_burst_gives_one_sync_and_at_most_one_follow_up(
             assert rt.dispatcher.queue_depth() == 1
             first = rt.dispatcher.redis.get(pending)
             assert first is not None
+            # Direct submissions (the polling sweep's path) coalesce with it the same way.
+            assert not any(tasks.enqueue_sync(calendar_id) for _ in range(5))
 
             worker = start_worker(world.config_path, tmp_path / "worker.log")
             running.append(worker)
@@ -101,16 +103,10 @@ def test_a_webhook_burst_gives_one_sync_and_at_most_one_follow_up(
             )
             assert rt.dispatcher.queue_depth() == 0
             assert rt.dispatcher.redis.get(pending) is None
-            # Direct submissions coalesce the same way (the polling sweep uses this path).
-            assert [tasks.enqueue_sync(calendar_id) for _ in range(5)].count(True) == 1
-            wait_for("the third sync", lambda: len(task_runs(worker.records(), key)) >= 3)
 
         runs = task_runs(worker.records(), key)
-        assert [r["outcome"] for r in runs] == ["ok", "ok", "ok"]
-        assert [r["task_id"] for r in runs] == [
-            first.decode(),
-            follow_up.decode(),
-            runs[2]["task_id"],
-        ]
+        assert [r["outcome"] for r in runs] == ["ok", "ok"]
+        # The runs are the messages the bursts queued, each logged with its task id.
+        assert [r["task_id"] for r in runs] == [first.decode(), follow_up.decode()]
         listings = [r for r in world.fake.requests if _is_sync_listing(r, email)]
-        assert len(listings) == 3
+        assert len(listings) == 2
