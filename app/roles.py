@@ -91,6 +91,7 @@ def run_scheduler(settings: Settings, *, stop: threading.Event | None = None) ->
         on_tick=service.check,
         interval=settings.leader_check_seconds,
     )
+    log.info("standing for scheduler leader (check every %ss)", settings.leader_check_seconds)
     try:
         election.run(stop)
     finally:

@@ -92,6 +92,8 @@ def test_one_leader_and_a_bounded_takeover_without_a_lost_or_doubled_week(
             running += [a, b]
             by_name = {f"growthguard-scheduler-{p.pid}": p for p in (a, b)}
             port_of = {a.pid: ports[0], b.pid: ports[1]}
+            for process in (a, b):  # metrics listeners up, campaigns begun
+                wait_for("both candidates", lambda p=process: p.logged("standing for"), running)
             wait_for("a leader", lambda: len(leaders()) == 1, running)
             leader = by_name[leaders()[0]]
             standby = b if leader is a else a
