@@ -51,9 +51,20 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--format", choices=["json", "text"], default="json")
     plan.set_defaults(handler=_cmd_plan)
 
-    serve = sub.add_parser("serve", help="run the web service with its scheduler")
+    serve = sub.add_parser(
+        "serve",
+        help="run GrowthGuard: everything in one process (all), or one role of the scaled mode",
+    )
     serve.add_argument("--host", help="address to listen on (default: GG_HOST, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default: GG_PORT, 8000)")
+    serve.add_argument(
+        "--role",
+        choices=["all", "web", "worker", "scheduler"],
+        default="all",
+        help="all: web + in-process tasks + scheduler (default); web: API and pages, tasks "
+        "to the queue; worker: run queued tasks; scheduler: stand for scheduler leader",
+    )
+    serve.add_argument("--concurrency", type=int, help="worker: tasks at once (threads)")
     serve.set_defaults(handler=_cmd_serve)
 
     book = sub.add_parser("book", help="book one week for every active plan, in batches")
@@ -300,19 +311,28 @@ def _cmd_book(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from app.logsetup import configure_logging
-    from app.main import create_app
+    from app.roles import Role, run_scheduler, run_worker, setup_logging
 
     settings = _settings_or_fail()
-    configure_logging(settings.log_level)
+    setup_logging(settings)
+    role = Role(args.role)
+    if role is Role.WORKER:
+        run_worker(settings, concurrency=args.concurrency)
+        return 0
+    if role is Role.SCHEDULER:
+        run_scheduler(settings)
+        return 0
+
+    import uvicorn
+
+    from app.main import create_app
+
     port = args.port or settings.port
     warning = public_url_warning(settings.public_url, port)
     if warning:
         print(f"{PROG}: warning: {warning}", file=sys.stderr)
     uvicorn.run(
-        create_app(),
+        create_app(scaled=role is Role.WEB),
         host=args.host or settings.host,
         port=port,
         log_level=settings.log_level.lower(),

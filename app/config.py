@@ -75,6 +75,26 @@ class Settings(BaseSettings):
     # Where rate-limit counters live: memory:// for the embedded mode (one process); a scaled
     # deployment with several processes must share them, e.g. redis://host:6379.
     rate_limit_storage: str = "memory://"
+    # Scaled mode (`serve --role web|worker|scheduler`). Tasks travel through this Celery
+    # broker (redis:// or amqp://); `--role all` (the embedded default) ignores it.
+    broker_url: str = "redis://127.0.0.1:6379/0"
+    # Redis for the cross-process coalescing keys (and the queue depth metric).
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    # The Celery queue, also the prefix of every Redis key (two deployments can share a Redis).
+    task_queue: str = Field(default="growthguard", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    worker_concurrency: int = Field(default=4, ge=1, le=64)
+    # Redis broker: a message not acknowledged this long (a dead worker) is delivered again.
+    # Retry countdowns are capped below it (a delayed task is held unacknowledged).
+    visibility_timeout_seconds: int = Field(default=3600, ge=2, le=86400)
+    # The scheduler leader re-checks its lock this often; a standby tries as often (takeover).
+    leader_check_seconds: float = Field(default=5.0, gt=0, le=300)
+    # /metrics: with a token, Bearer-protected; without one, answered on loopback only.
+    metrics_token: SecretStr = SecretStr("")
+    # Worker and scheduler processes have no web server: their metrics listen here (0 = off).
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+    # auto: JSON in production, readable text otherwise.
+    log_format: str = Field(default="auto", pattern=r"^(auto|json|text)$")
 
     @field_validator("dev_mailbox", "allow_loopback_targets", mode="before")
     @classmethod

@@ -14,7 +14,7 @@ from app.db.models import User
 from app.db.session import transaction
 from app.ratelimit import RateLimited
 from app.runtime import Runtime
-from app.scheduler import BookingScheduler
+from app.scheduler import PlanSchedule
 from app.security import verify_signature
 from app.services.users import user_for_token
 from app.services.websessions import user_id_for
@@ -140,9 +140,9 @@ def get_current_user(
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def get_scheduler(request: Request) -> BookingScheduler | None:
-    scheduler: BookingScheduler | None = getattr(request.app.state, "scheduler", None)
+def get_scheduler(request: Request) -> PlanSchedule | None:
+    scheduler: PlanSchedule | None = getattr(request.app.state, "scheduler", None)
     return scheduler
 
 
-SchedulerDep = Annotated[BookingScheduler | None, Depends(get_scheduler)]
+SchedulerDep = Annotated[PlanSchedule | None, Depends(get_scheduler)]

@@ -1,4 +1,7 @@
-"""Where tasks run: the in-process backend (embedded mode).
+"""Where tasks run: the `Dispatcher` seam and its in-process backend (embedded mode).
+
+The scaled mode's backend, Celery workers with the same coalescing across processes, is
+`app.queue.CeleryDispatcher`.
 
 A webhook only *hints* that something changed, so many hints for the same calendar collapse
 into one pending run: while a key is queued, further submissions with that key are dropped;
@@ -16,12 +19,31 @@ import itertools
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
+
+from app import metrics
+from app.logsetup import task_context
 
 log = logging.getLogger(__name__)
 
 Task = Callable[[], object]
+
+
+class Dispatcher(Protocol):
+    """Runs tasks off the caller's thread, coalescing by key (see the module docstring)."""
+
+    def submit(self, key: str, task: Task, *, delay: float = 0.0) -> bool: ...
+
+    def alive(self) -> bool: ...
+
+    def problem(self) -> str | None: ...
+
+    def restart(self) -> None: ...
+
+    def shutdown(self) -> None: ...
 
 
 class InProcessDispatcher:
@@ -70,10 +92,18 @@ class InProcessDispatcher:
         def run() -> None:
             with self._lock:
                 self._queued.discard(key)
-            try:
-                task()
-            except Exception:
-                log.exception("task %s failed", key)
+            name = str(getattr(task, "name", "") or key.split(":", 1)[0])  # a bounded label
+            started, outcome = time.perf_counter(), "error"
+            with task_context(uuid.uuid4().hex, key):
+                try:
+                    task()
+                    outcome = "ok"
+                except Exception:
+                    log.exception("task %s failed", key)
+                finally:
+                    seconds = time.perf_counter() - started
+                    metrics.TASK_RUNS.labels(name, outcome).inc()
+                    metrics.TASK_SECONDS.labels(name, outcome).observe(seconds)
 
         try:
             self._pool.submit(run)

@@ -5,14 +5,24 @@ secret never reaches a log line whichever logger wrote it: OAuth codes and token
 and sign-up link tokens, Authorization headers, passwords, API and webhook secrets, Fernet keys
 and ciphertexts, client secrets, CalDAV app passwords (in URLs, forms, JSON, the stored blob)
 and Slack or other webhook URLs (kept to scheme and host).
+
+Production writes one JSON object per line (python-json-logger) with the request or task id
+from the current context; development writes readable lines. Both pass the same filter, and
+the JSON formatter redacts the tracebacks it renders itself.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
 import sys
-from typing import TextIO
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any, TextIO
+
+from pythonjsonlogger.json import JsonFormatter
 
 REDACTED = "[redacted]"
 
@@ -32,6 +42,8 @@ QUIET_LOGGERS = (
     "niquests",
     "urllib3_future",
     "radicale",
+    "celery",
+    "kombu",
 )
 
 _SECRET_PARAMS = (
@@ -110,11 +122,76 @@ class AccessQueryFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> logging.Handler:
-    """Install the redacting handler on the root logger; returns it."""
+REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "gg_request_id", default=None
+)
+TASK_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("gg_task_id", default=None)
+TASK_NAME: contextvars.ContextVar[str | None] = contextvars.ContextVar("gg_task", default=None)
+
+
+@contextmanager
+def task_context(task_id: str, name: str) -> Iterator[None]:
+    """Log records written inside carry this task's id and name."""
+    tokens = TASK_ID.set(task_id), TASK_NAME.set(name)
+    try:
+        yield
+    finally:
+        TASK_ID.reset(tokens[0])
+        TASK_NAME.reset(tokens[1])
+
+
+class ContextFilter(logging.Filter):
+    """Adds request_id / task_id / task to each record that was written in such a context."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name, var in (("request_id", REQUEST_ID), ("task_id", TASK_ID), ("task", TASK_NAME)):
+            value = var.get()
+            if value is not None:
+                setattr(record, name, value)
+        return True
+
+
+_ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
+
+
+class RedactingJsonFormatter(JsonFormatter):
+    """JSON lines; tracebacks it renders itself go through `redact` like every message."""
+
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        # Fields passed with `extra=` never went through the filter: redact them here.
+        return {k: redact(v) if isinstance(v, str) else v for k, v in log_data.items()}
+
+    def formatException(self, ei: _ExcInfo) -> str | list[str]:  # type: ignore[override]
+        return _redact_lines(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str | list[str]:  # type: ignore[override]
+        return _redact_lines(super().formatStack(stack_info))
+
+
+def _redact_lines(text: str | list[str]) -> str | list[str]:
+    # python-json-logger renders a traceback as one string, or as lines when asked to.
+    return redact(text) if isinstance(text, str) else [redact(line) for line in text]
+
+
+def json_formatter() -> logging.Formatter:
+    return RedactingJsonFormatter(
+        "%(levelname)s %(name)s %(message)s",
+        rename_fields={"levelname": "level", "name": "logger"},
+        timestamp="time",  # ISO 8601 in UTC
+    )
+
+
+def configure_logging(
+    level: str = "INFO", stream: TextIO | None = None, *, json: bool = False
+) -> logging.Handler:
+    """Install the redacting handler on the root logger (JSON lines with `json`); returns it."""
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    if json:
+        handler.setFormatter(json_formatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     handler.addFilter(RedactingFilter())
+    handler.addFilter(ContextFilter())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -19,6 +19,7 @@ from app.api import (
     conflicts,
     growth,
     health,
+    metrics,
     plans,
     policies,
     reports,
@@ -29,9 +30,11 @@ from app.api.errors import install_error_handlers
 from app.config import get_settings
 from app.db.session import transaction
 from app.middleware.body_limit import BodyLimitMiddleware
+from app.middleware.metrics import MetricsMiddleware
+from app.middleware.request_id import RequestIdMiddleware
 from app.middleware.security_headers import SecurityHeadersMiddleware
 from app.runtime import Runtime, build_runtime
-from app.scheduler import BookingScheduler, weekly_slots
+from app.scheduler import BookingScheduler, RemoteSchedule, weekly_slots
 from app.services.channels import encrypt_plaintext_targets
 from app.supervise import Supervised, Supervisor
 from app.web import (
@@ -49,12 +52,24 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "web" / "static"
 
 
-def create_app(runtime: Runtime | None = None, *, scheduler: bool | None = None) -> FastAPI:
-    """Build the app. Without a runtime, settings come from the environment at start-up."""
+def create_app(
+    runtime: Runtime | None = None, *, scheduler: bool | None = None, scaled: bool = False
+) -> FastAPI:
+    """Build the app. Without a runtime, settings come from the environment at start-up.
+
+    `scaled` (`serve --role web`): tasks go to the Celery queue, the scheduler leader lives
+    in another process, and a changed plan is handed to it (app.scheduler.RemoteSchedule)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        rt = runtime or build_runtime(get_settings())
+        if runtime is not None:
+            rt = runtime
+        elif scaled:
+            from app.roles import scaled_runtime
+
+            rt = scaled_runtime(get_settings())
+        else:
+            rt = build_runtime(get_settings())
         app.state.runtime = rt
         runtime_module.install(rt)
         with transaction(rt.sessions) as session:  # targets stored before revision 0007
@@ -62,7 +77,7 @@ def create_app(runtime: Runtime | None = None, *, scheduler: bool | None = None)
         if rt.demo is not None:
             rt.demo.start()  # the demo calendar (Radicale) lives and dies with the app
         booking_scheduler = None
-        if scheduler if scheduler is not None else rt.settings.scheduler_enabled:
+        if not scaled and (scheduler if scheduler is not None else rt.settings.scheduler_enabled):
             booking_scheduler = BookingScheduler(rt.engine)
             with rt.sessions() as session:
                 slots = weekly_slots(session)
@@ -74,14 +89,15 @@ def create_app(runtime: Runtime | None = None, *, scheduler: bool | None = None)
                 demo_poll_seconds=rt.settings.demo_poll_seconds if rt.demo else None,
             )
             booking_scheduler.resume()
-        app.state.scheduler = booking_scheduler
+        app.state.scheduler = RemoteSchedule() if scaled else booking_scheduler
         parts: dict[str, Supervised] = {"dispatcher": rt.dispatcher}
         if booking_scheduler is not None:
             parts["scheduler"] = booking_scheduler
         supervisor = Supervisor(parts, interval=rt.settings.supervise_seconds)
         supervisor.start()
         app.state.supervisor = supervisor
-        tasks.resume_bookings()  # runs a crash or restart interrupted
+        if not scaled:  # scaled: the broker redelivers, the leader re-queues stalled runs
+            tasks.resume_bookings()  # runs a crash or restart interrupted
         try:
             yield
         finally:
@@ -104,6 +120,7 @@ def create_app(runtime: Runtime | None = None, *, scheduler: bool | None = None)
     # First: providers push at high rates, and routes are matched in order.
     app.include_router(webhooks.router)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(users.router)
     app.include_router(plans.router)
     app.include_router(accounts.router)
@@ -126,4 +143,6 @@ def create_app(runtime: Runtime | None = None, *, scheduler: bool | None = None)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(MetricsMiddleware)
+    app.add_middleware(RequestIdMiddleware)  # outermost: every log line of a request has it
     return app

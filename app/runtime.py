@@ -1,7 +1,7 @@
 """The process's wiring: settings, database, connectors and clock, built once at start-up.
 
-Tasks run in scheduler threads (or, later, queue workers) and take only ids, so they find their
-collaborators here instead of in arguments that would have to be serialised.
+Tasks run in scheduler threads (or Celery workers in the scaled mode) and take only ids, so
+they find their collaborators here instead of in arguments that would have to be serialised.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.config import Settings
 from app.db.session import make_engine, make_session_factory
 from app.demo.service import DemoCalendar
-from app.dispatch import InProcessDispatcher
+from app.dispatch import Dispatcher, InProcessDispatcher
 from app.providers import Providers, providers_from_settings, register_connectors
 from app.ratelimit import Throttle
 from app.security import CredentialCipher
@@ -46,7 +46,7 @@ class Runtime:
     connectors: ConnectorProvider
     clock: Clock
     providers: Providers
-    dispatcher: InProcessDispatcher
+    dispatcher: Dispatcher
     senders: Senders
     throttle: Throttle
     mailbox: DevMailbox | None = None
@@ -74,6 +74,7 @@ def build_runtime(
     providers: Providers | None = None,
     senders: Senders | None = None,
     demo: DemoCalendar | None = None,
+    dispatcher: Dispatcher | None = None,
 ) -> Runtime:
     """Wire a runtime; tests pass their own connectors, clock, engine or provider endpoints."""
     engine = engine or make_engine(settings.database_url)
@@ -89,7 +90,7 @@ def build_runtime(
         connectors=tagged(connectors or registry_provider(cipher)),
         clock=clock,
         providers=providers,
-        dispatcher=InProcessDispatcher(),
+        dispatcher=dispatcher or InProcessDispatcher(),
         senders=senders
         or default_senders(
             smtp_settings(settings), allow_loopback=settings.loopback_targets_allowed

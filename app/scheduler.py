@@ -12,7 +12,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -27,7 +27,23 @@ from app.services.plans import plan_zone, spec_of
 log = logging.getLogger(__name__)
 
 WEEKLY_JOB = "app.tasks:scheduled_booking"
+NOW_JOB = "app.tasks:book_now"  # a booking right after a change claims no week
+QUEUED_JOB = "app.tasks:queued"
+# The scaled scheduler's own sweeps (they run in the leader; their work is queued).
+SCALED_JOBS = {
+    "resync-plans": ("app.scheduler:resync_active", 60),
+    "catch-up-weekly": ("app.tasks:catch_up_weekly", 600),
+    "resume-bookings": ("app.tasks:resume_stalled_bookings", 300),
+}
 DAY = 24 * 3600
+
+
+class PlanSchedule(Protocol):
+    """What requests tell the scheduler: the local one (embedded) or the leader (scaled)."""
+
+    def plan_changed(self, plan_id: int) -> None: ...
+
+    def unschedule_plan(self, plan_id: int) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -110,7 +126,7 @@ class BookingScheduler:
     """A thin wrapper that only decides *when* booking tasks run."""
 
     def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+        self.engine = self._engine = engine
         self._scheduler = self._build()
         self._lock = threading.Lock()
         self._restart_lock = threading.Lock()
@@ -182,10 +198,19 @@ class BookingScheduler:
             self._scheduler.reschedule_job(jid, trigger=trigger)
 
     def schedule_maintenance(
-        self, poll_seconds: int, push_enabled: bool, *, demo_poll_seconds: int | None = None
+        self,
+        poll_seconds: int,
+        push_enabled: bool,
+        *,
+        demo_poll_seconds: int | None = None,
+        via_queue: bool = False,
     ) -> None:
         """The recurring sweeps: polling (frequent without push, a daily safety net with it),
-        notification delivery, grace-period declines, reports, and channel renewal."""
+        notification delivery, grace-period declines, reports, and channel renewal.
+
+        `via_queue` (the scaled scheduler): each sweep is queued for the workers instead of
+        running here, and three more keep replicas honest: the weekly jobs follow plans
+        changed on web replicas, missed weekly runs are caught up, stalled runs re-queued."""
         every = {
             "poll-calendars": (
                 "app.tasks:poll_calendars",
@@ -210,9 +235,28 @@ class BookingScheduler:
         elif self._scheduler.get_job("renew-watches") is not None:
             self._scheduler.remove_job("renew-watches")
         for jid, (func, seconds) in every.items():
+            target, args = (QUEUED_JOB, [func]) if via_queue else (func, [])
             self._scheduler.add_job(
-                func, trigger="interval", seconds=seconds, id=jid, name=jid, replace_existing=True
+                target,
+                trigger="interval",
+                seconds=seconds,
+                args=args,
+                id=jid,
+                name=jid,
+                replace_existing=True,
             )
+        for jid, (func, seconds) in SCALED_JOBS.items():
+            if via_queue:
+                self._scheduler.add_job(
+                    func,
+                    trigger="interval",
+                    seconds=seconds,
+                    id=jid,
+                    name=jid,
+                    replace_existing=True,
+                )
+            elif self._scheduler.get_job(jid) is not None:
+                self._scheduler.remove_job(jid)
 
     def plan_changed(self, plan_id: int) -> None:
         """After a plan was saved (and committed): book it now and keep its weekly job right.
@@ -239,7 +283,7 @@ class BookingScheduler:
     def book_soon(self, plan_id: int, when: datetime | None = None) -> None:
         """Run a plan's booking once, now (e.g. right after it was created or changed)."""
         self._scheduler.add_job(
-            WEEKLY_JOB,
+            NOW_JOB,
             trigger="date",
             run_date=when,
             args=[plan_id],
@@ -259,3 +303,34 @@ class BookingScheduler:
 def _describe(trigger: object) -> str:
     zone = getattr(trigger, "timezone", None)
     return f"{trigger} @ {zone}"
+
+
+# The scheduler leading in this process (scaled mode), for the "resync-plans" sweep.
+_active: list[BookingScheduler] = []
+
+
+def set_active(scheduler: BookingScheduler | None) -> None:
+    _active[:] = [scheduler] if scheduler is not None else []
+
+
+def resync_active() -> None:
+    """Make the leading scheduler's weekly jobs match the plans (changed on web replicas)."""
+    for scheduler in list(_active):
+        with Session(scheduler.engine) as session:
+            slots = weekly_slots(session)
+        scheduler.sync(slots)
+
+
+class RemoteSchedule:
+    """What a web replica has instead of a scheduler: a changed plan is booked now by a
+    worker, and the leader's "resync-plans" sweep brings its weekly job in line."""
+
+    def plan_changed(self, plan_id: int) -> None:
+        from app import runtime
+        from app.jobs import Job
+
+        job = Job(NOW_JOB, (plan_id,))
+        runtime.current().dispatcher.submit(f"book-now:{plan_id}", job)
+
+    def unschedule_plan(self, plan_id: int) -> None:
+        """Nothing to do here: an inactive plan is never claimed, and the sweep drops its job."""

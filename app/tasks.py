@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 import random
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import runtime
@@ -20,9 +23,11 @@ from app.db.models import (
     Calendar,
     Plan,
     User,
+    WeeklyClaim,
 )
 from app.db.session import transaction
 from app.domain.time import IsoWeek
+from app.jobs import Job
 from app.services import booking_jobs, choices, conflicts, delivery, push, report_notices
 from app.services import reports as report_service
 from app.services import sync as sync_service
@@ -86,6 +91,19 @@ def _plan_lock(plan_id: int) -> threading.Lock:
     return _plan_locks.setdefault(plan_id, threading.Lock())
 
 
+@contextmanager
+def _plan_exclusive(plan_id: int) -> Iterator[None]:
+    """One booking per plan at a time: in this process, and across workers when the
+    dispatcher offers a shared lock (the Celery backend: a Redis lock)."""
+    with _plan_lock(plan_id):
+        shared = getattr(runtime.current().dispatcher, "lock", None)
+        if shared is None:
+            yield
+            return
+        with shared(f"plan:{plan_id}"):
+            yield
+
+
 def book_plan(plan_id: int, week: str, now: datetime | None = None) -> BookingReport | None:
     """Book one week of one plan; None when the plan is gone or paused, or booking is blocked
     (the account status and notification say why). Provider failures raise, typed."""
@@ -104,7 +122,7 @@ def _book_once(plan_id: int, week: str, now: datetime | None = None) -> BookingR
     """
     rt = runtime.current()
     now = now or rt.clock()
-    with _plan_lock(plan_id), rt.sessions() as session:
+    with _plan_exclusive(plan_id), rt.sessions() as session:
         plan = session.get(Plan, plan_id)
         if plan is None or not plan.active:
             return None
@@ -152,7 +170,7 @@ def plan_weeks(plan_id: int, now: datetime) -> list[str]:
 def enqueue_booking(run_id: int, delay: float = 0.0) -> bool:
     """Hand a booking run to the dispatcher (now, or after `delay` seconds)."""
     return runtime.current().dispatcher.submit(
-        f"book:{run_id}", lambda: run_booking(run_id), delay=delay
+        f"book:{run_id}", Job("app.tasks:run_booking", (run_id,)), delay=delay
     )
 
 
@@ -267,10 +285,92 @@ def resume_bookings() -> int:
 
 
 def scheduled_booking(plan_id: int) -> None:
-    """Entry point for the scheduler's weekly job (a stable textual reference)."""
+    """The scheduler's weekly job: claim the plan's week, then book (see `claim_weekly`)."""
+    claim_weekly(plan_id, runtime.current().clock())
+
+
+def book_now(plan_id: int) -> None:
+    """Book a plan's weeks now (after it was created or changed); claims nothing."""
     weeks = plan_weeks(plan_id, runtime.current().clock())
     if weeks:
         request_booking(plan_id, weeks)
+
+
+def due_week(plan: Plan, user: User, now: datetime) -> str | None:
+    """The ISO week (plan zone) of the plan's latest weekly slot at or before `now`, within
+    the last 7 days and not before the plan existed; None when there is none."""
+    from app.scheduler import slot_for  # the scheduler module imports this one's names
+
+    slot = slot_for(plan, user)
+    trigger = slot.trigger()
+    since = max(now - timedelta(days=7), plan.created_at)
+    fire, last = trigger.get_next_fire_time(None, since), None
+    while fire is not None and fire <= now:
+        last, fire = fire, trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    return None if last is None else str(IsoWeek.containing(last, slot.zone))
+
+
+def claim_weekly(plan_id: int, now: datetime) -> int | None:
+    """Start the weekly booking of the plan's due week exactly once: a claim row per plan and
+    week is written in the same transaction as the booking request, so a job that fires
+    twice (a leader that died before recording it had fired) or a catch-up finds it taken.
+    Returns the booking run's id, or None when claimed already or nothing is due."""
+    rt = runtime.current()
+    weeks = plan_weeks(plan_id, now)
+    try:
+        with transaction(rt.sessions) as session:
+            plan = session.get(Plan, plan_id)
+            user = session.get(User, plan.user_id) if plan is not None else None
+            if plan is None or user is None or not plan.active:
+                return None
+            week = due_week(plan, user, now)
+            if week is None or session.get(WeeklyClaim, (plan_id, week)) is not None:
+                return None
+            session.add(WeeklyClaim(plan_id=plan_id, week=week, claimed_at=now))
+            session.flush()  # a racing replica's claim fails us here
+            run_id = booking_jobs.request_run(session, plan, weeks, now).id if weeks else None
+    except IntegrityError:
+        return None
+    if run_id is not None:
+        log.info("weekly booking of plan %s claimed: run %s", plan_id, run_id)
+        enqueue_booking(run_id)
+    return run_id
+
+
+def catch_up_weekly() -> int:
+    """Claim every weekly booking that fell due but was never claimed (the scheduler was
+    down, or a leader died between firing and claiming); the new leader runs this first."""
+    rt = runtime.current()
+    with rt.sessions() as session:
+        ids = list(session.scalars(select(Plan.id).where(Plan.active.is_(True))))
+    now = rt.clock()
+    return sum(claim_weekly(plan_id, now) is not None for plan_id in ids)
+
+
+def resume_stalled_bookings(older_than_seconds: float = 300.0) -> int:
+    """Queue again the booking runs still waiting long after they were due (a process died
+    between recording a run and queueing it, or a broker lost a retry's delayed message);
+    coalesced with any message still queued. Runs in progress are left to the broker."""
+    rt = runtime.current()
+    cutoff = rt.clock() - timedelta(seconds=older_than_seconds)
+    with rt.sessions() as session:
+        ids = [
+            r.id
+            for r in booking_jobs.unfinished(session)
+            if (r.state == BookingJobState.QUEUED and r.requested_at < cutoff)
+            or (
+                r.state == BookingJobState.RETRYING
+                and r.next_attempt_at is not None
+                and r.next_attempt_at < cutoff
+            )
+        ]
+    return sum(enqueue_booking(run_id) for run_id in ids)
+
+
+def queued(func: str) -> bool:
+    """Hand the task function `func` to the dispatcher (the scaled scheduler's jobs use this,
+    so their work runs on workers rather than in the scheduler process)."""
+    return runtime.current().dispatcher.submit(f"job:{func}", Job(func))
 
 
 # --- sync -----------------------------------------------------------------------------------
@@ -341,7 +441,7 @@ def deliver_notifications() -> int:
 
 def enqueue_delivery() -> bool:
     """Deliver soon, off the caller's thread (a failed delivery never blocks a decision)."""
-    return runtime.current().dispatcher.submit("deliver", deliver_notifications)
+    return runtime.current().dispatcher.submit("deliver", Job("app.tasks:deliver_notifications"))
 
 
 def resolve_open_conflicts() -> int:
@@ -378,33 +478,9 @@ def enqueue_sync(
     """
     rt = runtime.current()
     key = f"sync:{calendar_id}:{int(recreate_watch)}:{int(full)}" + (":echo" if echo else "")
-    asked = rt.clock()
-
-    def run() -> None:
-        if echo and _synced_since(calendar_id, asked):
-            return
-        try:
-            sync_calendar(calendar_id, recreate_watch=recreate_watch, full=full)
-        except TransientError as error:
-            delay = RETRY.delay(error, attempt)
-            if delay is not None:
-                log.info("sync of calendar %s: %s; retry in %.0fs", calendar_id, error, delay)
-                rt.dispatcher.submit(
-                    f"{key}:retry",
-                    lambda: _retry_sync(calendar_id, recreate_watch, full, attempt + 1),
-                    delay=delay,
-                )
-                return
-            # Retries are spent: show it on the account; the next poll or push tries again.
-            with transaction(rt.sessions) as session:
-                calendar = session.get(Calendar, calendar_id)
-                account = session.get(Account, calendar.account_id) if calendar else None
-                if account is not None and account.status == AccountStatus.OK:
-                    account.status = AccountStatus.ERROR
-                    account.status_detail = f"sync failed: {_why(error)}"
-            raise
-
-    return rt.dispatcher.submit(key, run, delay=delay)
+    asked = rt.clock().isoformat() if echo else None
+    job = Job("app.tasks:sync_job", (calendar_id, recreate_watch, full, attempt, asked))
+    return rt.dispatcher.submit(key, job, delay=delay)
 
 
 def _synced_since(calendar_id: int, moment: datetime) -> bool:
@@ -419,8 +495,56 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _retry_sync(calendar_id: int, recreate_watch: bool, full: bool, attempt: int) -> None:
+def sync_job(
+    calendar_id: int,
+    recreate_watch: bool,
+    full: bool,
+    attempt: int,
+    echo_asked: str | None = None,
+) -> None:
+    """A queued sync: on a transient provider failure, queue the retry the policy allows
+    (a countdown, never a sleep); once retries are spent, show it on the account.
+
+    `echo_asked` (ISO time): this sync was asked for by the echo of our own write; skip it
+    when another sync ran since."""
+    rt = runtime.current()
+    if echo_asked is not None and _synced_since(calendar_id, datetime.fromisoformat(echo_asked)):
+        return
+    try:
+        sync_calendar(calendar_id, recreate_watch=recreate_watch, full=full)
+    except TransientError as error:
+        delay = RETRY.delay(error, attempt)
+        if delay is not None:
+            log.info("sync of calendar %s: %s; retry in %.0fs", calendar_id, error, delay)
+            key = f"sync:{calendar_id}:{int(recreate_watch)}:{int(full)}:retry"
+            job = Job("app.tasks:retry_sync", (calendar_id, recreate_watch, full, attempt + 1))
+            rt.dispatcher.submit(key, job, delay=delay)
+            return
+        # Retries are spent: show it on the account; the next poll or push tries again.
+        with transaction(rt.sessions) as session:
+            calendar = session.get(Calendar, calendar_id)
+            account = session.get(Account, calendar.account_id) if calendar else None
+            if account is not None and account.status == AccountStatus.OK:
+                account.status = AccountStatus.ERROR
+                account.status_detail = f"sync failed: {_why(error)}"
+        raise
+
+
+def retry_sync(calendar_id: int, recreate_watch: bool, full: bool, attempt: int) -> None:
+    """A retry's turn came: queue the sync again (coalesced with any hint meanwhile)."""
     enqueue_sync(calendar_id, recreate_watch=recreate_watch, full=full, attempt=attempt)
+
+
+def enqueue_baseline(user_id: int) -> bool:
+    """Compute a person's baseline off the caller's thread."""
+    job = Job("app.tasks:compute_baseline", (user_id,))
+    return runtime.current().dispatcher.submit(f"baseline:{user_id}", job)
+
+
+def enqueue_user_bookings(user_id: int) -> bool:
+    """Book every active plan of a person off the caller's thread."""
+    job = Job("app.tasks:book_user_plans", (user_id,))
+    return runtime.current().dispatcher.submit(f"book-user:{user_id}", job)
 
 
 def poll_demo_calendars() -> int:

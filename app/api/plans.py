@@ -26,7 +26,7 @@ from app.deps import CurrentUser, RuntimeDep, SchedulerDep, SessionDep
 from app.domain.plan import PlanSpec
 from app.domain.time import IsoWeek
 from app.runtime import Runtime
-from app.scheduler import BookingScheduler, next_weekly_run
+from app.scheduler import PlanSchedule, next_weekly_run
 from app.services import booking_jobs
 from app.services import plans as plan_service
 from app.services.booking import booking_obstacle, horizon_weeks, preview_week
@@ -67,7 +67,7 @@ def _out(plan: Plan, user: User, runtime: Runtime) -> PlanOut:
     )
 
 
-def _reschedule(scheduler: BookingScheduler | None, plan_id: int) -> None:
+def _reschedule(scheduler: PlanSchedule | None, plan_id: int) -> None:
     # Runs as a background task, i.e. after the request's transaction has committed.
     if scheduler is not None:
         scheduler.plan_changed(plan_id)

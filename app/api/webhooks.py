@@ -14,7 +14,7 @@ from fastapi import APIRouter, BackgroundTasks, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from app import jsonbounds, tasks
+from app import jsonbounds, metrics, tasks
 from app.db.session import transaction
 from app.deps import RuntimeDep
 from app.runtime import Runtime
@@ -38,8 +38,9 @@ _ANSWERS: dict[int | str, dict[str, Any]] = {
 _INLINE_BODY = 16 * 1024
 
 
-def _rejected(reason: str, code: int) -> Response:
+def _rejected(reason: str, code: int, kind: str) -> Response:
     # The same error shape as the rest of the API (providers ignore the body).
+    metrics.WEBHOOK_REJECTIONS.labels(kind).inc()
     return JSONResponse({"detail": reason}, status_code=code)
 
 
@@ -51,7 +52,7 @@ async def notification(
     """A push from a provider: a hint to sync, never trusted as data."""
     entry = runtime.providers.entry(provider)
     if entry is None or entry.push is None:
-        return _rejected("unknown provider", status.HTTP_404_NOT_FOUND)
+        return _rejected("unknown provider", status.HTTP_404_NOT_FOUND, "unknown_provider")
     parsed_request = PushRequest(
         headers={k.lower(): v for k, v in request.headers.items()},
         query=dict(request.query_params),
@@ -63,7 +64,7 @@ async def notification(
         else:
             parsed = await run_in_threadpool(_parse, entry.push, parsed_request)
     except (PushMalformed, jsonbounds.JsonRejectedError) as error:
-        return _rejected(str(error), status.HTTP_400_BAD_REQUEST)
+        return _rejected(str(error), status.HTTP_400_BAD_REQUEST, "malformed")
     if parsed.reply is not None:
         return PlainTextResponse(parsed.reply, status_code=status.HTTP_200_OK)
     channels = runtime.push_channels
@@ -72,7 +73,7 @@ async def notification(
         if wanted is None:
             wanted = await run_in_threadpool(_verify, runtime, provider, parsed.notices)
     except push.WebhookRejectedError as error:
-        return _rejected(str(error), error.status)
+        return _rejected(str(error), error.status, f"unverified_{error.status}")
     for item in wanted:
         plain = not (item.recreate_watch or item.full)
         if channels is None or not plain:

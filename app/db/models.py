@@ -459,3 +459,16 @@ class BookingJob(Base):
     requested_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
     finished_at: Mapped[datetime | None]
+
+
+class WeeklyClaim(Base):
+    """The weekly booking of one plan for one week was started (exactly once, whichever
+    scheduler replica fired it, and however often its job fired)."""
+
+    __tablename__ = "weekly_claims"
+
+    plan_id: Mapped[int] = mapped_column(
+        ForeignKey("plans.id", ondelete="CASCADE"), primary_key=True
+    )
+    week: Mapped[str] = mapped_column(String(8), primary_key=True)  # ISO week, e.g. 2027-W03
+    claimed_at: Mapped[datetime] = mapped_column(default=utc_now)

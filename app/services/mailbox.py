@@ -13,7 +13,7 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 
-from app.dispatch import InProcessDispatcher
+from app.dispatch import Dispatcher
 from app.services.senders import EmailSender
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def send(
     mailbox: DevMailbox | None,
     email: EmailSender,
     smtp_configured: bool,
-    dispatcher: InProcessDispatcher,
+    dispatcher: Dispatcher,
 ) -> None:
     """Put `mail` in the dev mailbox (if any) and hand it to SMTP in the background."""
     if mailbox is not None:

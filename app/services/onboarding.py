@@ -114,6 +114,6 @@ def after_connect(runtime: Runtime, account_id: int) -> None:
     for calendar_id in ids:
         tasks.enqueue_sync(calendar_id, recreate_watch=True)
     # The baseline (last four weeks) is read live from the calendars.
-    runtime.dispatcher.submit(f"baseline:{user_id}", lambda: tasks.compute_baseline(user_id))
+    tasks.enqueue_baseline(user_id)
     # Plans saved before a calendar was connected can be booked now.
-    runtime.dispatcher.submit(f"book-user:{user_id}", lambda: tasks.book_user_plans(user_id))
+    tasks.enqueue_user_bookings(user_id)

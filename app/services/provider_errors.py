@@ -14,6 +14,7 @@ from typing import Any, cast
 
 from sqlalchemy.orm import Session
 
+from app import metrics
 from app.db.models import Account, AccountStatus
 from app.services.connections import ConnectorProvider, mark_needs_reauth
 from connectors.base import CalendarConnector
@@ -38,9 +39,10 @@ def account_of(error: BaseException) -> int | None:
 class _Tagged:
     """A connector whose errors name the account they came from."""
 
-    def __init__(self, inner: CalendarConnector, account_id: int) -> None:
+    def __init__(self, inner: CalendarConnector, account_id: int, provider: str = "") -> None:
         self._inner = inner
         self._account_id = account_id
+        self._provider = provider
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._inner, name)
@@ -50,10 +52,13 @@ class _Tagged:
         @functools.wraps(value)
         def call(*args: Any, **kwargs: Any) -> Any:
             try:
-                return value(*args, **kwargs)
+                result = value(*args, **kwargs)
             except ConnectorError as error:
                 _tag(error, self._account_id)
+                metrics.PROVIDER_CALLS.labels(self._provider, type(error).__name__).inc()
                 raise
+            metrics.PROVIDER_CALLS.labels(self._provider, "ok").inc()
+            return result
 
         return call
 
@@ -72,7 +77,7 @@ def tagged(provider: ConnectorProvider) -> ConnectorProvider:
         except ConnectorError as error:
             _tag(error, account.id)
             raise
-        return cast(CalendarConnector, _Tagged(inner, account.id))
+        return cast(CalendarConnector, _Tagged(inner, account.id, account.provider))
 
     return provide
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app import metrics
 from app.db.models import (
     Account,
     Block,
@@ -147,6 +148,7 @@ class Resolver:
             outcome = "skipped"  # dry run
         if outcome == "failed":
             verdict = fallback_flag(verdict, str(detail.get("error", "the provider refused")))
+        metrics.DECISIONS.labels(verdict.action).inc()
         decision = Decision(
             conflict_id=conflict.id,
             action=verdict.action,

@@ -71,8 +71,9 @@ class CrashWorld:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def setup(self) -> CrashWorld:
-        self.db_url = f"sqlite:///{self.folder / 'growthguard.db'}"
-        upgrade(self.db_url)
+        if not self.db_url:  # scaled-mode tests bring a PostgreSQL database
+            self.db_url = f"sqlite:///{self.folder / 'growthguard.db'}"
+            upgrade(self.db_url)
         self.fake.add_account(USER, workspace=True, time_zone="Europe/Berlin")
         credentials = json.dumps(self.fake.mint_credentials(USER)).encode()
         engine = make_engine(self.db_url)
@@ -134,6 +135,16 @@ class CrashWorld:
         if process.returncode not in (0, -signal.SIGKILL):
             raise AssertionError(f"worker {job} failed ({process.returncode}): {err.decode()}")
         return process.returncode, killed
+
+    def arm_kill(self, pid: int, at: int, phase: str = "after") -> None:
+        """SIGKILL process `pid` at its `at`th Calendar API call from now (1-based)."""
+        with self._lock:
+            self._calls = 0
+            self._kill = {"pid": pid, "at": at, "phase": phase, "done": False}
+
+    def kill_done(self) -> bool:
+        with self._lock:
+            return bool(self._kill.get("done"))
 
     def _hook(self, request: Recorded, phase: str) -> None:
         with self._lock:

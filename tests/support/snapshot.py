@@ -27,16 +27,14 @@ class Rows:
 
     @classmethod
     def read(cls, engine: Engine) -> Rows:
+        """Rows in primary-key order: PostgreSQL returns updated rows in another order."""
+        tables = []
         with engine.connect() as connection:
-            return cls(
-                tuple(
-                    (
-                        table,
-                        tuple(dict(row) for row in connection.execute(table.select()).mappings()),
-                    )
-                    for table in Base.metadata.sorted_tables
-                )
-            )
+            for table in Base.metadata.sorted_tables:
+                ordered = table.select().order_by(*table.primary_key.columns)
+                rows = connection.execute(ordered).mappings()
+                tables.append((table, tuple(dict(row) for row in rows)))
+        return cls(tuple(tables))
 
     def count(self) -> int:
         return sum(len(rows) for _, rows in self.tables)

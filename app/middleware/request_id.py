@@ -1,0 +1,39 @@
+"""A request id for every request: log records written while serving it carry it (JSON logs),
+and the response says it (`X-Request-ID`), so a person's report can be matched to the logs."""
+
+from __future__ import annotations
+
+import uuid
+
+import re2
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.logsetup import REQUEST_ID
+
+# A proxy's id is kept when it is short and plain; anything else is replaced.
+_SAFE = re2.compile(r"[A-Za-z0-9._-]{8,64}")
+
+
+class RequestIdMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if _SAFE.fullmatch(given) else uuid.uuid4().hex
+        token = REQUEST_ID.set(request_id)
+
+        async def tag(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tag)
+        finally:
+            REQUEST_ID.reset(token)
