@@ -225,6 +225,8 @@ class BookingScheduler:
             "quarterly-reviews": ("app.tasks:send_quarterly_reviews", 6 * 3600),
             # Old push receipts and cached events of long-past weeks (app.services.retention).
             "prune-old-rows": ("app.tasks:prune_old_rows", DAY),
+            # Growth blocks that ended: "what did you do?" in the in-app list, once per block.
+            "ask-growth-log": ("app.tasks:ask_growth_log", 15 * 60),
         }
         if demo_poll_seconds is not None:
             every["poll-demo-calendars"] = ("app.tasks:poll_demo_calendars", demo_poll_seconds)
@@ -232,8 +234,13 @@ class BookingScheduler:
             self._scheduler.remove_job("poll-demo-calendars")
         if push_enabled:
             every["renew-watches"] = ("app.tasks:renew_watches", 3600)
-        elif self._scheduler.get_job("renew-watches") is not None:
-            self._scheduler.remove_job("renew-watches")
+            # Calendars that cannot push (CalDAV) or whose channel lapsed: polled as often as
+            # without push, while the full poll above is only the daily safety net.
+            every["poll-unwatched-calendars"] = ("app.tasks:poll_unwatched_calendars", poll_seconds)
+        else:
+            for jid in ("renew-watches", "poll-unwatched-calendars"):
+                if self._scheduler.get_job(jid) is not None:
+                    self._scheduler.remove_job(jid)
         for jid, (func, seconds) in every.items():
             target, args = (QUEUED_JOB, [func]) if via_queue else (func, [])
             self._scheduler.add_job(

@@ -18,6 +18,7 @@ from app import runtime
 from app.db.models import (
     Account,
     AccountStatus,
+    Block,
     BookingJob,
     BookingJobState,
     Calendar,
@@ -581,6 +582,53 @@ def poll_calendars() -> int:
             )
         )
     return sum(enqueue_sync(calendar_id) for calendar_id in ids)
+
+
+def poll_unwatched_calendars() -> int:
+    """Queue a sync of every busy-source calendar without a live push channel.
+
+    With push on, `poll_calendars` runs only daily (a safety net); calendars that cannot push
+    (CalDAV) or whose channel lapsed would otherwise be read once a day.
+    """
+    rt = runtime.current()
+    now = rt.clock()
+    with rt.sessions() as session:
+        ids = list(
+            session.scalars(
+                select(Calendar.id)
+                .join(Account, Account.id == Calendar.account_id)
+                .where(
+                    Calendar.is_busy_source.is_(True),
+                    Calendar.gone_at.is_(None),
+                    Account.status == AccountStatus.OK,
+                    (Calendar.watch_expires_at.is_(None)) | (Calendar.watch_expires_at <= now),
+                )
+            )
+        )
+    return sum(enqueue_sync(calendar_id) for calendar_id in ids)
+
+
+def ask_growth_log() -> int:
+    """Ask each person about their growth blocks that just ended (once per block, in-app)."""
+    rt = runtime.current()
+    now = rt.clock()
+    secret = rt.settings.secret_key.get_secret_value()
+    with rt.sessions() as session:
+        user_ids = list(
+            session.scalars(
+                select(Plan.user_id)
+                .join(Block, Block.plan_id == Plan.id)
+                .where(Block.end <= now, Block.end > now - growth_log.ASK_WINDOW)
+                .distinct()
+            )
+        )
+    asked = 0
+    for user_id in user_ids:
+        with transaction(rt.sessions) as session:
+            user = session.get(User, user_id)
+            if user is not None:
+                asked += len(growth_log.ask(session, user, now, secret))
+    return asked
 
 
 def renew_watches() -> int:

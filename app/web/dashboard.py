@@ -189,10 +189,7 @@ def calendar_roles(
         )
         if calendar.is_target:
             page.session.commit()
-            user_id = page.user.id
-            runtime.dispatcher.submit(
-                f"book-user:{user_id}", lambda: tasks.book_user_plans(user_id)
-            )
+            tasks.enqueue_user_bookings(page.user.id)  # a worker's job in scaled mode
         return see_other("/dashboard/accounts?flash=Calendar+roles+saved")
 
     return form_action(request, runtime, session, csrf, act, _accounts)

@@ -108,3 +108,18 @@ def test_forms_answer_bad_input_with_the_field_not_a_500(
     # The "done" message rides to the next page in a one-time cookie (not in the address).
     assert "6 milestones added" in unquote(accepted.cookies[FLASH_COOKIE])
     assert "0 milestones added" in unquote(twice.cookies[FLASH_COOKIE])
+
+
+def test_the_sweep_asks_about_a_block_soon_after_it_ends_and_only_once(
+    runtime: Runtime, world: MemoryWorld, clock: FakeClock
+) -> None:
+    """No page needs to be opened: the scheduler's sweep puts the question in the list."""
+    clock.now = berlin(10, 18)
+    plan_id = setup_plan(runtime, world, goal_by="2027-06-30")
+    tasks.book_plan(plan_id, str(WEEK))
+    assert tasks.ask_growth_log() == 0  # nothing has ended yet
+
+    clock.now = berlin(11, 12)  # Monday's block ended at 11:00
+    assert tasks.ask_growth_log() == 1
+    assert tasks.ask_growth_log() == 0  # never twice for one block
+    assert prompt_url(runtime).startswith("/growth/blocks/")
