@@ -30,6 +30,7 @@ from app.domain.planner import Busy, plan_week
 from app.domain.time import IsoWeek
 from app.services import audit, links, notify, push_channels
 from app.services.connections import ConnectorProvider, mark_needs_reauth
+from app.services.growth import titles as growth_titles
 from app.services.plans import plan_working_hours, plan_zone, spec_of
 from app.services.policies import spec_for_plan
 from connectors.base import BlockSpec, BlockTag, Response
@@ -276,12 +277,14 @@ class Resolver:
         target = result.new_blocks[0]
         calendar = self.session.get_one(Calendar, block.calendar_id)
         account = self.session.get_one(Account, calendar.account_id)
+        # The moved block keeps naming the milestone due at its new time (growth titles).
+        title, description = growth_titles.label_for(self.session, plan, spec, target.start)
         spec_block = BlockSpec(
             tag=BlockTag(plan_id=str(plan.id), slot_key=block.slot_key),
-            title=spec.block_title(),
+            title=title,
             start=target.start,
             end=target.end,
-            description=f"Reserved growth time for: {spec.goal}\nMoved by GrowthGuard.",
+            description=f"{description}\nMoved by GrowthGuard.",
         )
         try:
             push_channels.expect_echo(calendar.id)
@@ -315,6 +318,7 @@ class Resolver:
             detail={"from": block.start.isoformat(), "to": target.start.isoformat()},
         )
         block.start, block.end = target.start, target.end
+        growth_titles.remember(self.session, plan, block.slot_key, title)
         notify.record(
             self.session,
             user.id,

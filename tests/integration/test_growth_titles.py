@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from app import tasks
 from app.db.growth_models import Milestone
-from app.db.models import AuditEntry, Plan, User
+from app.db.models import AuditEntry, Calendar, Plan, User
 from app.db.session import transaction
+from app.domain.policy import PolicySpec
 from app.runtime import Runtime
+from app.services import policies
 from app.services.growth import milestones
+from connectors.base import Event, SelfResponse
 from tests.conftest import FakeClock, MemoryWorld
 from tests.integration.test_booking import WEEK, berlin, count, provider_blocks, setup_plan
 
@@ -99,3 +102,43 @@ def test_blocks_already_over_keep_their_title(
         f"Growth: draft — toward: {GOAL}",
         f"Growth: draft v2 — toward: {GOAL}",
     ]
+
+
+@pytest.mark.usefixtures("sunday_evening")
+def test_a_block_moved_by_the_policy_keeps_naming_its_milestone(
+    runtime: Runtime, world: MemoryWorld
+) -> None:
+    plan_id = setup_plan(runtime, world)
+    add_milestones(runtime, plan_id, ("draft the proposal", date(2027, 2, 1)))
+    with transaction(runtime.sessions) as session:
+        plan = session.get_one(Plan, plan_id)
+        user = session.get_one(User, plan.user_id)
+        policies.set_policy(
+            session, user, plan.id, PolicySpec.model_validate({"default": "move_block"})
+        )
+    tasks.book_plan(plan_id, str(WEEK))
+    first = provider_blocks(world)[0]
+
+    store = world.store("me@corp.example")
+    store.put_event(
+        Event(
+            id=store.new_id(),
+            calendar_id="primary",
+            title="Roadmap review",
+            start=first.start,
+            end=first.start + timedelta(hours=1),
+            organizer_email="boss@corp.example",
+            self_response=SelfResponse.NEEDS_ACTION,
+            attendee_count=4,
+        )
+    )
+    with runtime.sessions() as session:
+        calendar_id = session.scalars(select(Calendar.id)).one()
+    tasks.sync_calendar(calendar_id)
+
+    moved = next(e for e in provider_blocks(world) if e.tag == first.tag)
+    assert moved.start != first.start  # the policy moved it
+    assert moved.title == f"Growth: draft the proposal — toward: {GOAL}"
+    # Booking again finds the title current: nothing to retitle.
+    tasks.book_plan(plan_id, str(WEEK))
+    assert count(runtime, AuditEntry, action="retitle_block") == 0
