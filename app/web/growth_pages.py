@@ -136,7 +136,7 @@ def _text(form: dict[str, Any], name: str, limit: int, required: bool = False) -
     if required and not value:
         raise InvalidInputError([(name, "write at least a few words")])
     if len(value) > limit:
-        raise InvalidInputError([(name, f"at most {limit} characters")])
+        raise InvalidInputError([(name, f"use at most {limit} characters")])
     return value
 
 
@@ -535,7 +535,7 @@ def rules_page(request: Request, runtime: RuntimeDep, session: SessionDep) -> Re
 def _lines(form: dict[str, Any], name: str) -> list[str]:
     items = [line.strip() for line in str(form.get(name, "")).splitlines() if line.strip()]
     if len(items) > 50 or any(len(item) > 320 for item in items):
-        raise InvalidInputError([(name, "at most 50 lines of 320 characters")])
+        raise InvalidInputError([(name, "use at most 50 lines, each at most 320 characters")])
     return items
 
 

@@ -222,7 +222,7 @@ def test_a_milestone_s_edit_problem_is_at_its_row(
     sent = {"csrf_token": csrf, "title": "x" * 201, "due": "2027-02-01", "done": "on"}
     answer = client.post(f"/dashboard/milestones/{second}", data=sent)
     assert answer.status_code == 422
-    found = assert_at_field(answer.text, f"milestone-{second}-title", "At most 200 characters.")
+    found = assert_at_field(answer.text, f"milestone-{second}-title", "Use at most 200 characters.")
     assert value_of(found[f"milestone-{second}-title"]) == "x" * 201
     assert value_of(found[f"milestone-{second}-due"]) == "2027-02-01"
     assert "checked" in found[f"milestone-{second}-done"].attrs
@@ -239,7 +239,7 @@ def test_the_link_page_s_problem_is_at_its_field(ended: TestClient, runtime: Run
     sent = {"t": token, "text": "x" * 301, "outcome": "2 notes"}
     answer = ended.post(urlsplit(url).path, data=sent)
     assert answer.status_code == 422
-    found = assert_at_field(answer.text, "log-text", "At most 300 characters.")
+    found = assert_at_field(answer.text, "log-text", "Use at most 300 characters.")
     assert value_of(found["log-text"]) == "x" * 301
     assert value_of(found["log-outcome"]) == "2 notes"
     assert "<details open>" in answer.text  # the outcome typed is in view
@@ -274,13 +274,15 @@ def test_a_counting_rule_s_problem_is_at_its_field(signed_in: tuple[TestClient, 
     sent = {"csrf_token": csrf, "keyword": "#learn", "organizers": organizers}
     answer = client.post("/dashboard/growth-rules", data={**sent, "title_words": "rfc\nreading"})
     assert answer.status_code == 422
-    found = assert_at_field(answer.text, "rule-organizers", "At most 50 lines of 320 characters.")
+    found = assert_at_field(
+        answer.text, "rule-organizers", "Use at most 50 lines, each at most 320 characters."
+    )
     assert value_of(found["rule-keyword"]) == "#learn"
     assert value_of(found["rule-organizers"]) == organizers
     assert value_of(found["rule-words"]) == "rfc\nreading"
     long_tag = client.post("/dashboard/growth-rules", data={**sent, "keyword": "#" * 51})
     assert long_tag.status_code == 422
-    assert_at_field(long_tag.text, "rule-keyword", "At most 50 characters.")
+    assert_at_field(long_tag.text, "rule-keyword", "Use at most 50 characters.")
 
 
 def test_a_review_answer_s_problem_is_at_its_field(signed_in: tuple[TestClient, str]) -> None:
@@ -288,7 +290,7 @@ def test_a_review_answer_s_problem_is_at_its_field(signed_in: tuple[TestClient, 
     sent = {"csrf_token": csrf, "quarter": "2026-Q4", "worked": "Mornings", "drained": "x" * 4001}
     answer = client.post("/dashboard/review/answers", data=sent)
     assert answer.status_code == 422
-    found = assert_at_field(answer.text, "answer-drained", "At most 4000 characters.")
+    found = assert_at_field(answer.text, "answer-drained", "Use at most 4000 characters.")
     assert value_of(found["answer-worked"]) == "Mornings"
     assert value_of(found["answer-drained"]) == "x" * 4001
     # Still the quarter the answers were written for, not the current one.
