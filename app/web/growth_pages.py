@@ -6,7 +6,8 @@ without signing in: the link is the key, and it is used once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 from urllib.parse import quote_plus
@@ -30,13 +31,102 @@ from app.services.growth import log as growth_log
 from app.services.growth import milestones as milestone_service
 from app.web import render, templates
 from app.web.context import Page, form_action, signed_in
+from app.web.fielderrors import NO_FIELDS, FormFields
 from app.web.forms import see_other
 from app.web.planning import first_plan
 
 router = APIRouter(include_in_schema=False)
 templates.env.filters.setdefault("tz", resolve_zone)  # "Europe/Berlin"|tz -> ZoneInfo
 TEXT_MAX, ANSWER_MAX = 300, 4000
+KEEP_MAX = 10_000  # what is shown again of one typed field (the limits above say the rest)
 Errors = list[tuple[str, str]] | None
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One form as the person sent it: which form on the page, its fields, what they typed."""
+
+    form: str = ""
+    fields: FormFields = NO_FIELDS
+    values: Mapping[str, str] = field(default_factory=dict)
+
+    def of(self, form: str | int) -> Mapping[str, str]:
+        """What was typed into `form` (nothing for the page's other forms)."""
+        return self.values if self.form and self.form == str(form) else {}
+
+
+NOTHING_SENT = Sent()
+View = Callable[[Page, Errors, int, Sent], Response]
+
+
+def _sent(form_key: str, fields: FormFields, form: Mapping[str, Any]) -> Sent:
+    values = {
+        name: value[:KEEP_MAX]
+        for name, value in form.items()
+        if isinstance(value, str) and name not in {"csrf_token", "t"}
+    }
+    return Sent(form_key, fields, values)
+
+
+def _shown(sent: Sent) -> dict[str, Any]:
+    """The template context of a form's errors: fields to show them at, values to keep."""
+    return {"fields": sent.fields, "typed": sent}
+
+
+# The forms' inputs, by page. Ids are unique on their page: one row's form names its row.
+def milestone_fields(key: str | int) -> FormFields:
+    """The fields of one milestone's form (`key`: its id, or "new" for the add form)."""
+    prefix = f"milestone-{key}"
+    return FormFields(
+        labels={f"{prefix}-title": "Milestone", f"{prefix}-due": "Due", f"{prefix}-done": "Done"},
+        paths={"title": f"{prefix}-title", "due": f"{prefix}-due"},
+    )
+
+
+def entry_fields(prefix: str) -> FormFields:
+    """The fields of a log entry's form (`prefix`: "entry-<id>", or "log" on a link's page)."""
+    return FormFields(
+        labels={
+            f"{prefix}-text": "What you did",
+            f"{prefix}-outcome": "Outcome",
+            f"{prefix}-milestone": "Milestone",
+            f"{prefix}-done": "Milestone done",
+        },
+        paths={
+            "text": f"{prefix}-text",
+            "outcome": f"{prefix}-outcome",
+            "milestone_id": f"{prefix}-milestone",
+        },
+    )
+
+
+RULE_FIELDS = FormFields(
+    labels={
+        "rule-keyword": "Tag in the title",
+        "rule-organizers": "Organizers",
+        "rule-words": "Title words",
+        "rule-calendars": "Calendars",
+    },
+    paths={
+        "keyword": "rule-keyword",
+        "organizers": "rule-organizers",
+        "title_words": "rule-words",
+        "calendars": "rule-calendars",
+    },
+)
+# The quarter rides in a hidden input: a bad one (an edited page) is the form's problem.
+ANSWER_FIELDS = FormFields(
+    labels={f"answer-{key}": question for key, question in review.PROMPTS},
+    paths={key: f"answer-{key}" for key, _ in review.PROMPTS},
+)
+GOAL_FIELDS = FormFields(
+    labels={"adjust-goal": "Goal", "adjust-by": "By", "adjust-target": "Weekly target"},
+    paths={
+        "goal": "adjust-goal",
+        "goal_by": "adjust-by",
+        "weekly_target_minutes": "adjust-target",
+    },
+)
 
 
 def _text(form: dict[str, Any], name: str, limit: int, required: bool = False) -> str:
@@ -46,7 +136,7 @@ def _text(form: dict[str, Any], name: str, limit: int, required: bool = False) -
     if required and not value:
         raise InvalidInputError([(name, "write at least a few words")])
     if len(value) > limit:
-        raise InvalidInputError([(name, f"at most {limit} characters")])
+        raise InvalidInputError([(name, f"use at most {limit} characters")])
     return value
 
 
@@ -60,12 +150,12 @@ def _date(form: dict[str, Any], name: str, required: bool = True) -> date | None
         raise InvalidInputError([(name, "give a date like 2027-03-01")]) from None
 
 
-def _int(form: dict[str, Any], name: str) -> int | None:
+def _int(form: dict[str, Any], name: str, problem: str = "choose one from the list") -> int | None:
     raw = str(form.get(name, "")).strip()
     if not raw:
         return None
     if not raw.isdigit() or len(raw) > 10:
-        raise InvalidInputError([(name, "choose one from the list")])
+        raise InvalidInputError([(name, problem)])
     return int(raw)
 
 
@@ -89,9 +179,13 @@ async def _post(
     runtime: RuntimeDep,
     session: SessionDep,
     act: Callable[[Page, dict[str, Any]], Response],
-    show: Callable[[Page, list[tuple[str, str]], int], Response],
+    show: View,
+    form_key: str = "",
+    fields: FormFields = NO_FIELDS,
 ) -> Response:
+    """Run a form's action; on a problem, show the page again with what was typed kept."""
     form = dict(await request.form())
+    sent = _sent(form_key, fields, form)
     return await run_in_threadpool(
         form_action,
         request,
@@ -99,7 +193,7 @@ async def _post(
         session,
         str(form.get("csrf_token", "")),
         lambda page: act(page, form),
-        show,
+        lambda page, errors, code: show(page, errors, code, sent),
     )
 
 
@@ -112,11 +206,13 @@ def _retitle(page: Page, plan: Plan) -> None:
 
 
 def _milestones(
-    page: Page, errors: list[tuple[str, str]] | None = None, code: int = 200
+    page: Page, errors: Errors = None, code: int = 200, sent: Sent = NOTHING_SENT
 ) -> Response:
     plan = first_plan(page)
     if plan is None:
-        return page.render("growth_milestones.html", "milestones", plan=None, errors=errors)
+        return page.render(
+            "growth_milestones.html", "milestones", code, plan=None, errors=errors, **_shown(sent)
+        )
     spec = plan_service.spec_of(plan)
     rows = milestone_service.list_for_plan(page.session, plan)
     proposal: list[Any] = []
@@ -137,6 +233,7 @@ def _milestones(
         proposal=proposal,
         proposal_problem=proposal_problem,
         errors=errors,
+        **_shown(sent),
     )
 
 
@@ -182,7 +279,7 @@ async def add_milestone(request: Request, runtime: RuntimeDep, session: SessionD
         _retitle(page, plan)
         return _back(form, "/dashboard/milestones", "Milestone added")
 
-    return await _post(request, runtime, session, act, _milestones)
+    return await _post(request, runtime, session, act, _milestones, "new", milestone_fields("new"))
 
 
 @router.post("/dashboard/milestones/{milestone_id}", response_class=HTMLResponse)
@@ -207,7 +304,8 @@ async def edit_milestone(
         _retitle(page, page.session.get_one(Plan, row.plan_id))
         return _back(form, "/dashboard/milestones", "Milestone saved")
 
-    return await _post(request, runtime, session, act, _milestones)
+    key = str(milestone_id)
+    return await _post(request, runtime, session, act, _milestones, key, milestone_fields(key))
 
 
 @router.post("/dashboard/milestones/{milestone_id}/delete", response_class=HTMLResponse)
@@ -225,7 +323,7 @@ async def remove_milestone(
 # --- the growth log -----------------------------------------------------------------------
 
 
-def _log(page: Page, errors: Errors = None, code: int = 200) -> Response:
+def _log(page: Page, errors: Errors = None, code: int = 200, sent: Sent = NOTHING_SENT) -> Response:
     secret = page.runtime.settings.secret_key.get_secret_value()
     growth_log.ask(page.session, page.user, page.runtime.clock(), secret)
     waiting = [
@@ -243,6 +341,7 @@ def _log(page: Page, errors: Errors = None, code: int = 200) -> Response:
         milestones=stones,
         zone=page.user.timezone,
         errors=errors,
+        **_shown(sent),
     )
 
 
@@ -268,7 +367,8 @@ async def edit_entry(
         growth_log.update(page.session, page.user, entry_id, _entry_from(form))
         return _back(form, "/dashboard/growth-log", "Entry saved")
 
-    return await _post(request, runtime, session, act, _log)
+    key = str(entry_id)
+    return await _post(request, runtime, session, act, _log, key, entry_fields(f"entry-{key}"))
 
 
 @router.post("/dashboard/growth-log/{entry_id}/delete", response_class=HTMLResponse)
@@ -295,6 +395,38 @@ def _link_page(
         return render(request, "problem.html", {"message": str(error), "user": None}, 410)
 
 
+LINK_FIELDS = entry_fields("log")
+
+
+def _link_form(
+    request: Request,
+    session: SessionDep,
+    found: tuple[Any, Any],
+    token: str,
+    errors: Errors = None,
+    sent: Sent = NOTHING_SENT,
+) -> HTMLResponse:
+    user, block = found
+    plan = session.get_one(Plan, block.plan_id)
+    return render(
+        request,
+        "growth_log_link.html",
+        {
+            "user": None,
+            "token": token,
+            "block": block,
+            "zone": user.timezone,
+            "goal": plan_service.spec_of(plan).goal,
+            "milestones": [
+                m for m in milestone_service.list_for_plan(session, plan) if m.done_on is None
+            ],
+            "errors": errors,
+            **_shown(sent),
+        },
+        422 if errors else 200,
+    )
+
+
 @router.get("/growth/blocks/{block_id}/log", response_class=HTMLResponse)
 def log_link_page(
     block_id: RowId, request: Request, session: SessionDep, runtime: RuntimeDep, t: str = ""
@@ -303,22 +435,7 @@ def log_link_page(
     found = _link_page(request, session, runtime, block_id, t[:2000])
     if isinstance(found, HTMLResponse):
         return found
-    user, block = found
-    plan = session.get_one(Plan, block.plan_id)
-    return render(
-        request,
-        "growth_log_link.html",
-        {
-            "user": None,
-            "token": t,
-            "block": block,
-            "zone": user.timezone,
-            "goal": plan_service.spec_of(plan).goal,
-            "milestones": [
-                m for m in milestone_service.list_for_plan(session, plan) if m.done_on is None
-            ],
-        },
-    )
+    return _link_form(request, session, found, t)
 
 
 @router.post("/growth/blocks/{block_id}/log", response_class=HTMLResponse)
@@ -340,14 +457,14 @@ async def log_link_submit(
                 session, runtime.settings.secret_key.get_secret_value(), token, runtime.clock()
             )
             growth_log.create(session, user, block.id, entry, runtime.clock())
-        except (InvalidInputError, links.LinkRejectedError) as error:
+        except InvalidInputError as error:
+            # The link stays good: the same page again, the problem at its field.
             session.rollback()
-            message = (
-                "; ".join(m for _, m in error.problems)
-                if isinstance(error, InvalidInputError)
-                else str(error)
-            )
-            return render(request, "problem.html", {"message": message, "user": None}, 422)
+            sent = _sent("link", LINK_FIELDS, form)
+            return _link_form(request, session, found, token, error.problems, sent)
+        except links.LinkRejectedError as error:
+            session.rollback()
+            return render(request, "problem.html", {"message": str(error), "user": None}, 422)
         return render(
             request,
             "choice.html",
@@ -360,7 +477,9 @@ async def log_link_submit(
 # --- what counts as growth ----------------------------------------------------------------
 
 
-def _rules(page: Page, errors: Errors = None, code: int = 200) -> Response:
+def _rules(
+    page: Page, errors: Errors = None, code: int = 200, sent: Sent = NOTHING_SENT
+) -> Response:
     rules = counting.rules_of(page.session, page.user)
     plan = first_plan(page)
     zone = plan_service.plan_zone(plan_service.spec_of(plan), page.user) if plan else None
@@ -398,7 +517,13 @@ def _rules(page: Page, errors: Errors = None, code: int = 200) -> Response:
                 }
             )
     return page.render(
-        "growth_rules.html", "growth-rules", code, rules=rules, events=events, errors=errors
+        "growth_rules.html",
+        "growth-rules",
+        code,
+        rules=rules,
+        events=events,
+        errors=errors,
+        **_shown(sent),
     )
 
 
@@ -410,7 +535,7 @@ def rules_page(request: Request, runtime: RuntimeDep, session: SessionDep) -> Re
 def _lines(form: dict[str, Any], name: str) -> list[str]:
     items = [line.strip() for line in str(form.get(name, "")).splitlines() if line.strip()]
     if len(items) > 50 or any(len(item) > 320 for item in items):
-        raise InvalidInputError([(name, "at most 50 lines of 320 characters")])
+        raise InvalidInputError([(name, "use at most 50 lines, each at most 320 characters")])
     return items
 
 
@@ -426,7 +551,7 @@ async def save_rules(request: Request, runtime: RuntimeDep, session: SessionDep)
         counting.set_rules(page.session, page.user, rules)
         return see_other("/dashboard/growth-rules?flash=Rules+saved")
 
-    return await _post(request, runtime, session, act, _rules)
+    return await _post(request, runtime, session, act, _rules, "rules", RULE_FIELDS)
 
 
 @router.post("/dashboard/calendars/{calendar_id}/growth-mark", response_class=HTMLResponse)
@@ -445,8 +570,9 @@ async def mark_event(
 # --- the quarterly review -----------------------------------------------------------------
 
 
-def _quarter(page: Page, plan: Plan) -> review.Quarter:
-    text = page.request.query_params.get("quarter")
+def _quarter(page: Page, plan: Plan, sent: Sent) -> review.Quarter:
+    # A form shown again stays on the quarter it was sent for.
+    text = sent.values.get("quarter") or page.request.query_params.get("quarter")
     if text:
         try:
             return review.Quarter.parse(text)
@@ -455,11 +581,15 @@ def _quarter(page: Page, plan: Plan) -> review.Quarter:
     return review.current_quarter(plan, page.user, page.runtime.clock())
 
 
-def _review(page: Page, errors: Errors = None, code: int = 200) -> Response:
+def _review(
+    page: Page, errors: Errors = None, code: int = 200, sent: Sent = NOTHING_SENT
+) -> Response:
     plan = first_plan(page)
     if plan is None:
-        return page.render("growth_review.html", "review", plan=None, errors=errors)
-    quarter = _quarter(page, plan)
+        return page.render(
+            "growth_review.html", "review", code, plan=None, errors=errors, **_shown(sent)
+        )
+    quarter = _quarter(page, plan, sent)
     found = review.build(page.session, page.user, plan, quarter, page.runtime.clock())
     previous = review.Quarter(*previous_quarter(quarter.year, quarter.number))
     return page.render(
@@ -475,6 +605,7 @@ def _review(page: Page, errors: Errors = None, code: int = 200) -> Response:
         sections=export.SECTIONS,
         milestones=milestone_service.list_for_plan(page.session, plan),
         errors=errors,
+        **_shown(sent),
     )
 
 
@@ -491,7 +622,7 @@ async def save_answers(request: Request, runtime: RuntimeDep, session: SessionDe
         review.save_answers(page.session, page.user, quarter, answers)
         return see_other(f"/dashboard/review?quarter={quarter}&flash=Answers+kept")
 
-    return await _post(request, runtime, session, act, _review)
+    return await _post(request, runtime, session, act, _review, "answers", ANSWER_FIELDS)
 
 
 @router.post("/dashboard/review/goal", response_class=HTMLResponse)
@@ -504,7 +635,7 @@ async def adjust_goal(request: Request, runtime: RuntimeDep, session: SessionDep
         document["goal"] = _text(form, "goal", 200, required=True)
         goal_by = _date(form, "goal_by", required=False)
         document["goal_by"] = goal_by.isoformat() if goal_by else None
-        target = _int(form, "weekly_target_minutes")
+        target = _int(form, "weekly_target_minutes", "enter a whole number of minutes")
         if target is not None:
             document["weekly_target_minutes"] = target
         spec = plan_service.parse_spec(document)
@@ -513,4 +644,4 @@ async def adjust_goal(request: Request, runtime: RuntimeDep, session: SessionDep
         quarter = str(form.get("quarter", ""))[:10]
         return see_other(f"/dashboard/review?quarter={quote_plus(quarter)}&flash=Goal+saved")
 
-    return await _post(request, runtime, session, act, _review)
+    return await _post(request, runtime, session, act, _review, "goal", GOAL_FIELDS)

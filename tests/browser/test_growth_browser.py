@@ -54,6 +54,7 @@ PAGES = [
     "growth-logged",
     "growth-log",
     "growth-rules",
+    "growth-rules-error",
     "growth-week",
     "growth-review",
 ]
@@ -209,6 +210,20 @@ class TestGrowthJourney:
         page.goto("/dashboard/growth-rules")
         expect(page.get_by_role("heading", level=1)).to_have_text("What counts as growth")
         journey.record("growth-rules")
+
+        # Too many organizers: the problem is next to the box, and the list typed is kept.
+        organizers = "\n".join(f"coach{n}@corp.example" for n in range(51))
+        page.get_by_label("Tag in the title").fill("#learn")
+        page.get_by_label("Organizers").fill(organizers)
+        page.get_by_role("button", name="Save rules").click()
+        box = page.get_by_label("Organizers")
+        expect(box).to_have_attribute("aria-invalid", "true")
+        expect(box).to_have_accessible_description(
+            "Use at most 50 lines, each at most 320 characters."
+        )
+        expect(box).to_have_value(organizers)
+        expect(page.get_by_label("Tag in the title")).to_have_value("#learn")
+        journey.record("growth-rules-error")
 
     def test_an_event_is_marked_as_growth_from_the_week_view(self, journey: Journey) -> None:
         page, fake = journey.page, journey.site.fake
