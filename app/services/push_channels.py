@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, event, inspect, or_, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.models import Calendar
@@ -36,6 +37,7 @@ STORM = 3  # hints joining one sync that make the next window wider
 # notification per write in that window is taken for the echo: its sync is deferred, so the
 # next real change's sync (at once, as always) covers it, or it runs on its own this late.
 ECHO_WINDOW = 10.0
+FLUSH_WAIT_MS = 200  # how long writing message numbers may wait for a calendar's row lock
 ECHO_DEFER = 30.0
 _caches: weakref.WeakSet[ChannelCache] = weakref.WeakSet()
 
@@ -191,17 +193,29 @@ class ChannelCache:
             rows = [{"channel": c, "number": n} for c, n in sorted(waiting.items())]
             try:
                 with self._sessions() as session:
-                    session.connection().execute(statement, rows)
+                    connection = session.connection()
+                    if connection.dialect.name == "postgresql":
+                        # A sync holds its calendar's row for as long as the provider takes;
+                        # the numbers are no reason to wait for it: write them next time.
+                        connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{FLUSH_WAIT_MS}ms'")
+                    connection.execute(statement, rows)
                     session.commit()
-            except BaseException:
+            except BaseException as error:
                 with self._lock:  # try again next time; newer numbers win
                     for channel, number in waiting.items():
                         if number > self._dirty.get(channel, -1):
                             self._dirty[channel] = number
+                if isinstance(error, OperationalError) and _lock_not_available(error):
+                    return 0
                 raise
             return len(rows)
         finally:
             self._flushing.release()
+
+
+def _lock_not_available(error: OperationalError) -> bool:
+    # PostgreSQL's SQLSTATE for lock_timeout expiring (psycopg's LockNotAvailable)
+    return getattr(error.orig, "sqlstate", None) == "55P03"
 
 
 def expect_echo(calendar_id: int) -> None:

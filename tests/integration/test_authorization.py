@@ -73,6 +73,8 @@ Route = tuple[str, str]  # (METHOD, path template)
 # The only routes that answer without credentials, each with the reason it is safe.
 PUBLIC: dict[Route, str] = {
     ("GET", "/healthz"): "liveness probe, no data",
+    ("GET", "/metrics"): "operator metrics: GG_METRICS_TOKEN or a loopback client, else 403; "
+    "counts only, nobody's data",
     ("GET", "/readyz"): "readiness probe, no data",
     ("GET", "/openapi.json"): "the API schema",
     ("GET", "/docs"): "Swagger UI (its files come from this server)",

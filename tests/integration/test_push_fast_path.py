@@ -296,3 +296,25 @@ def test_a_deferred_echo_sync_is_skipped_when_a_sync_ran_since(
         session.get_one(Calendar, calendar_id).last_synced_at = asked + timedelta(seconds=1)
     assert tasks._synced_since(calendar_id, asked) is True
     assert tasks._synced_since(calendar_id, asked + timedelta(seconds=2)) is False
+
+
+def test_writing_numbers_does_not_wait_for_a_running_sync(
+    client: TestClient, app_runtime: Runtime, calendar_id: int, db_url: str
+) -> None:
+    """A sync holds its calendar's row while the provider answers; the write-back of message
+    numbers gives up at once and writes them next time, instead of holding a web thread."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("row locks are PostgreSQL's; SQLite has one writer for the whole file")
+    for number in (7, 8):  # 7 loads the channel (stored then), 8 is taken in memory
+        client.post("/webhooks/google", headers=headers(number))
+    channels = app_runtime.push_channels
+    assert channels is not None
+    with app_runtime.engine.connect() as sync_connection:  # a sync holding the row
+        sync_connection.execute(
+            select(Calendar.id).where(Calendar.id == calendar_id).with_for_update()
+        )
+        assert channels.flush() == 0
+        sync_connection.rollback()
+    assert stored_number(app_runtime, calendar_id) == 7
+    assert channels.flush() == 1  # kept, and written once the row is free
+    assert stored_number(app_runtime, calendar_id) == 8
