@@ -157,11 +157,6 @@ class TestMemoryConnector(ConnectorContract):
 # --- memory-only behaviour ------------------------------------------------------------------
 
 
-def test_provider_side_satisfies_protocol(store: MemoryStore) -> None:
-    side: ProviderSide = MemoryProviderSide(store)  # also checked by mypy if run on tests
-    assert side is not None
-
-
 def test_fail_next_before_effect_then_recovers(store: MemoryStore) -> None:
     connector = MemoryConnector(store)
     store.fail_next("create_block", TransientError("boom"), skip=1)

@@ -159,8 +159,3 @@ class TestMicrosoftConnector(ConnectorContract):
     @pytest.fixture
     def provider_side(self, fake: FakeGraphServer, account: Account) -> ProviderSide:
         return GraphProviderSide(fake, account.email)
-
-
-def test_provider_side_satisfies_protocol(fake: FakeGraphServer) -> None:
-    side: ProviderSide = GraphProviderSide(fake, "nobody@contoso.example")
-    assert side is not None
