@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -175,6 +175,23 @@ class Journey:
     page_errors: list[str] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
     in_flight: set[Any] = field(default_factory=set)  # the tab's unfinished requests
+    done: list[str] = field(default_factory=list)  # the steps this tab has been through
+
+    def reach(self, steps: Sequence[tuple[str, Callable[[Journey], None]]], upto: str) -> None:
+        """Go through `steps` in order up to and including `upto`, skipping those done.
+
+        So each test runs alone (`-k keep_meeting` walks the earlier steps first) and, in a
+        full run, every step runs once, in the test named after it.
+        """
+        names = [name for name, _ in steps]
+        if upto not in names:
+            raise KeyError(f"no step {upto!r} (steps: {names})")
+        for name, step in steps:
+            if name not in self.done:
+                step(self)
+                self.done.append(name)
+            if name == upto:
+                return
 
     def settle(self, debounce_ms: int = 500, timeout_s: float = 10.0) -> None:
         """Let the page's scripts finish: past any debounce timer, then no request in flight."""
