@@ -12,10 +12,10 @@ from pydantic import BaseModel
 from app.api.params import RowId
 from app.db.models import Conflict, Decision
 from app.deps import CurrentUser, RuntimeDep, SessionDep
+from app.html import render
 from app.services import choices, links
 from app.services import conflicts as conflict_service
 from app.services.resolve import Resolver
-from app.web import render
 
 router = APIRouter(tags=["conflicts"])
 

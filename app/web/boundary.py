@@ -15,13 +15,13 @@ from app.deps import RuntimeDep, SessionDep
 from app.domain.decide import Invite
 from app.domain.intervals import Interval
 from app.domain.policy import DEFAULT_PRESET, PRESETS, PolicySpec
+from app.html.fielderrors import FormFields, plain
+from app.html.forms import see_other
+from app.html.words import ACTION_LABELS
 from app.services import policies as policy_service
 from app.services.errors import InvalidInputError, MalformedRequestError
 from app.web.context import Page, form_action, signed_in
-from app.web.fielderrors import FormFields, plain
-from app.web.forms import see_other
 from app.web.planning import first_plan, page_zone
-from app.web.words import ACTION_LABELS
 
 router = APIRouter(include_in_schema=False)
 

@@ -22,16 +22,16 @@ from app.deps import RuntimeDep, SessionDep
 from app.domain.growth_rules import GrowthRules, rule_matched
 from app.domain.ledger import previous_quarter
 from app.domain.time import IsoWeek, resolve_zone
+from app.html import render, templates
+from app.html.fielderrors import NO_FIELDS, FormFields
+from app.html.forms import see_other
 from app.services import links
 from app.services import plans as plan_service
 from app.services.errors import InvalidInputError
 from app.services.growth import counting, export, review, titles
 from app.services.growth import log as growth_log
 from app.services.growth import milestones as milestone_service
-from app.web import render, templates
 from app.web.context import Page, form_action, signed_in
-from app.web.fielderrors import NO_FIELDS, FormFields
-from app.web.forms import see_other
 from app.web.planning import first_plan
 
 router = APIRouter(include_in_schema=False)

@@ -17,14 +17,14 @@ from app.demo import service as demo_service
 from app.deps import RuntimeDep, SessionDep
 from app.domain.plan import PlanSpec
 from app.domain.time import WEEKDAYS, IsoWeek, TimeRange, resolve_zone
+from app.html.fielderrors import FormErrors, FormFields
+from app.html.forms import see_other
 from app.services import booking, choices, onboarding
 from app.services import plans as plan_service
 from app.services import week as week_service
 from app.services.errors import MalformedRequestError
 from app.services.resolve import Resolver
 from app.web.context import Page, form_action, signed_in
-from app.web.fielderrors import FormErrors, FormFields
-from app.web.forms import see_other
 from connectors.errors import ConnectorError
 
 router = APIRouter(include_in_schema=False)
