@@ -82,7 +82,7 @@ def throttled() -> Iterator[None]:
 
 
 def _cookie_csrf_ok(request: Request, runtime: Runtime, cookie: str) -> bool:
-    # The dashboard's synchronizer token, bound to the session cookie (app/web/forms.py).
+    # The dashboard's synchronizer token, bound to the session cookie (app/html/forms.py).
     token = request.headers.get(CSRF_HEADER, "")
     key = runtime.settings.secret_key.get_secret_value()
     return bool(token) and verify_signature(f"csrf:{cookie}", token, key)

@@ -7,9 +7,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.db.session import transaction
 from app.deps import SESSION_COOKIE, RuntimeDep, signed_in_user_id
+from app.html import render
+from app.html.forms import BROWSER_COOKIE, cookie_flags, csrf_ok
 from app.services import accounts, onboarding, websessions
-from app.web import render
-from app.web.forms import BROWSER_COOKIE, cookie_flags, csrf_ok
 
 router = APIRouter(tags=["auth"])
 

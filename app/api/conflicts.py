@@ -8,14 +8,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
-from sqlalchemy import select
 
 from app.api.params import RowId
 from app.db.models import Conflict, Decision
 from app.deps import CurrentUser, RuntimeDep, SessionDep
+from app.html import render
 from app.services import choices, links
+from app.services import conflicts as conflict_service
 from app.services.resolve import Resolver
-from app.web import render
 
 router = APIRouter(tags=["conflicts"])
 
@@ -63,12 +63,7 @@ def _out(conflict: Conflict, decision: Decision | None) -> ConflictOut:
 @router.get("/conflicts", response_model=list[ConflictOut])
 def list_conflicts(user: CurrentUser, session: SessionDep) -> list[ConflictOut]:
     """Conflicts, newest first, each with what was decided and why."""
-    rows = session.execute(
-        select(Conflict, Decision)
-        .outerjoin(Decision, Decision.conflict_id == Conflict.id)
-        .where(Conflict.user_id == user.id)
-        .order_by(Conflict.id.desc())
-    ).all()
+    rows = conflict_service.with_decisions(session, user)
     return [_out(conflict, decision) for conflict, decision in rows]
 
 

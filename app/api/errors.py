@@ -18,6 +18,9 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.db.session import DatabaseBusyError
+from app.html import render
+from app.html.errorpage import accepts_html
+from app.html.fielderrors import FormErrors
 from app.services.booking import BookingBlockedError
 from app.services.errors import (
     ConflictError,
@@ -26,9 +29,6 @@ from app.services.errors import (
     NotFoundError,
 )
 from app.services.provider_errors import describe
-from app.web import render
-from app.web.errorpage import accepts_html
-from app.web.fielderrors import FormErrors
 from connectors.errors import ConnectorError
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Query, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
-from sqlalchemy import select
 
 from app import tasks
 from app.api.params import RowId
@@ -21,7 +20,7 @@ from app.api.schemas import (
     Slot,
     run_out,
 )
-from app.db.models import Block, Plan, User
+from app.db.models import Plan, User
 from app.deps import CurrentUser, RuntimeDep, SchedulerDep, SessionDep
 from app.domain.plan import PlanSpec
 from app.domain.time import IsoWeek
@@ -250,13 +249,9 @@ def list_blocks(
     week: Annotated[str | None, Query(description="ISO week, e.g. 2027-W03")] = None,
 ) -> list[BlockOut]:
     """The user's growth blocks, optionally for one plan and/or week."""
-    query = select(Block).join(Plan, Plan.id == Block.plan_id).where(Plan.user_id == user.id)
-    if plan_id is not None:
-        query = query.where(Block.plan_id == plan_id)
-    if week is not None:
-        try:
-            query = query.where(Block.week == str(IsoWeek.parse(week)))
-        except ValueError as error:
-            raise InvalidInputError([("query.week", str(error))]) from None
-    rows = session.scalars(query.order_by(Block.start))
+    try:
+        iso_week = IsoWeek.parse(week) if week is not None else None
+    except ValueError as error:
+        raise InvalidInputError([("query.week", str(error))]) from None
+    rows = plan_service.list_blocks(session, user, plan_id, iso_week)
     return [BlockOut.model_validate(row) for row in rows]

@@ -7,18 +7,15 @@ from typing import Literal
 
 from fastapi import APIRouter
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import select
 
 from app.api.params import RowId
 from app.db.models import Policy
 from app.deps import CurrentUser, RuntimeDep, SessionDep
-from app.domain.decide import Context, Invite, decide
+from app.domain.decide import Invite
 from app.domain.intervals import Interval
-from app.domain.policy import DEFAULT_PRESET, PRESETS, PolicySpec
-from app.domain.time import resolve_zone
+from app.domain.policy import PRESETS, PolicySpec
 from app.services import plans as plan_service
 from app.services import policies as policy_service
-from app.services.resolve import user_domains
 
 router = APIRouter(tags=["policies"])
 
@@ -91,11 +88,10 @@ def list_policies(user: CurrentUser, session: SessionDep) -> list[PolicyOut]:
 def plan_policy(plan_id: RowId, user: CurrentUser, session: SessionDep) -> PolicyOut:
     """The plan's policy; a plan without one uses the balanced preset."""
     plan = plan_service.get_plan(session, user, plan_id)
-    row = session.scalars(select(Policy).where(Policy.plan_id == plan.id)).first()
-    if row is None:
-        default = DEFAULT_PRESET
-        return PolicyOut(id=None, plan_id=plan.id, name=default, policy=PRESETS[default])
-    return _out(row)
+    policy = policy_service.plan_policy(session, plan)
+    if policy.row is None:
+        return PolicyOut(id=None, plan_id=plan.id, name=policy.name, policy=policy.spec)
+    return _out(policy.row)
 
 
 @router.put("/plans/{plan_id}/policy", response_model=PolicyOut)
@@ -134,11 +130,6 @@ def explain(
 ) -> Explanation:
     """What this policy would do with a sample invite, and why. Nothing is written."""
     row = policy_service.get_policy(session, user, policy_id)
-    spec = PolicySpec.model_validate(row.document)
-    zone = resolve_zone(user.timezone)
-    if row.plan_id is not None:
-        plan = plan_service.get_plan(session, user, row.plan_id)
-        zone = plan_service.plan_zone(plan_service.spec_of(plan), user)
     invite = Invite(
         title=sample.title,
         start=sample.start,
@@ -151,14 +142,16 @@ def explain(
         calendar=sample.calendar,
         calendar_id=sample.calendar,
     )
-    context = Context(
-        now=runtime.clock(),
-        zone=zone,
-        user_domains=user_domains(session, user),
+    verdict = policy_service.explain(
+        session,
+        user,
+        PolicySpec.model_validate(row.document),
+        invite,
         block=Interval(sample.block_start or sample.start, sample.block_end or sample.end),
+        now=runtime.clock(),
+        zone=policy_service.policy_zone(session, user, row),
         declines_this_week=sample.declines_this_week,
     )
-    verdict = decide(invite, spec, context)
     return Explanation(
         action=verdict.action,
         rule=verdict.rule,

@@ -11,9 +11,9 @@ from app.api.params import RowId
 from app.db.models import Plan, User
 from app.deps import CurrentUser, RuntimeDep, SessionDep
 from app.domain.ledger import WeekLedger
+from app.html.charts import growth_chart
 from app.services import plans as plan_service
 from app.services import reports as report_service
-from app.web.charts import growth_chart
 
 router = APIRouter(tags=["reports"])
 

@@ -13,9 +13,9 @@ from app.api.schemas import (
     UserOut,
 )
 from app.deps import CurrentUser, RuntimeDep, SessionDep, client_address, throttled
+from app.html.forms import csrf_token
 from app.services import links, notify, signup
 from app.services.users import FIRST_TOKEN_NAME, issue_token
-from app.web.forms import csrf_token
 
 router = APIRouter(tags=["users"])
 

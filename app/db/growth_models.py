@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Boolean, Date, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.models import Base, utc_now
+from app.db.base import Base, utc_now
 
 
 class Milestone(Base):

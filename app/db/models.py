@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -13,33 +13,15 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     LargeBinary,
-    MetaData,
     String,
     Text,
     UniqueConstraint,
     false,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db.types import UTCDateTime
-
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-def utc_now() -> datetime:
-    """Row timestamps only; domain logic always receives `now` explicitly."""
-    return datetime.now(UTC)
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+from app.db.base import Base as Base  # re-exported: its metadata here has every table
+from app.db.base import utc_now
 
 
 class AccountStatus(StrEnum):
@@ -429,8 +411,9 @@ class UsedLink(Base):
     expires_at: Mapped[datetime]
 
 
-import app.db.growth_models  # noqa: E402  (registers the growth tables)
-import app.db.reports_models  # noqa: E402, F401  (registers Baseline on Base.metadata)
+# Registers the growth and report tables on Base.metadata whenever the models are loaded.
+import app.db.growth_models  # noqa: E402
+import app.db.reports_models  # noqa: E402, F401
 
 
 class BookingJobState(StrEnum):

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ForeignKey
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.models import Base
+from app.db.base import Base
 
 
 class Baseline(Base):

@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.web.errorpage import accepts_html, error_page
+from app.html.errorpage import accepts_html, error_page
 
 KIB = 1024
 # (path prefix, limit); the first match wins.

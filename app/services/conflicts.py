@@ -9,7 +9,17 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.db.models import Account, Block, BlockState, Calendar, Conflict, ConflictState, Plan
+from app.db.models import (
+    Account,
+    Block,
+    BlockState,
+    Calendar,
+    Conflict,
+    ConflictState,
+    Decision,
+    Plan,
+    User,
+)
 from app.services import notify
 from app.services.sync import SyncResult
 from connectors.base import Event, EventStatus, SelfResponse
@@ -151,3 +161,14 @@ def open_ids(
     if detected_before is not None:
         query = query.where(Conflict.detected_at < detected_before)
     return list(session.scalars(query.order_by(Conflict.id)))
+
+
+def with_decisions(session: Session, user: User) -> list[tuple[Conflict, Decision | None]]:
+    """The user's conflicts, newest first, each with its decision (None while undecided)."""
+    rows = session.execute(
+        select(Conflict, Decision)
+        .outerjoin(Decision, Decision.conflict_id == Conflict.id)
+        .where(Conflict.user_id == user.id)
+        .order_by(Conflict.id.desc())
+    ).all()
+    return [(conflict, decision) for conflict, decision in rows]

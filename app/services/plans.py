@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.db.models import Plan, User
+from app.db.models import Block, Plan, User
 from app.domain.plan import PlanSpec, plan_problems
 from app.domain.time import IsoWeek, resolve_zone, weekday_of
 from app.services.errors import InvalidInputError, NotFoundError
@@ -109,6 +109,18 @@ def get_plan(session: Session, user: User, plan_id: int) -> Plan:
 
 def list_plans(session: Session, user: User) -> list[Plan]:
     return list(session.scalars(select(Plan).where(Plan.user_id == user.id).order_by(Plan.id)))
+
+
+def list_blocks(
+    session: Session, user: User, plan_id: int | None = None, week: IsoWeek | None = None
+) -> list[Block]:
+    """The user's growth blocks in start order, optionally of one plan and/or one week."""
+    query = select(Block).join(Plan, Plan.id == Block.plan_id).where(Plan.user_id == user.id)
+    if plan_id is not None:
+        query = query.where(Block.plan_id == plan_id)
+    if week is not None:
+        query = query.where(Block.week == str(week))
+    return list(session.scalars(query.order_by(Block.start)))
 
 
 def spec_of(plan: Plan) -> PlanSpec:

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db.models import Plan, Policy, User
+from app.domain.decide import Context, Invite, decide
+from app.domain.decide import Decision as Verdict
+from app.domain.intervals import Interval
 from app.domain.policy import DEFAULT_PRESET, PRESETS, PolicySpec
+from app.domain.time import resolve_zone
 from app.services.errors import InvalidInputError, NotFoundError
-from app.services.plans import get_plan
+from app.services.plans import get_plan, plan_zone, spec_of
+from app.services.users import user_domains
 
 
 def parse_policy(document: dict[str, Any]) -> PolicySpec:
@@ -34,10 +42,56 @@ def preset(name: str) -> PolicySpec:
     return PRESETS[name]
 
 
+@dataclass(frozen=True)
+class PlanPolicy:
+    """The policy a plan follows: its stored row, or (row None) the default preset."""
+
+    row: Policy | None
+    name: str
+    spec: PolicySpec
+
+
+def plan_policy(session: Session, plan: Plan) -> PlanPolicy:
+    """The plan's stored policy, or the default preset when it has none."""
+    row = session.scalars(select(Policy).where(Policy.plan_id == plan.id)).first()
+    if row is None:
+        return PlanPolicy(None, DEFAULT_PRESET, PRESETS[DEFAULT_PRESET])
+    return PlanPolicy(row, row.name, PolicySpec.model_validate(row.document))
+
+
 def spec_for_plan(session: Session, plan: Plan) -> PolicySpec:
     """The plan's policy, or the default preset when it has none."""
-    row = session.scalars(select(Policy).where(Policy.plan_id == plan.id)).first()
-    return PolicySpec.model_validate(row.document) if row else PRESETS[DEFAULT_PRESET]
+    return plan_policy(session, plan).spec
+
+
+def policy_zone(session: Session, user: User, row: Policy) -> ZoneInfo:
+    """The zone a stored policy's rules read times in: its plan's, else the person's."""
+    if row.plan_id is None:
+        return resolve_zone(user.timezone)
+    plan = get_plan(session, user, row.plan_id)
+    return plan_zone(spec_of(plan), user)
+
+
+def explain(
+    session: Session,
+    user: User,
+    spec: PolicySpec,
+    invite: Invite,
+    *,
+    block: Interval,
+    now: datetime,
+    zone: ZoneInfo,
+    declines_this_week: int = 0,
+) -> Verdict:
+    """What `spec` would do with `invite` over `block`, and why. Nothing is written."""
+    context = Context(
+        now=now,
+        zone=zone,
+        user_domains=user_domains(session, user),
+        block=block,
+        declines_this_week=declines_this_week,
+    )
+    return decide(invite, spec, context)
 
 
 def set_policy(

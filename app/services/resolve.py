@@ -33,6 +33,7 @@ from app.services.connections import ConnectorProvider, mark_needs_reauth
 from app.services.growth import titles as growth_titles
 from app.services.plans import plan_working_hours, plan_zone, spec_of
 from app.services.policies import spec_for_plan
+from app.services.users import user_domains
 from connectors.base import BlockSpec, BlockTag, Response
 from connectors.errors import ConnectorError, ReauthRequired
 
@@ -62,13 +63,6 @@ def invite_of(conflict: Conflict) -> Invite:
         calendar=str(e.get("calendar") or ""),
         calendar_id=str(e.get("calendar_id") or ""),
     )
-
-
-def user_domains(session: Session, user: User) -> frozenset[str]:
-    """The person's own domains (their email and connected accounts): "external" is the rest."""
-    accounts = session.scalars(select(Account.external_id).where(Account.user_id == user.id))
-    emails = [user.email, *accounts]
-    return frozenset(e.rsplit("@", 1)[-1].lower() for e in emails if "@" in e)
 
 
 class Resolver:

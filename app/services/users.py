@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.db.models import ApiToken, User
+from app.db.models import Account, ApiToken, User
 from app.domain.plan import DEFAULT_WORKING_HOURS
 from app.domain.time import WEEKDAYS, TimeRange, Weekday, resolve_zone
 from app.security import hash_token, new_api_token
@@ -138,3 +138,10 @@ def revoke_token(session: Session, user: User, token_id: int) -> None:
     token = get_token(session, user, token_id)
     session.delete(token)
     session.flush()
+
+
+def user_domains(session: Session, user: User) -> frozenset[str]:
+    """The person's own domains (their email and connected accounts): "external" is the rest."""
+    accounts = session.scalars(select(Account.external_id).where(Account.user_id == user.id))
+    emails = [user.email, *accounts]
+    return frozenset(e.rsplit("@", 1)[-1].lower() for e in emails if "@" in e)

@@ -10,20 +10,20 @@ from fastapi.responses import HTMLResponse, Response
 from app.db.models import User
 from app.db.session import transaction
 from app.deps import SESSION_COOKIE, RuntimeDep, SessionDep, client_address, signed_in_user_id
-from app.ratelimit import RateLimited
-from app.services import links, passwords, signup, websessions
-from app.services.accounts import new_browser_id
-from app.services.errors import InvalidInputError
-from app.services.users import FIRST_TOKEN_NAME, issue_token
-from app.web import render
-from app.web.fielderrors import FormFields
-from app.web.forms import (
+from app.html import render
+from app.html.fielderrors import FormFields
+from app.html.forms import (
     BROWSER_COOKIE,
     cookie_flags,
     front_door_csrf_ok,
     front_door_csrf_token,
     see_other,
 )
+from app.ratelimit import RateLimited
+from app.services import links, passwords, signup, websessions
+from app.services.accounts import new_browser_id
+from app.services.errors import InvalidInputError
+from app.services.users import FIRST_TOKEN_NAME, issue_token
 
 router = APIRouter(include_in_schema=False)
 EXPIRED = [("form", "the page expired; try again")]

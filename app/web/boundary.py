@@ -10,21 +10,18 @@ import yaml
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
 
-from app.db.models import Policy
 from app.deps import RuntimeDep, SessionDep
-from app.domain.decide import Context, Invite, decide
+from app.domain.decide import Invite
 from app.domain.intervals import Interval
 from app.domain.policy import DEFAULT_PRESET, PRESETS, PolicySpec
+from app.html.fielderrors import FormFields, plain
+from app.html.forms import see_other
+from app.html.words import ACTION_LABELS
 from app.services import policies as policy_service
 from app.services.errors import InvalidInputError, MalformedRequestError
-from app.services.resolve import user_domains
 from app.web.context import Page, form_action, signed_in
-from app.web.fielderrors import FormFields, plain
-from app.web.forms import see_other
 from app.web.planning import first_plan, page_zone
-from app.web.words import ACTION_LABELS
 
 router = APIRouter(include_in_schema=False)
 
@@ -62,10 +59,8 @@ def _current(page: Page) -> tuple[Any, PolicySpec, str]:
     plan = first_plan(page)
     if plan is None:
         return None, PRESETS[DEFAULT_PRESET], DEFAULT_PRESET
-    row = page.session.scalars(select(Policy).where(Policy.plan_id == plan.id)).first()
-    if row is None:
-        return plan, PRESETS[DEFAULT_PRESET], DEFAULT_PRESET
-    return plan, PolicySpec.model_validate(row.document), row.name
+    policy = policy_service.plan_policy(page.session, plan)
+    return plan, policy.spec, policy.name
 
 
 def _page(
@@ -281,12 +276,13 @@ def _explain(page: Page, spec: PolicySpec, form: dict[str, str]) -> dict[str, An
         calendar="",
         calendar_id="",
     )
-    context = Context(
+    verdict = policy_service.explain(
+        page.session,
+        page.user,
+        spec,
+        invite,
+        block=Interval(start, start + timedelta(hours=1)),
         now=now,
         zone=zone,
-        user_domains=user_domains(page.session, page.user),
-        block=Interval(start, start + timedelta(hours=1)),
-        declines_this_week=0,
     )
-    verdict = decide(invite, spec, context)
     return {"action": verdict.action, "rule": verdict.rule, "explanation": verdict.explanation}

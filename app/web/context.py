@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 
 from app.db.models import User
 from app.deps import signed_in_user_id
+from app.html import render
+from app.html.forms import csrf_ok, csrf_token, flash_of, see_other, take_flash
 from app.runtime import Runtime
 from app.services.errors import (
     InvalidInputError,
@@ -18,8 +20,6 @@ from app.services.errors import (
     NotFoundError,
     ServiceError,
 )
-from app.web import render
-from app.web.forms import csrf_ok, csrf_token, flash_of, see_other, take_flash
 
 
 class Page:

@@ -14,6 +14,8 @@ from app.api.params import RowId
 from app.demo import service as demo_service
 from app.deps import RuntimeDep, SessionDep
 from app.domain.time import IsoWeek, resolve_zone
+from app.html.fielderrors import FormFields
+from app.html.forms import cookie_flags, see_other
 from app.services import accounts as account_service
 from app.services import calendars as calendar_service
 from app.services import channels as channel_service
@@ -22,8 +24,6 @@ from app.services import users as user_service
 from app.services.delivery import why_test_failed
 from app.services.growth import log as growth_log
 from app.web.context import Page, form_action, signed_in
-from app.web.fielderrors import FormFields
-from app.web.forms import cookie_flags, see_other
 
 router = APIRouter(include_in_schema=False)
 Csrf = Annotated[str, Form(alias="csrf_token")]

@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, Response
 
 from app.deps import RuntimeDep
-from app.web import render
+from app.html import render
 
 router = APIRouter(include_in_schema=False)
 

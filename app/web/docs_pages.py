@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
-from app.web import render
+from app.html import render
 
 router = APIRouter(include_in_schema=False)
 ICON = Path(__file__).parent / "static" / "favicon.svg"

@@ -15,24 +15,23 @@ from urllib.parse import quote_plus
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
 
 from app.api.params import RowId
-from app.db.models import Account, Calendar, CalendarEvent, Plan
+from app.db.models import Plan
 from app.deps import RuntimeDep, SessionDep
 from app.domain.growth_rules import GrowthRules, rule_matched
 from app.domain.ledger import previous_quarter
 from app.domain.time import IsoWeek, resolve_zone
+from app.html import render, templates
+from app.html.fielderrors import NO_FIELDS, FormFields
+from app.html.forms import see_other
 from app.services import links
 from app.services import plans as plan_service
 from app.services.errors import InvalidInputError
 from app.services.growth import counting, export, review, titles
 from app.services.growth import log as growth_log
 from app.services.growth import milestones as milestone_service
-from app.web import render, templates
 from app.web.context import Page, form_action, signed_in
-from app.web.fielderrors import NO_FIELDS, FormFields
-from app.web.forms import see_other
 from app.web.planning import first_plan
 
 router = APIRouter(include_in_schema=False)
@@ -487,20 +486,10 @@ def _rules(
     week = IsoWeek.containing(now, zone) if zone else None
     events: list[dict[str, Any]] = []
     if week is not None and zone is not None:
-        rows = page.session.execute(
-            select(CalendarEvent, Calendar)
-            .join(Calendar, Calendar.id == CalendarEvent.calendar_id)
-            .join(Account, Account.id == Calendar.account_id)
-            .where(
-                Account.user_id == page.user.id,
-                CalendarEvent.tag_slot_key.is_(None),
-                CalendarEvent.all_day.is_(False),
-                CalendarEvent.end > week.start(zone),
-                CalendarEvent.start < week.end(zone) + timedelta(days=7),
-            )
-            .order_by(CalendarEvent.start)
-            .limit(200)
-        ).all()
+        # This week and the next, so marks can be set ahead.
+        rows = counting.events_to_count(
+            page.session, page.user, week.start(zone), week.end(zone) + timedelta(days=7)
+        )
         decide = counting.decider(page.session, page.user)
         for row, calendar in rows:
             mark = decide.marks.get((row.calendar_id, row.provider_event_id))

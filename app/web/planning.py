@@ -10,22 +10,21 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
 
 from app.api.params import RowId
-from app.db.models import Account, Block, Calendar, CalendarEvent, Conflict, Decision, Plan
+from app.db.models import Plan
 from app.demo import service as demo_service
 from app.deps import RuntimeDep, SessionDep
 from app.domain.plan import PlanSpec
 from app.domain.time import WEEKDAYS, IsoWeek, TimeRange, resolve_zone
+from app.html.fielderrors import FormErrors, FormFields
+from app.html.forms import see_other
 from app.services import booking, choices, onboarding
 from app.services import plans as plan_service
+from app.services import week as week_service
 from app.services.errors import MalformedRequestError
-from app.services.growth import counting as growth_counting
 from app.services.resolve import Resolver
 from app.web.context import Page, form_action, signed_in
-from app.web.fielderrors import FormErrors, FormFields
-from app.web.forms import see_other
 from connectors.errors import ConnectorError
 
 router = APIRouter(include_in_schema=False)
@@ -282,70 +281,7 @@ def _week_page(
         raise MalformedRequestError(
             [("week", f"{error}. Open the week page from the menu.")]
         ) from None
-    start, end = week.start(zone), week.end(zone)
-    days: dict[date, list[dict[str, Any]]] = {d: [] for d in week.days()}
-
-    def put(kind: str, begin: datetime, finish: datetime, **extra: Any) -> None:
-        local = begin.astimezone(zone)
-        if local.date() in days:
-            days[local.date()].append(
-                {"kind": kind, "start": local, "end": finish.astimezone(zone), **extra}
-            )
-
-    # Blocks as they are in the calendar (the last sync read them back), else as booked.
-    in_calendar = {
-        e.tag_slot_key: e
-        for e in page.session.scalars(
-            select(CalendarEvent)
-            .join(Calendar, Calendar.id == CalendarEvent.calendar_id)
-            .join(Account, Account.id == Calendar.account_id)
-            .where(Account.user_id == page.user.id, CalendarEvent.tag_slot_key.is_not(None))
-        )
-    }
-    blocks = page.session.execute(
-        select(Block, Plan.goal)
-        .join(Plan, Plan.id == Block.plan_id)
-        .where(Plan.user_id == page.user.id, Block.start < end, Block.end > start)
-    ).all()
-    for b, goal in blocks:
-        seen = in_calendar.get(b.slot_key)
-        begin, finish = (seen.start, seen.end) if seen is not None else (b.start, b.end)
-        put(
-            "block",
-            begin,
-            finish,
-            title=seen.title if seen is not None else f"Growth: {goal}",
-            state=b.state,
-            read_back=seen is not None,
-        )
-    events = page.session.scalars(
-        select(CalendarEvent)
-        .join(Calendar, Calendar.id == CalendarEvent.calendar_id)
-        .join(Account, Account.id == Calendar.account_id)
-        .where(
-            Account.user_id == page.user.id,
-            Calendar.is_busy_source.is_(True),
-            CalendarEvent.start < end,
-            CalendarEvent.end > start,
-            CalendarEvent.tag_slot_key.is_(None),
-            CalendarEvent.busy.is_(True),
-        )
-    ).all()
-    conflicts = page.session.execute(
-        select(Conflict, Decision)
-        .outerjoin(Decision, Decision.conflict_id == Conflict.id)
-        .where(Conflict.user_id == page.user.id)
-    ).all()
-    conflict_events = {c.provider_event_id: (c, d) for c, d in conflicts}
-    growth = growth_counting.decider(page.session, page.user)  # growth hook: marks per event
-    for e in events:
-        pair = conflict_events.get(e.provider_event_id)
-        if pair is None:
-            put("meeting", e.start, e.end, title=e.title, event=e, growth=growth.row(e))
-        else:
-            put("conflict", e.start, e.end, title=e.title, conflict=pair[0], decision=pair[1])
-    for items in days.values():
-        items.sort(key=lambda item: item["start"])
+    days = week_service.week_days(page.session, page.user, week, zone)
     plan = first_plan(page)
     why = onboarding.why_nothing_booked(page.session, page.user, plan, week, now, zone.key)
     preview = _week_preview(page, plan, week) if why and plan is not None else None

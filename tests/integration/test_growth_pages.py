@@ -16,12 +16,12 @@ from app.db.growth_models import LogEntry, Milestone
 from app.db.models import Block, Notification, User
 from app.db.session import transaction
 from app.deps import SESSION_COOKIE
+from app.html.forms import FLASH_COOKIE
 from app.main import create_app
 from app.runtime import Runtime
 from app.security import sign
 from app.services import websessions
 from app.services.growth import log as growth_log
-from app.web.forms import FLASH_COOKIE
 from tests.conftest import FakeClock, MemoryWorld
 from tests.integration.test_booking import WEEK, berlin, setup_plan
 

@@ -136,7 +136,7 @@ def test_the_report_page_says_so_for_the_weeks_before(runtime: Runtime, clock: F
 
 def test_the_chart_names_weeks_by_their_monday():
     from app.domain.ledger import WeekLedger
-    from app.web.charts import growth_chart
+    from app.html.charts import growth_chart
 
     row = WeekLedger(
         week="2027-W03",

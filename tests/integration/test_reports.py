@@ -19,13 +19,13 @@ from app.db.reports_models import Baseline  # registers the table until models.p
 from app.db.session import transaction
 from app.domain.plan import PlanSpec
 from app.domain.time import IsoWeek
+from app.html.charts import growth_chart
 from app.main import create_app
 from app.runtime import Runtime
 from app.services import report_notices, reports
 from app.services.connections import add_account
 from app.services.plans import create_plan, get_plan
 from app.services.users import create_user
-from app.web.charts import growth_chart
 from connectors.base import Event, SelfResponse
 from tests.conftest import FakeClock, MemoryWorld
 

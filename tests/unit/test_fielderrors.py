@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.web.fielderrors import FormErrors, FormFields, plain
+from app.html.fielderrors import FormErrors, FormFields, plain
 
 FIELDS = FormFields(
     labels={"block_min": "Shortest block", "windows": "Windows"},
@@ -57,7 +57,7 @@ def test_no_errors_is_falsy():
 
 
 def test_words_a_person_uses():
-    from app.web.words import action_label, condition_text, hours, week_label, weeks_in_words
+    from app.html.words import action_label, condition_text, hours, week_label, weeks_in_words
 
     assert action_label("flag") == "Tell me"
     assert action_label("decline_after", 4.0) == "Decline after 4 h unless I keep it"

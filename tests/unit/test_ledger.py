@@ -31,7 +31,7 @@ from app.domain.ledger import (
 )
 from app.domain.plan import DEFAULT_WORKING_HOURS
 from app.domain.time import IsoWeek, TimeRange
-from app.web.charts import growth_chart
+from app.html.charts import growth_chart
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")

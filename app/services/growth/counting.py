@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, tuple_
@@ -136,3 +137,25 @@ def decider(session: Session, user: User, keys: Iterable[tuple[int, str]] = ()) 
         calendar_names={int(cid): str(name) for cid, name in calendars},
         marks=marks,
     )
+
+
+def events_to_count(
+    session: Session, user: User, start: datetime, end: datetime, limit: int = 200
+) -> list[tuple[CalendarEvent, Calendar]]:
+    """The user's timed events overlapping [start, end) that may count as growth (not our own
+    blocks, not all-day), in start order, each with its calendar; at most `limit`."""
+    rows = session.execute(
+        select(CalendarEvent, Calendar)
+        .join(Calendar, Calendar.id == CalendarEvent.calendar_id)
+        .join(Account, Account.id == Calendar.account_id)
+        .where(
+            Account.user_id == user.id,
+            CalendarEvent.tag_slot_key.is_(None),
+            CalendarEvent.all_day.is_(False),
+            CalendarEvent.end > start,
+            CalendarEvent.start < end,
+        )
+        .order_by(CalendarEvent.start)
+        .limit(limit)
+    ).all()
+    return [(event, calendar) for event, calendar in rows]

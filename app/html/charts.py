@@ -9,7 +9,7 @@ from markupsafe import Markup, escape
 
 from app.domain.ledger import WeekLedger, hours_text
 from app.domain.time import IsoWeek
-from app.web.words import week_label
+from app.html.words import week_label
 
 # Dark fills on white: every colour has at least 4.5:1 contrast, so bars and their labels
 # stay legible for low vision; the legend and text labels carry the meaning, not colour alone.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.web import templates
+from app.html import templates
 
 # Paths only browsers use: an unknown address under them gets the error page whatever the
 # Accept header says (a typo in /dashboard/... is a person, not a script).
