@@ -19,9 +19,9 @@ from app.main import create_app
 from app.providers import Providers
 from app.runtime import build_runtime
 from connectors.google.oauth import GoogleConfig
-from tests.conftest import make_settings
 from tests.e2e.harness import PUBLIC_URL, AppServer
 from tests.fakes.google_server import CLIENT_ID, CLIENT_SECRET, FakeGoogle
+from tests.support.settings import make_settings
 
 USER = "ann@corp.example"
 BERLIN = ZoneInfo("Europe/Berlin")

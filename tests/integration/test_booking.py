@@ -29,7 +29,7 @@ from app.services.plans import create_plan
 from app.services.users import create_user
 from connectors.base import Event, EventType, SelfResponse
 from connectors.errors import RateLimited, ReauthRequired
-from tests.conftest import FakeClock, MemoryWorld
+from tests.support.world import FakeClock, MemoryWorld
 
 BERLIN = ZoneInfo("Europe/Berlin")
 WEEK = IsoWeek(2027, 2)  # Mon 2027-01-11 .. Sun 2027-01-17

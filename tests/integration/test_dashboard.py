@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.runtime import Runtime
-from tests.conftest import FakeClock
 from tests.signups import browser_sign_up
+from tests.support.world import FakeClock
 
 PAGES = [
     "/dashboard/week",

@@ -20,8 +20,8 @@ from app.runtime import Runtime
 from app.services.connections import add_account
 from connectors.base import Event, SelfResponse
 from tests.booking_helpers import book
-from tests.conftest import FakeClock, MemoryWorld
 from tests.signups import api_token
+from tests.support.world import FakeClock, MemoryWorld
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ME = "me@corp.example"

@@ -19,7 +19,7 @@ from app.scheduler import BookingScheduler, WeeklySlot, job_id, weekly_slots
 from app.services.connections import add_account
 from app.services.plans import create_plan
 from app.services.users import create_user
-from tests.conftest import MemoryWorld
+from tests.support.world import MemoryWorld
 
 
 def make_plan(rt: Runtime, world: MemoryWorld, zone: str, **spec: object) -> int:

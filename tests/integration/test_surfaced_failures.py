@@ -10,7 +10,6 @@ from app import tasks
 from app.db.models import Calendar, Conflict, ConflictState, Notification
 from app.runtime import Runtime
 from connectors.errors import NotFound, PermissionDenied, TransientError
-from tests.conftest import MemoryWorld
 from tests.integration.test_policy_flow import (  # the same world: memory calendars + API
     ME,
     berlin,
@@ -20,6 +19,7 @@ from tests.integration.test_policy_flow import (  # the same world: memory calen
     plan_with,
     sync,
 )
+from tests.support.world import MemoryWorld
 
 __all__ = ["client"]  # a fixture, used by name
 

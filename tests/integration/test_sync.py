@@ -13,7 +13,7 @@ from app.services import sync
 from app.services.connections import add_account
 from app.services.users import create_user
 from connectors.base import Event, SelfResponse
-from tests.conftest import MemoryWorld
+from tests.support.world import MemoryWorld
 
 START = datetime(2027, 1, 11, 9, tzinfo=UTC)
 

@@ -13,8 +13,8 @@ from app.db.models import BookingJob, BookingJobState, Plan, WeeklyClaim
 from app.db.session import transaction
 from app.runtime import Runtime
 from app.services import booking_jobs
-from tests.conftest import FakeClock, MemoryWorld
 from tests.integration.test_scheduler import make_plan
+from tests.support.world import FakeClock, MemoryWorld
 
 
 def _claims(rt: Runtime) -> list[tuple[int, str]]:
