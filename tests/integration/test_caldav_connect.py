@@ -23,10 +23,10 @@ from app.main import create_app
 from app.providers import CalDavOptions, Providers
 from app.runtime import Runtime, build_runtime
 from tests.fakes.receivers import free_port
-from tests.integration.test_dashboard import csrf, sign_up
 from tests.servers.caldav import PASSWORD, USER, RunningRadicale, dav_client, new_calendar, radicale
 from tests.servers.dns import FakeDns
 from tests.servers.tls import self_signed
+from tests.support.dashboard import csrf, sign_up
 from tests.support.settings import make_settings
 from tests.support.world import FakeClock
 

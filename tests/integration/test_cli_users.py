@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from app.cli import main, public_url_warning
 from app.main import create_app
 from app.runtime import Runtime
-from tests.integration.test_dashboard import csrf
 from tests.signups import api_sign_up
+from tests.support.dashboard import csrf
 from tests.support.settings import TEST_KEY
 
 EMAIL = "api-made@example.org"

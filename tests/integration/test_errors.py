@@ -21,8 +21,8 @@ from app.runtime import Runtime
 from app.services.connections import add_account
 from app.services.plans import create_plan
 from connectors.errors import RateLimited, ReauthRequired, TransientError
-from tests.integration.test_dashboard import csrf, sign_up
 from tests.signups import api_token
+from tests.support.dashboard import csrf, sign_up
 from tests.support.world import FakeClock, MemoryWorld
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -22,7 +22,7 @@ from app.security import sign
 from app.services import websessions
 from app.services.growth import log as growth_log
 from app.web.forms import FLASH_COOKIE
-from tests.integration.test_booking import WEEK, berlin, setup_plan
+from tests.support.booking import WEEK, berlin, setup_plan
 from tests.support.world import FakeClock, MemoryWorld
 
 

@@ -9,8 +9,8 @@ from app.db.models import WeeklyClaim
 from app.leader import SchedulerService
 from app.runtime import Runtime
 from app.scheduler import QUEUED_JOB, SCALED_JOBS, job_id
-from tests.integration.test_scheduler import make_plan
-from tests.integration.test_weekly_claims import _settle
+from tests.support.claims import _settle
+from tests.support.scheduling import make_plan
 from tests.support.world import MemoryWorld
 
 

@@ -38,9 +38,9 @@ from connectors.microsoft import (
     start_authorization,
 )
 from tests.contract.suite import T0, WEEK, H, spec
-from tests.contract.test_microsoft import sign_in
 from tests.fakes.asgi_thread import AsgiThread
 from tests.fakes.graph_server import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, FakeGraphServer
+from tests.support.microsoft import sign_in
 
 _users = itertools.count(1)
 Factory = Callable[..., MicrosoftConnector]

@@ -16,7 +16,7 @@ from app.services.connections import add_account
 from app.services.sync import cached_events
 from app.services.users import create_user
 from connectors.base import Event, SelfResponse
-from tests.integration.test_sync import START, invite
+from tests.support.sync import START, invite
 from tests.support.world import MemoryWorld
 
 

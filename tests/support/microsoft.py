@@ -1,0 +1,18 @@
+"""Signing in against the fake Microsoft Graph server."""
+
+from __future__ import annotations
+
+from connectors.microsoft import (
+    MicrosoftConfig,
+    MicrosoftGrant,
+    finish_authorization,
+    start_authorization,
+)
+from tests.fakes.graph_server import FakeGraphServer
+
+
+def sign_in(fake: FakeGraphServer, config: MicrosoftConfig, email: str) -> MicrosoftGrant:
+    """The whole browser round trip: authorize URL, consent, form_post back, code redemption."""
+    fake.identity.approve_as = email
+    flow = start_authorization(config)
+    return finish_authorization(config, flow, fake.authorize(flow["auth_uri"]))
