@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine
@@ -14,11 +13,8 @@ from app.runtime import build_runtime
 from connectors.microsoft.oauth import MicrosoftConfig
 from tests.e2e.harness import PUBLIC_URL, AppServer
 from tests.fakes.graph_server import CLIENT_ID, CLIENT_SECRET, FakeGraphServer
+from tests.support.e2e_microsoft import USER
 from tests.support.settings import make_settings
-
-USER = "ben@contoso.example"
-BERLIN = ZoneInfo("Europe/Berlin")
-LOGIN = "login.microsoftonline.com"
 
 
 @pytest.fixture
