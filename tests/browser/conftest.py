@@ -28,9 +28,10 @@ from app.main import create_app
 from app.providers import Providers
 from app.runtime import build_runtime
 from connectors.google.oauth import GoogleConfig
-from tests.conftest import ON_CI, make_settings
 from tests.e2e.harness import AppServer
 from tests.fakes.google_server import CLIENT_ID, CLIENT_SECRET, FakeGoogle
+from tests.support.databases import ON_CI
+from tests.support.settings import make_settings
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page

@@ -25,9 +25,9 @@ from app.main import create_app
 from app.providers import Providers
 from app.runtime import build_runtime
 from tests.browser.conftest import BASIC_RULES, Journey, _LateApp
-from tests.conftest import make_settings
 from tests.e2e.harness import AppServer
 from tests.fakes.receivers import free_port
+from tests.support.settings import make_settings
 
 pytestmark = pytest.mark.browser
 

@@ -32,10 +32,11 @@ from tests.browser.conftest import (
     Site,
     _LateApp,
 )
-from tests.conftest import FakeClock, make_settings
 from tests.e2e.harness import AppServer, wait_until
 from tests.fakes.google_server import CLIENT_ID, CLIENT_SECRET, FakeGoogle
 from tests.fakes.google_store import parse_when
+from tests.support.settings import make_settings
+from tests.support.world import FakeClock
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

@@ -18,11 +18,10 @@ from connectors.microsoft import (
     MicrosoftConfig,
     MicrosoftConnector,
     MicrosoftGrant,
-    finish_authorization,
-    start_authorization,
 )
 from tests.contract.suite import T0, ConnectorContract, ProviderSide, RecordedRsvp
 from tests.fakes.graph_server import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, FakeGraphServer
+from tests.support.microsoft import sign_in
 
 _ACTIONS = {
     "accept": Response.ACCEPT,
@@ -56,13 +55,6 @@ def config(fake: FakeGraphServer) -> Iterator[MicrosoftConfig]:
     )
     session.close()
     transport.close()
-
-
-def sign_in(fake: FakeGraphServer, config: MicrosoftConfig, email: str) -> MicrosoftGrant:
-    """The whole browser round trip: authorize URL, consent, form_post back, code redemption."""
-    fake.identity.approve_as = email
-    flow = start_authorization(config)
-    return finish_authorization(config, flow, fake.authorize(flow["auth_uri"]))
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Iterator
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine
@@ -19,12 +18,10 @@ from app.main import create_app
 from app.providers import Providers
 from app.runtime import build_runtime
 from connectors.google.oauth import GoogleConfig
-from tests.conftest import make_settings
 from tests.e2e.harness import PUBLIC_URL, AppServer
 from tests.fakes.google_server import CLIENT_ID, CLIENT_SECRET, FakeGoogle
-
-USER = "ann@corp.example"
-BERLIN = ZoneInfo("Europe/Berlin")
+from tests.support.e2e_google import USER
+from tests.support.settings import make_settings
 
 
 @pytest.fixture

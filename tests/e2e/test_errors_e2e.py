@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tests.e2e.conftest import USER
 from tests.e2e.harness import AppServer, browser
 from tests.fakes.google_server import FakeGoogle
+from tests.support.e2e_google import USER
 
 
 def test_the_oauth_callback_when_listing_calendars_fails_transiently(

@@ -11,10 +11,10 @@ from sqlalchemy import Engine, text
 from app import tasks
 from app.domain.time import IsoWeek
 from tests.booking_helpers import book
-from tests.e2e.conftest import BERLIN, USER
 from tests.e2e.harness import AppServer, browser, wait_until
 from tests.fakes.google_server import FakeGoogle
 from tests.fakes.google_store import parse_when
+from tests.support.e2e_google import BERLIN, USER
 
 
 def test_connect_book_invite_push_sync(fake: FakeGoogle, app_server: AppServer) -> None:

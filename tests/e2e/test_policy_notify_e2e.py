@@ -12,11 +12,11 @@ import pytest
 
 from app.domain.time import IsoWeek
 from tests.booking_helpers import book
-from tests.e2e.conftest import BERLIN, USER
 from tests.e2e.harness import AppServer, browser, wait_until
 from tests.fakes.google_server import FakeGoogle
 from tests.fakes.google_store import parse_when
 from tests.fakes.receivers import Inbox, Receiver
+from tests.support.e2e_google import BERLIN, USER
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ import httpx
 
 from app.domain.time import IsoWeek
 from tests.booking_helpers import book
-from tests.e2e.conftest import BERLIN, USER
 from tests.e2e.harness import AppServer, browser, wait_until
 from tests.fakes.google_server import FakeGoogle
 from tests.fakes.google_store import parse_when
+from tests.support.e2e_google import BERLIN, USER
 
 # Exponential on a backtracking engine: 'a' * 40 + '!' never matches, after 2**40 attempts.
 EVIL = r"^(\w+\s?)+$"

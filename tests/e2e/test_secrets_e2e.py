@@ -17,12 +17,12 @@ from app.main import create_app
 from app.providers import Providers
 from app.runtime import build_runtime
 from connectors.google.oauth import GoogleConfig
-from tests.conftest import TEST_KEY, make_settings
-from tests.e2e.conftest import USER
 from tests.e2e.harness import PUBLIC_URL, AppServer, browser
 from tests.fakes.google_server import CLIENT_ID, CLIENT_SECRET, FakeGoogle
 from tests.fakes.receivers import Receiver
 from tests.signups import api_sign_up, front_door_csrf
+from tests.support.e2e_google import USER
+from tests.support.settings import TEST_KEY, make_settings
 
 PASSWORD = "my very own passphrase"
 SLACK = "https://hooks.slack.com/services/T0SECRET/B0SECRET/SlackPathSecret42"

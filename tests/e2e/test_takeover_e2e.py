@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import USER
 from tests.e2e.harness import AppServer, browser
 from tests.fakes.google_server import FakeGoogle
 from tests.signups import front_door_csrf
+from tests.support.e2e_google import USER
 
 
 @pytest.fixture

@@ -34,8 +34,9 @@ from app.db.session import transaction
 from app.main import create_app
 from app.runtime import build_runtime
 from app.services.connections import add_account
-from tests.conftest import FakeClock, MemoryWorld, make_settings
 from tests.signups import api_token
+from tests.support.settings import make_settings
+from tests.support.world import FakeClock, MemoryWorld
 
 EXAMPLES = int(os.environ.get("GG_FUZZ_EXAMPLES", "8"))
 CHECKS = [

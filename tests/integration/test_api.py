@@ -16,8 +16,8 @@ from app.main import create_app
 from app.runtime import Runtime
 from app.services.connections import add_account
 from tests.booking_helpers import book
-from tests.conftest import FakeClock, MemoryWorld
-from tests.signups import api_token
+from tests.support.api import error_fields, signup
+from tests.support.world import FakeClock, MemoryWorld
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -26,16 +26,6 @@ BERLIN = ZoneInfo("Europe/Berlin")
 def client(runtime: Runtime) -> Iterator[TestClient]:
     with TestClient(create_app(runtime, scheduler=False)) as test_client:
         yield test_client
-
-
-def signup(
-    client: TestClient, email: str = "me@corp.example", zone: str = "Europe/Berlin"
-) -> dict[str, str]:
-    return {"Authorization": f"Bearer {api_token(client, email, zone)}"}
-
-
-def error_fields(response) -> list[str]:
-    return [".".join(str(p) for p in item["loc"]) for item in response.json()["detail"]]
 
 
 def test_health_and_readiness(client: TestClient):

@@ -58,9 +58,11 @@ from app.services.delivery import TEST_MESSAGE, Senders
 from connectors.base import Event, SelfResponse
 from connectors.memory_store import MemoryStore
 from tests.booking_helpers import wait_for_run
-from tests.conftest import FakeClock, MemoryWorld, empty_tables, make_settings
 from tests.signups import api_sign_up
+from tests.support.databases import empty_tables
+from tests.support.settings import make_settings
 from tests.support.snapshot import Rows, copy_store
+from tests.support.world import FakeClock, MemoryWorld
 
 BERLIN = ZoneInfo("Europe/Berlin")
 WEEK = "2027-W02"

@@ -22,7 +22,7 @@ from app.services.plans import create_plan
 from app.services.users import create_user
 from connectors.base import Event, SelfResponse
 from connectors.errors import RateLimited, ReauthRequired
-from tests.conftest import MemoryWorld
+from tests.support.world import MemoryWorld
 
 BERLIN = ZoneInfo("Europe/Berlin")
 WEEK = IsoWeek(2027, 2)  # Mon 2027-01-11 .. Sun 2027-01-17; the clock is Mon 08:00 UTC

@@ -12,7 +12,7 @@ from httpx import Response
 
 from app.main import create_app
 from app.runtime import Runtime
-from tests.integration.test_dashboard import csrf, plan_form, sign_up
+from tests.support.dashboard import csrf, plan_form, sign_up
 
 
 @pytest.fixture

@@ -28,7 +28,6 @@ from connectors.errors import (
     TransientError,
 )
 from connectors.netpolicy import Reach
-from tests.contract.test_caldav import CalDavProviderSide
 from tests.servers.caldav import (
     EMAIL,
     PASSWORD,
@@ -39,6 +38,7 @@ from tests.servers.caldav import (
     radicale,
 )
 from tests.servers.proxy import FaultProxy, Rule
+from tests.support.caldav import CalDavProviderSide
 
 T0 = datetime(2031, 3, 3, 9, 0, tzinfo=UTC)
 H = timedelta(hours=1)

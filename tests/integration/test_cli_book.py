@@ -17,7 +17,7 @@ from app.services.plans import create_plan, set_active
 from app.services.users import create_user
 from connectors import memory
 from connectors.base import CalendarInfo
-from tests.conftest import TEST_KEY
+from tests.support.settings import TEST_KEY
 
 
 @pytest.fixture

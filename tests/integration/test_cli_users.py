@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 from app.cli import main, public_url_warning
 from app.main import create_app
 from app.runtime import Runtime
-from tests.conftest import TEST_KEY
-from tests.integration.test_dashboard import csrf
 from tests.signups import api_sign_up
+from tests.support.dashboard import csrf
+from tests.support.settings import TEST_KEY
 
 EMAIL = "api-made@example.org"
 PASSWORD = "a long enough passphrase"

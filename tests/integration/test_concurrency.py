@@ -21,9 +21,10 @@ from sqlalchemy import Engine
 
 from app.main import create_app
 from app.runtime import build_runtime
-from tests.conftest import FakeClock, MemoryWorld, make_settings
 from tests.e2e.harness import AppServer, wait_until
 from tests.signups import api_token
+from tests.support.settings import make_settings
+from tests.support.world import FakeClock, MemoryWorld
 
 THREADS, EDITS = 4, 10
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.runtime import Runtime
-from tests.conftest import FakeClock
-from tests.signups import browser_sign_up
+from tests.support.dashboard import csrf, plan_form, sign_up
+from tests.support.world import FakeClock
 
 PAGES = [
     "/dashboard/week",
@@ -23,22 +23,10 @@ PAGES = [
 ]
 
 
-def csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "no CSRF token on the page"
-    return match.group(1)
-
-
 @pytest.fixture
 def browser(runtime: Runtime, clock: FakeClock) -> Iterator[TestClient]:
     with TestClient(create_app(runtime, scheduler=False), follow_redirects=False) as client:
         yield client
-
-
-def sign_up(client: TestClient, email: str = "ana@example.org") -> None:
-    reply = browser_sign_up(client, email, timezone="Asia/Kolkata")
-    assert reply.status_code == 303, reply.text
-    assert reply.headers["location"] == "/dashboard/week"
 
 
 def test_pages_need_sign_in(browser: TestClient):
@@ -101,30 +89,6 @@ def test_short_password_is_refused_naming_the_field(browser: TestClient):
         },
     )
     assert reply.status_code == 422 and "password" in reply.text
-
-
-def plan_form(token: str, **overrides: str) -> dict[str, str]:
-    form = {
-        "csrf_token": token,
-        "goal": "Lead a cross-team project",
-        "goal_why": "Promotion case",
-        "goal_by": "2027-06-30",
-        "weekly_target_minutes": "240",
-        "block_min": "120",
-        "block_max": "120",
-        "max_blocks_per_day": "1",
-        "day_mon": "on",
-        "day_tue": "on",
-        "day_wed": "on",
-        "windows": "08:00-18:00",
-        "preferred_windows": "09:00-12:00",
-        "buffer_minutes": "10",
-        "book_day": "sun",
-        "book_time": "18:00",
-        "action": "save",
-    }
-    form.update(overrides)
-    return form
 
 
 def test_plan_form_preview_save_and_errors(browser: TestClient):

@@ -21,9 +21,9 @@ from app.runtime import Runtime
 from app.services.connections import add_account
 from app.services.plans import create_plan
 from connectors.errors import RateLimited, ReauthRequired, TransientError
-from tests.conftest import FakeClock, MemoryWorld
-from tests.integration.test_dashboard import csrf, sign_up
 from tests.signups import api_token
+from tests.support.dashboard import csrf, sign_up
+from tests.support.world import FakeClock, MemoryWorld
 
 BERLIN = ZoneInfo("Europe/Berlin")
 HUGE = [2**63, 2**64, 2**63 - 1, 2**31, 0]

@@ -14,17 +14,7 @@ from connectors.errors import ConnectorError
 from connectors.microsoft.mapping import PLAN_PROPERTY
 from tests.contract.suite import T0, H
 from tests.fakes.graph_server import FakeGraphServer
-from tests.integration.test_microsoft_connector import (
-    Factory,
-    calendar,
-    config,
-    email,
-    fake,
-    grant,
-    make,
-)
-
-__all__ = ["config", "email", "fake", "grant", "make"]  # fixtures, used by name
+from tests.support.microsoft import Factory, calendar
 
 SLOT = {"dateTime": "2031-01-06T09:00:00.0000000", "timeZone": "UTC"}
 END = {"dateTime": "2031-01-06T10:00:00.0000000", "timeZone": "UTC"}

@@ -18,8 +18,8 @@ from app.main import create_app
 from app.runtime import Runtime
 from app.services.connections import add_account
 from tests.booking_helpers import book
-from tests.conftest import FakeClock, MemoryWorld
-from tests.integration.test_api import error_fields, signup
+from tests.support.api import error_fields, signup
+from tests.support.world import FakeClock, MemoryWorld
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ME = "me@corp.example"

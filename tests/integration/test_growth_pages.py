@@ -22,8 +22,8 @@ from app.runtime import Runtime
 from app.security import sign
 from app.services import websessions
 from app.services.growth import log as growth_log
-from tests.conftest import FakeClock, MemoryWorld
-from tests.integration.test_booking import WEEK, berlin, setup_plan
+from tests.support.booking import WEEK, berlin, setup_plan
+from tests.support.world import FakeClock, MemoryWorld
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from app.runtime import Runtime
 from app.services import report_notices
 from app.services.growth import export, milestones, review
 from app.services.growth import log as growth_log
-from tests.conftest import FakeClock, MemoryWorld
-from tests.integration.test_booking import WEEK, berlin, setup_plan
+from tests.support.booking import WEEK, berlin, setup_plan
+from tests.support.world import FakeClock, MemoryWorld
 
 SECRET = "s" * 40
 

@@ -16,8 +16,8 @@ from app.runtime import Runtime
 from app.services import policies
 from app.services.growth import milestones
 from connectors.base import Event, SelfResponse
-from tests.conftest import FakeClock, MemoryWorld
-from tests.integration.test_booking import WEEK, berlin, count, provider_blocks, setup_plan
+from tests.support.booking import WEEK, berlin, count, provider_blocks, setup_plan
+from tests.support.world import FakeClock, MemoryWorld
 
 GOAL = "Lead a project"
 

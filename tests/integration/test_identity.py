@@ -9,7 +9,7 @@ from app.db.session import transaction
 from app.runtime import Runtime
 from app.services import identity
 from app.services.users import create_user
-from tests.conftest import FakeClock
+from tests.support.world import FakeClock
 
 
 def resolve(runtime: Runtime, clock: FakeClock, **kw: object) -> tuple[int, bool]:

@@ -10,7 +10,7 @@ from httpx import Response
 
 from app.main import create_app
 from app.runtime import Runtime
-from tests.integration.test_dashboard import csrf, plan_form, sign_up
+from tests.support.dashboard import csrf, plan_form, sign_up
 
 BROWSER = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 SCRIPT = {"accept": "application/json"}

@@ -9,9 +9,9 @@ from app.db.models import WeeklyClaim
 from app.leader import SchedulerService
 from app.runtime import Runtime
 from app.scheduler import QUEUED_JOB, SCALED_JOBS, job_id
-from tests.conftest import MemoryWorld
-from tests.integration.test_scheduler import make_plan
-from tests.integration.test_weekly_claims import _settle
+from tests.support.claims import _settle
+from tests.support.scheduling import make_plan
+from tests.support.world import MemoryWorld
 
 
 def test_the_leader_schedules_catches_up_and_keeps_its_scheduler_alive(

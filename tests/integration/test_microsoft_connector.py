@@ -4,9 +4,8 @@ concurrency, delta edge cases, RSVPs on series and push subscriptions (fake Grap
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -38,69 +37,15 @@ from connectors.microsoft import (
     start_authorization,
 )
 from tests.contract.suite import T0, WEEK, H, spec
-from tests.contract.test_microsoft import sign_in
 from tests.fakes.asgi_thread import AsgiThread
-from tests.fakes.graph_server import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, FakeGraphServer
-
-_users = itertools.count(1)
-Factory = Callable[..., MicrosoftConnector]
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeGraphServer]:
-    with FakeGraphServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def config(fake: FakeGraphServer) -> Iterator[MicrosoftConfig]:
-    session, transport = fake.routing_session(), fake.routing_transport()
-    yield MicrosoftConfig(
-        CLIENT_ID,
-        CLIENT_SECRET,
-        REDIRECT_URI,
-        msal_http_client=session,
-        graph_transport=transport,
-    )
-    session.close()
-    transport.close()
+from tests.fakes.graph_server import FakeGraphServer
+from tests.support.microsoft import Factory, calendar, sign_in
 
 
 @pytest.fixture(autouse=True)
 def _clean_failures(fake: FakeGraphServer) -> Iterator[None]:
     yield
     fake.clear_failures()  # the fake is shared by the module: leave no planned failure behind
-
-
-@pytest.fixture
-def email(fake: FakeGraphServer) -> str:
-    address = f"it{next(_users)}@contoso.example"
-    fake.add_user(address, "Calendar")
-    return address
-
-
-@pytest.fixture
-def grant(fake: FakeGraphServer, config: MicrosoftConfig, email: str) -> MicrosoftGrant:
-    return sign_in(fake, config, email)
-
-
-@pytest.fixture
-def make(config: MicrosoftConfig, grant: MicrosoftGrant) -> Iterator[Factory]:
-    built: list[MicrosoftConnector] = []
-
-    def build(save: Callable[[bytes], None] = lambda blob: None, **kw: Any) -> MicrosoftConnector:
-        kw.setdefault("home_account_id", grant.home_account_id)
-        connector = MicrosoftConnector(config, grant.token_cache, save, **kw)
-        built.append(connector)
-        return connector
-
-    yield build
-    for connector in built:
-        connector.close()
-
-
-def calendar(fake: FakeGraphServer, email: str) -> str:
-    return fake.calendar_id(email, "Calendar")
 
 
 # --- sign-in -------------------------------------------------------------------------------------

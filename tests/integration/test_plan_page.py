@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from app.domain.plan import DEFAULT_WORKING_HOURS, PlanSpec
 from app.main import create_app
 from app.runtime import Runtime
-from tests.integration.test_dashboard import csrf, plan_form, sign_up
+from tests.support.dashboard import csrf, plan_form, sign_up
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from app.services.connections import add_account
 from app.services.sync import cached_events
 from app.services.users import create_user
 from connectors.base import Event, SelfResponse
-from tests.conftest import MemoryWorld
-from tests.integration.test_sync import START, invite
+from tests.support.sync import START, invite
+from tests.support.world import MemoryWorld
 
 
 def test_poll_queues_a_sync_of_every_busy_calendar(runtime: Runtime, world: MemoryWorld):

@@ -32,7 +32,8 @@ from app.services.users import create_user
 from connectors.base import CalendarInfo
 from connectors.google import push as google_push
 from connectors.push import PushRequest
-from tests.conftest import FakeClock, MemoryWorld, make_settings
+from tests.support.settings import make_settings
+from tests.support.world import FakeClock, MemoryWorld
 
 NOW = datetime(2027, 1, 11, 8, tzinfo=UTC)
 

@@ -23,8 +23,8 @@ from app.services.connections import add_account
 from app.services.plans import create_plan
 from app.services.users import create_user
 from connectors.base import Event, SelfResponse
-from tests.conftest import FakeClock, MemoryWorld
-from tests.integration.test_dashboard import sign_up
+from tests.support.dashboard import sign_up
+from tests.support.world import FakeClock, MemoryWorld
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ME = "new@corp.example"

@@ -27,7 +27,7 @@ from app.services.connections import add_account
 from app.services.plans import create_plan, get_plan
 from app.services.users import create_user
 from connectors.base import Event, SelfResponse
-from tests.conftest import FakeClock, MemoryWorld
+from tests.support.world import FakeClock, MemoryWorld
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ME = "me@corp.example"

@@ -14,7 +14,7 @@ from app.services import retention
 from app.services.connections import add_account
 from app.services.users import create_user
 from connectors.base import CalendarInfo
-from tests.conftest import FakeClock
+from tests.support.world import FakeClock
 
 
 def seed(rt: Runtime, clock: FakeClock) -> None:

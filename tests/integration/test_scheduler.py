@@ -12,25 +12,10 @@ from apscheduler.events import EVENT_JOB_EXECUTED
 from sqlalchemy import Engine, select, text
 
 from app.db.models import Block
-from app.db.session import transaction
-from app.domain.plan import PlanSpec
 from app.runtime import Runtime
 from app.scheduler import BookingScheduler, WeeklySlot, job_id, weekly_slots
-from app.services.connections import add_account
-from app.services.plans import create_plan
-from app.services.users import create_user
-from tests.conftest import MemoryWorld
-
-
-def make_plan(rt: Runtime, world: MemoryWorld, zone: str, **spec: object) -> int:
-    with transaction(rt.sessions) as session:
-        user, _ = create_user(session, "me@corp.example", zone)
-        add_account(
-            session, user, "memory", "me@corp.example", world.store("me@corp.example").calendars()
-        )
-        return create_plan(
-            session, user, PlanSpec.model_validate({"goal": "Learn Rust", **spec})
-        ).id
+from tests.support.scheduling import make_plan
+from tests.support.world import MemoryWorld
 
 
 def backdate_job(engine: Engine, jid: str, when: datetime) -> None:

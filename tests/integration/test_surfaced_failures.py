@@ -4,24 +4,24 @@ the person is told once."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from app import tasks
 from app.db.models import Calendar, Conflict, ConflictState, Notification
 from app.runtime import Runtime
 from connectors.errors import NotFound, PermissionDenied, TransientError
-from tests.conftest import MemoryWorld
-from tests.integration.test_policy_flow import (  # the same world: memory calendars + API
-    ME,
-    berlin,
-    client,
-    conflicts,
-    invite,
-    plan_with,
-    sync,
-)
+from tests.support.policy import ME, berlin, conflicts, invite, plan_with, signed_in_client, sync
+from tests.support.world import FakeClock, MemoryWorld
 
-__all__ = ["client"]  # a fixture, used by name
+
+@pytest.fixture
+def client(runtime: Runtime, world: MemoryWorld, clock: FakeClock) -> Iterator[TestClient]:
+    with signed_in_client(runtime, world, clock) as test_client:
+        yield test_client
 
 
 def test_a_refused_move_is_reported_as_refused_not_as_no_free_slot(

@@ -3,7 +3,6 @@ however often (issue 14: no weekly run lost or doubled across leaders)."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
@@ -13,8 +12,9 @@ from app.db.models import BookingJob, BookingJobState, Plan, WeeklyClaim
 from app.db.session import transaction
 from app.runtime import Runtime
 from app.services import booking_jobs
-from tests.conftest import FakeClock, MemoryWorld
-from tests.integration.test_scheduler import make_plan
+from tests.support.claims import _settle
+from tests.support.scheduling import make_plan
+from tests.support.world import FakeClock, MemoryWorld
 
 
 def _claims(rt: Runtime) -> list[tuple[int, str]]:
@@ -25,18 +25,6 @@ def _claims(rt: Runtime) -> list[tuple[int, str]]:
 def _runs(rt: Runtime) -> list[list[str]]:
     with rt.sessions() as session:
         return [list(r.weeks) for r in session.scalars(select(BookingJob).order_by(BookingJob.id))]
-
-
-def _settle(rt: Runtime, *, leave: frozenset[int] = frozenset()) -> None:
-    """Wait until the queued booking runs finished (none may still write after the test)."""
-    deadline = time.monotonic() + 30
-    while True:
-        with rt.sessions() as session:
-            busy = [r.id for r in booking_jobs.unfinished(session) if r.id not in leave]
-        if not busy:
-            return
-        assert time.monotonic() < deadline, f"booking runs {busy} did not finish"
-        time.sleep(0.05)
 
 
 def test_a_weekly_job_that_fires_twice_books_once(

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from tests.conftest import ON_CI, _postgres_database
+from tests.support.databases import ON_CI, postgres_database
 
 REDIS_URL = os.environ.get("GG_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 RABBITMQ_URL = os.environ.get("GG_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
@@ -55,7 +55,7 @@ def queue_name(redis_url: str) -> Iterator[str]:
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh, migrated PostgreSQL database for this test (dropped afterwards)."""
-    yield from _postgres_database()
+    yield from postgres_database()
 
 
 @pytest.fixture(params=["redis", "rabbitmq"])

@@ -26,7 +26,7 @@ from app.scheduler import RemoteSchedule
 from app.services.connections import add_account
 from app.services.users import create_user
 from connectors.errors import RateLimited
-from tests.conftest import MemoryWorld
+from tests.support.world import MemoryWorld
 
 VISIBILITY = 100
 

@@ -11,8 +11,8 @@ from app.config import Environment, Settings
 from app.db.migrate import upgrade
 from app.jobs import Job
 from app.queue import CeleryDispatcher
-from tests.conftest import TEST_KEY
 from tests.scaled.harness import Process, processes, task_runs, wait_for
+from tests.support.settings import TEST_KEY
 
 
 def test_the_worker_command_runs_queued_tasks_and_stops_on_sigterm(

@@ -13,7 +13,7 @@ import pytest
 from app.config import Environment, Settings
 from app.logsetup import REQUEST_ID, configure_logging, task_context
 from app.roles import setup_logging
-from tests.unit.test_logsetup import CASES
+from tests.support.log_cases import CASES
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from app.domain.plan import PlanSpec
 from app.domain.planner import Busy, empty_week_capacity, plan_week
 from app.domain.time import WEEKDAYS, IsoWeek, TimeRange
 from tests import reference_planner
-from tests.unit.test_planner_properties import DST_WEEKS, DST_ZONES, FIXED_ZONES, Case, cases
+from tests.support.planner_cases import DST_WEEKS, DST_ZONES, FIXED_ZONES, Case, cases
 
 # zones whose history has offsets in seconds (LMT) or odd transitions, and weeks around them
 ODD_ZONES = ["Europe/Amsterdam", "Africa/Monrovia", "Pacific/Apia", "Europe/Dublin"]

@@ -25,9 +25,6 @@ from app.main import create_app
 from app.runtime import build_runtime
 from connectors.caldav.mapping import SLOT_PROP
 from tests.booking_helpers import book as book_now
-from tests.conftest import make_settings
-from tests.contract.test_caldav import CalDavProviderSide
-from tests.e2e.conftest import BERLIN
 from tests.e2e.harness import AppServer, wait_until
 from tests.servers.caldav import (
     EMAIL,
@@ -40,6 +37,9 @@ from tests.servers.caldav import (
 )
 from tests.servers.proxy import FaultProxy, Rule
 from tests.signups import api_token
+from tests.support.caldav import CalDavProviderSide
+from tests.support.e2e_google import BERLIN
+from tests.support.settings import make_settings
 
 POLICY: dict[str, Any] = {
     "default": "flag",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine
@@ -12,13 +11,10 @@ from app.main import create_app
 from app.providers import Providers
 from app.runtime import build_runtime
 from connectors.microsoft.oauth import MicrosoftConfig
-from tests.conftest import make_settings
 from tests.e2e.harness import PUBLIC_URL, AppServer
 from tests.fakes.graph_server import CLIENT_ID, CLIENT_SECRET, FakeGraphServer
-
-USER = "ben@contoso.example"
-BERLIN = ZoneInfo("Europe/Berlin")
-LOGIN = "login.microsoftonline.com"
+from tests.support.e2e_microsoft import USER
+from tests.support.settings import make_settings
 
 
 @pytest.fixture

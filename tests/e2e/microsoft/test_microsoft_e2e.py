@@ -10,8 +10,8 @@ from sqlalchemy import Engine, text
 from app.domain.time import IsoWeek
 from tests.booking_helpers import book
 from tests.e2e.harness import AppServer, browser, wait_until
-from tests.e2e.microsoft.conftest import BERLIN, LOGIN, USER
 from tests.fakes.graph_server import FakeGraphServer
+from tests.support.e2e_microsoft import BERLIN, LOGIN, USER
 
 
 def test_connect_book_invite_notification_delta(

@@ -12,8 +12,8 @@ import pytest
 
 from app.domain.time import IsoWeek
 from tests.e2e.harness import AppServer, browser, wait_until
-from tests.e2e.microsoft.conftest import BERLIN, LOGIN, USER
 from tests.fakes.graph_server import FakeGraphServer
+from tests.support.e2e_microsoft import BERLIN, LOGIN, USER
 
 
 @pytest.mark.parametrize("status", [429, 503])

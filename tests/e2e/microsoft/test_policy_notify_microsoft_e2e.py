@@ -12,9 +12,9 @@ import pytest
 from app.domain.time import IsoWeek
 from tests.booking_helpers import book
 from tests.e2e.harness import AppServer, browser, wait_until
-from tests.e2e.microsoft.conftest import BERLIN, LOGIN, USER
 from tests.fakes.graph_server import FakeGraphServer
 from tests.fakes.receivers import Inbox, Receiver
+from tests.support.e2e_microsoft import BERLIN, LOGIN, USER
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ import uuid
 import pytest
 
 from tests.e2e.harness import AppServer, browser
-from tests.e2e.microsoft.conftest import LOGIN, USER
 from tests.fakes.graph_server import FakeGraphServer
 from tests.signups import browser_sign_up
+from tests.support.e2e_microsoft import LOGIN, USER
 
 PASSWORD = "victim passphrase!"
 
