@@ -226,7 +226,10 @@ class CalendarConnector(Protocol):
       an attendee. Returns the updated event.
     - `watch(calendar_id, callback_url, secret)`: start push notifications, or return None when
       the connector lacks `Capability.PUSH`. `unwatch(watch)` stops one; unknown watches are
-      ignored.
+      ignored. `renew_watch(watch)` extends one in place where the provider can (Graph), else
+      returns None (open a new one with `watch`); `NotFound` when the provider dropped it.
+    - `focus_time_unsupported`: the calendars where the provider refused a focus-time block;
+      the app remembers them so later blocks there are plain events.
 
     Writes on a calendar with `can_write=False` raise `PermissionDenied`.
     """
@@ -267,3 +270,12 @@ class CalendarConnector(Protocol):
         ...
 
     def unwatch(self, watch: Watch) -> None: ...
+
+    def renew_watch(self, watch: Watch) -> Watch | None:
+        """Extend a push channel in place; None where the provider cannot (watch() again)."""
+        ...
+
+    @property
+    def focus_time_unsupported(self) -> frozenset[str]:
+        """Calendars where a focus-time block was refused (later blocks there are plain)."""
+        ...

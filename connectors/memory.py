@@ -209,6 +209,15 @@ class MemoryConnector:
 
     # --- helpers (callers hold the store lock) ---------------------------------------------
 
+    def renew_watch(self, watch: Watch) -> Watch | None:
+        """Memory channels are not renewed: a new one replaces an old one."""
+        return None
+
+    @property
+    def focus_time_unsupported(self) -> frozenset[str]:
+        """Memory calendars take every block as it is asked for."""
+        return frozenset()
+
     def _writable(self, calendar_id: str) -> None:
         if not self.store.calendar(calendar_id).can_write:
             raise PermissionDenied(f"calendar {calendar_id!r} is read-only")

@@ -407,9 +407,7 @@ def _create(
         session.flush()
         raise
     growth_titles.remember(session, plan, key, title, titles)
-    if focus and calendar.provider_calendar_id in getattr(
-        connector, "focus_time_unsupported", frozenset()
-    ):
+    if focus and calendar.provider_calendar_id in connector.focus_time_unsupported:
         calendar.focus_time_unsupported = True  # remembered, so later blocks do not retry
     audit.record_write(
         session,

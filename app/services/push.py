@@ -68,13 +68,15 @@ def ensure_watch(
         return False
     old = _current_watch(calendar)
     try:
-        renew = getattr(connector, "renew_watch", None)
-        if old is not None and renew is not None:
+        stop_old = old is not None  # a channel that cannot be extended is replaced, then stopped
+        if old is not None:
             try:
-                _store(calendar, renew(old), secret_hash=calendar.watch_secret_hash)
-                return True
+                renewed = connector.renew_watch(old)
             except NotFound:
-                pass  # the subscription is gone: create a new one below
+                renewed, stop_old = None, False  # it is gone already: create a new one below
+            if renewed is not None:
+                _store(calendar, renewed, secret_hash=calendar.watch_secret_hash)
+                return True
         secret = secrets.token_urlsafe(32)
         channel_id = uuid.uuid4().hex
         before = _saved(calendar)
@@ -96,7 +98,7 @@ def ensure_watch(
             _restore(calendar, before)
             return False
         _store(calendar, new, secret_hash=hash_token(secret))
-        if old is not None and renew is None:
+        if old is not None and stop_old:
             try:
                 connector.unwatch(old)
             except ConnectorError:

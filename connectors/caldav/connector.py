@@ -315,6 +315,15 @@ class CalDavConnector:
 
     # --- helpers -------------------------------------------------------------------------
 
+    def renew_watch(self, watch: Watch) -> Watch | None:
+        """CalDAV has no push channels (it is polled)."""
+        return None
+
+    @property
+    def focus_time_unsupported(self) -> frozenset[str]:
+        """CalDAV has no focus-time events: blocks are plain events."""
+        return frozenset()
+
     def _href(self, calendar_id: str, name: str) -> str:
         return calendar_id.rstrip("/") + "/" + quote(name)
 

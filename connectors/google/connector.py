@@ -331,6 +331,10 @@ class GoogleConnector:
 
     # --- helpers -----------------------------------------------------------------------------
 
+    def renew_watch(self, watch: Watch) -> Watch | None:
+        """Google channels cannot be extended: a new channel replaces one near its end."""
+        return None
+
     def _get(self, calendar_id: str, event_id: str) -> JSON:
         return self._client.execute(
             lambda s: s.events().get(calendarId=calendar_id, eventId=event_id), "events.get"

@@ -347,7 +347,12 @@ class MicrosoftConnector:
             secret=secret,
         )
 
-    def renew_watch(self, watch: Watch) -> Watch:
+    @property
+    def focus_time_unsupported(self) -> frozenset[str]:
+        """Graph has no focus-time event type: blocks are plain busy events everywhere."""
+        return frozenset()
+
+    def renew_watch(self, watch: Watch) -> Watch | None:
         """Extend a subscription; NotFound when Graph dropped it (then watch() again)."""
         body = {"expirationDateTime": _iso(self._clock() + WATCH_LIFETIME)}
         item = self.client.request("PATCH", f"/subscriptions/{segment(watch.id)}", json=body)

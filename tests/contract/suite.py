@@ -27,6 +27,7 @@ from connectors.base import (
     Event,
     Response,
     SelfResponse,
+    Watch,
 )
 from connectors.errors import CursorExpired, NotAGrowthBlock, NotFound, PermissionDenied
 from tests.contract.provider_side import ProviderSide, RecordedRsvp
@@ -375,3 +376,23 @@ class ConnectorContract:
         if Capability.PUSH in connector.capabilities:
             pytest.skip("push connectors test watch() against their fake server")
         assert connector.watch(calendar_id, "https://example.invalid/hook", "s3cret") is None
+
+    def test_renewing_an_unknown_channel_opens_no_new_one_silently(
+        self, connector: CalendarConnector, calendar_id: str
+    ) -> None:
+        """renew_watch either cannot extend (None: the app opens a new channel) or says the
+        channel is gone (NotFound); it never pretends to have extended a channel it lacks."""
+        stale = Watch(
+            id="no-such-channel",
+            calendar_id=calendar_id,
+            resource_id=None,
+            expires_at=datetime(2027, 1, 1, tzinfo=UTC),
+            secret="s3cret",
+        )
+        try:
+            assert connector.renew_watch(stale) is None
+        except NotFound:
+            assert Capability.PUSH in connector.capabilities  # only a push provider knows
+
+    def test_focus_time_refusals_start_empty(self, connector: CalendarConnector) -> None:
+        assert connector.focus_time_unsupported == frozenset()
