@@ -243,9 +243,26 @@ def _notifications(
     )
 
 
+NEW_SECRET_COOKIE = "gg_new_channel_secret"  # a webhook's signing secret, for the next page
+
+
 @router.get("/dashboard/notifications", response_class=HTMLResponse)
 def notifications(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
-    return signed_in(request, runtime, session, _notifications)
+    def view(page: Page) -> Response:
+        # Shown once: the cookie set by adding a channel is read here and deleted with this page.
+        secret = None
+        sealed = request.cookies.get(NEW_SECRET_COOKIE)
+        if sealed:
+            try:
+                secret = runtime.cipher.decrypt(sealed.encode(), ttl=120).decode()
+            except ValueError:
+                secret = None
+        response = _notifications(page, secret=secret)
+        if sealed:
+            response.delete_cookie(NEW_SECRET_COOKIE, path="/dashboard/notifications")
+        return response
+
+    return signed_in(request, runtime, session, view)
 
 
 @router.post("/dashboard/channels", response_class=HTMLResponse)
@@ -266,8 +283,14 @@ def add_channel(
             target,
             allow_loopback=runtime.settings.loopback_targets_allowed,
         )
-        page.session.flush()
-        return _notifications(page, secret=secret, flash_now="Channel added")
+        # Post/redirect/get: a reload must not add the channel again. A webhook's signing
+        # secret rides to the next page once, in a short-lived, encrypted, HttpOnly cookie.
+        response = see_other("/dashboard/notifications?flash=Channel+added")
+        if secret:
+            flags = {**cookie_flags(runtime), "path": "/dashboard/notifications"}
+            sealed = runtime.cipher.encrypt(secret.encode()).decode()
+            response.set_cookie(NEW_SECRET_COOKIE, sealed, max_age=120, **flags)
+        return response
 
     def failed(page: Page, errors: list[tuple[str, str]], status: int) -> Response:
         return _notifications(page, errors, status, typed={"kind": kind, "target": target})

@@ -49,7 +49,7 @@ def make_token(client: TestClient, name: str) -> Response:
 def test_a_failed_test_message_is_an_error_with_its_reason(client: TestClient):
     sign_up(client)
     port = free_port()  # nothing listens there
-    assert add_channel(client, "webhook", f"http://127.0.0.1:{port}/hook").status_code == 200
+    assert add_channel(client, "webhook", f"http://127.0.0.1:{port}/hook").status_code == 303
     (channel_id,) = channel_ids(client)
     reply = client.post(
         f"/dashboard/channels/{channel_id}/test", data={"csrf_token": token_of(client)}
@@ -98,6 +98,19 @@ def test_a_new_token_is_shown_once_after_a_redirect(client: TestClient):
     again = client.get("/dashboard/tokens")  # a reload: no second token, the secret is gone
     assert shown.group(1) not in again.text
     assert again.text.count("Revoke ci</button>") == 1
+
+
+def test_a_new_channel_redirects_and_its_secret_is_shown_once(client: TestClient):
+    sign_up(client)
+    added = add_channel(client, "webhook", f"http://127.0.0.1:{free_port()}/hook")
+    assert added.status_code == 303
+    assert added.headers["location"].startswith("/dashboard/notifications")
+    first = client.get("/dashboard/notifications")
+    shown = re.search(r"<code>(ggwh_[^<]+)</code>", first.text)
+    assert shown, first.text
+    again = client.get("/dashboard/notifications")  # a reload adds nothing and shows no secret
+    assert shown.group(1) not in again.text
+    assert len(channel_ids(client)) == 1
 
 
 @pytest.mark.parametrize(
