@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -548,28 +548,9 @@ def enqueue_user_bookings(user_id: int) -> bool:
     return runtime.current().dispatcher.submit(f"book-user:{user_id}", job)
 
 
-def poll_demo_calendars() -> int:
-    """Queue a sync of the demo calendars (polled often so the demo reacts within seconds)."""
-    rt = runtime.current()
-    with rt.sessions() as session:
-        ids = list(
-            session.scalars(
-                select(Calendar.id)
-                .join(Account, Account.id == Calendar.account_id)
-                .where(
-                    Calendar.is_busy_source.is_(True),
-                    Account.status == AccountStatus.OK,
-                    Account.is_demo.is_(True),
-                )
-            )
-        )
-    return sum(enqueue_sync(calendar_id) for calendar_id in ids)
-
-
-def poll_calendars() -> int:
-    """Queue a sync of every busy-source calendar of every healthy account (polling mode)."""
-    rt = runtime.current()
-    with rt.sessions() as session:
+def _sync_busy_calendars(*conditions: ColumnElement[bool]) -> int:
+    """Queue a sync of every busy-source calendar of a healthy account that meets `conditions`."""
+    with runtime.current().sessions() as session:
         ids = list(
             session.scalars(
                 select(Calendar.id)
@@ -578,10 +559,21 @@ def poll_calendars() -> int:
                     Calendar.is_busy_source.is_(True),
                     Calendar.gone_at.is_(None),
                     Account.status == AccountStatus.OK,
+                    *conditions,
                 )
             )
         )
     return sum(enqueue_sync(calendar_id) for calendar_id in ids)
+
+
+def poll_demo_calendars() -> int:
+    """Queue a sync of the demo calendars (polled often so the demo reacts within seconds)."""
+    return _sync_busy_calendars(Account.is_demo.is_(True))
+
+
+def poll_calendars() -> int:
+    """Queue a sync of every busy-source calendar of every healthy account (polling mode)."""
+    return _sync_busy_calendars()
 
 
 def poll_unwatched_calendars() -> int:
@@ -590,22 +582,10 @@ def poll_unwatched_calendars() -> int:
     With push on, `poll_calendars` runs only daily (a safety net); calendars that cannot push
     (CalDAV) or whose channel lapsed would otherwise be read once a day.
     """
-    rt = runtime.current()
-    now = rt.clock()
-    with rt.sessions() as session:
-        ids = list(
-            session.scalars(
-                select(Calendar.id)
-                .join(Account, Account.id == Calendar.account_id)
-                .where(
-                    Calendar.is_busy_source.is_(True),
-                    Calendar.gone_at.is_(None),
-                    Account.status == AccountStatus.OK,
-                    (Calendar.watch_expires_at.is_(None)) | (Calendar.watch_expires_at <= now),
-                )
-            )
-        )
-    return sum(enqueue_sync(calendar_id) for calendar_id in ids)
+    now = runtime.current().clock()
+    return _sync_busy_calendars(
+        Calendar.watch_expires_at.is_(None) | (Calendar.watch_expires_at <= now)
+    )
 
 
 def ask_growth_log() -> int:
