@@ -106,6 +106,8 @@ class Resolver:
             block=Interval(block.start, block.end),
             declines_this_week=self._declines_this_week(user, now, zone),
             person_choice=choice,  # type: ignore[arg-type]
+            block_level=conflict.block_level,  # as the invite found it
+            block_pinned=block.pinned,
         )
         return decide(invite_of(conflict), spec_for_plan(self.session, plan), context)
 
@@ -279,6 +281,7 @@ class Resolver:
             start=target.start,
             end=target.end,
             description=f"{description}\nMoved by GrowthGuard.",
+            busy=block.busy,
         )
         try:
             push_channels.expect_echo(calendar.id)

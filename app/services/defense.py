@@ -1,0 +1,130 @@
+"""Defense levels at the provider: flexible blocks turn busy at their threshold, once.
+
+`harden` writes the switch (one `update_block` per block, then the row says busy, so a second
+run finds nothing to do); booking calls it with the week's free time (the squeeze threshold),
+the `harden-flexible-blocks` sweep (`harden_due`) calls it by time alone so a block turns busy
+on time even when no booking runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.db.models import Account, Block, BlockState, Calendar, Plan
+from app.domain import defense
+from app.services import audit, push_channels
+from app.services.connections import ConnectorProvider
+from app.services.growth import titles as growth_titles
+from app.services.plans import spec_of
+from connectors.base import BlockSpec, BlockTag
+from connectors.errors import ConnectorError
+
+log = logging.getLogger(__name__)
+
+
+def view(block: Block) -> defense.BlockDefense:
+    """The domain's view of a block row."""
+    return defense.BlockDefense(block.slot_key, block.start, block.end, block.level, block.busy)
+
+
+def harden(
+    session: Session,
+    plan: Plan,
+    blocks: Sequence[Block],
+    now: datetime,
+    connectors: ConnectorProvider,
+    *,
+    free_minutes: float | None = None,
+    titles: growth_titles.Titles | None = None,
+    checkpoint: Callable[[], None] | None = None,
+) -> list[str]:
+    """Turn the plan's flexible blocks that are due busy; answers the slot keys switched.
+
+    A provider failure leaves the block free for the next run (booking or sweep) and is
+    audited; it never stops booking.
+    """
+    spec = spec_of(plan)
+    live = [b for b in blocks if b.state == BlockState.BOOKED and b.provider_event_id]
+    due = set(defense.blocks_to_harden(spec, [view(b) for b in live], now, free_minutes))
+    switched: list[str] = []
+    for block in live:
+        if block.slot_key not in due:
+            continue
+        calendar = session.get_one(Calendar, block.calendar_id)
+        account = session.get_one(Account, calendar.account_id)
+        title, description = growth_titles.label_for(session, plan, spec, block.start, titles)
+        label = titles.labels.get(block.slot_key) if titles is not None else None
+        block_spec = BlockSpec(
+            tag=BlockTag(plan_id=str(plan.id), slot_key=block.slot_key),
+            title=label.title if label is not None else title,
+            start=block.start,
+            end=block.end,
+            description=description,
+            busy=True,
+        )
+        try:
+            push_channels.expect_echo(calendar.id)
+            connectors(account).update_block(
+                calendar.provider_calendar_id, str(block.provider_event_id), block_spec
+            )
+        except ConnectorError as error:
+            log.info("turning %s busy failed: %s", block.slot_key, type(error).__name__)
+            audit.record_write(
+                session,
+                user_id=plan.user_id,
+                calendar=calendar,
+                action="show_busy",
+                outcome="error",
+                provider_event_id=block.provider_event_id,
+                slot_key=block.slot_key,
+                detail={"error": type(error).__name__},
+            )
+            continue
+        block.busy = True
+        audit.record_write(
+            session,
+            user_id=plan.user_id,
+            calendar=calendar,
+            action="show_busy",
+            outcome="ok",
+            provider_event_id=block.provider_event_id,
+            slot_key=block.slot_key,
+            detail={"start": block.start.isoformat()},
+        )
+        switched.append(block.slot_key)
+        (checkpoint or session.flush)()
+    return switched
+
+
+def harden_due(
+    session: Session,
+    now: datetime,
+    connectors: ConnectorProvider,
+    checkpoint: Callable[[], None] | None = None,
+) -> list[str]:
+    """The sweep: every free flexible block whose time threshold has come turns busy."""
+    rows = session.scalars(
+        select(Block)
+        .join(Plan, Plan.id == Block.plan_id)
+        .where(
+            Plan.active.is_(True),
+            Block.state == BlockState.BOOKED,
+            Block.level == defense.FLEXIBLE,
+            Block.busy.is_(False),
+            Block.end > now,
+        )
+        .order_by(Block.plan_id, Block.start)
+    ).all()
+    by_plan: dict[int, list[Block]] = {}
+    for row in rows:
+        by_plan.setdefault(row.plan_id, []).append(row)
+    switched: list[str] = []
+    for plan_id, blocks in by_plan.items():
+        plan = session.get_one(Plan, plan_id)
+        switched += harden(session, plan, blocks, now, connectors, checkpoint=checkpoint)
+    return switched
