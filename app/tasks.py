@@ -29,7 +29,7 @@ from app.db.models import (
 from app.db.session import transaction
 from app.domain.time import IsoWeek
 from app.jobs import Job
-from app.services import booking_jobs, choices, conflicts, delivery, push, report_notices
+from app.services import booking_jobs, choices, conflicts, defense, delivery, push, report_notices
 from app.services import reports as report_service
 from app.services import sync as sync_service
 from app.services.booking import (
@@ -609,6 +609,15 @@ def ask_growth_log() -> int:
             if user is not None:
                 asked += len(growth_log.ask(session, user, now, secret))
     return asked
+
+
+def harden_flexible_blocks() -> int:
+    """Turn busy every free flexible block whose threshold has come (once: the row then says
+    busy, so a second run writes nothing)."""
+    rt = runtime.current()
+    now = rt.clock()
+    with transaction(rt.sessions) as session:
+        return len(defense.harden_due(session, now, rt.connectors, checkpoint=session.commit))
 
 
 def renew_watches() -> int:

@@ -466,6 +466,9 @@ def _create(
     return event
 
 
+create_block_event = _create  # what pinning (app/services/pins.py) writes new blocks with
+
+
 def _block_row(
     plan: Plan,
     week: IsoWeek,
