@@ -72,10 +72,14 @@ def _check_slots(
     return ordered
 
 
-def _plan_block(session: Session, user: User, plan_id: int, block_id: int) -> tuple[Plan, Block]:
-    plan = plans.get_plan(session, user, plan_id)
+def _plan_block(
+    session: Session, user: User, plan_id: int | None, block_id: int
+) -> tuple[Plan, Block]:
     block = session.get(Block, block_id)
-    if block is None or block.plan_id != plan.id:
+    if block is None:
+        raise NotFoundError("block")
+    plan = plans.get_plan(session, user, block.plan_id if plan_id is None else plan_id)
+    if block.plan_id != plan.id:
         raise NotFoundError("block")
     return plan, block
 
@@ -123,14 +127,16 @@ def _move(
 def pin_block(
     session: Session,
     user: User,
-    plan_id: int,
+    plan_id: int | None,
     block_id: int,
     now: datetime,
     connectors: ConnectorProvider,
     start: datetime | None = None,
     end: datetime | None = None,
 ) -> Block:
-    """Keep a block here (without `start`) or at `start`..`end` (default: its length)."""
+    """Keep a block here (without `start`) or at `start`..`end` (default: its length).
+
+    `plan_id` None: the block's own plan (still only the user's)."""
     plan, block = _plan_block(session, user, plan_id, block_id)
     if block.state != BlockState.BOOKED or block.end <= now:
         raise ConflictError("only a booked block that has not ended can be pinned")

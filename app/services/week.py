@@ -82,6 +82,7 @@ def week_days(
             title=seen.title if seen is not None else f"Growth: {goal}",
             state=block.state,
             read_back=seen is not None,
+            block=block,  # its id (pin form), defense level, transparency and pin
         )
     # Oldest first, so a newer conflict on the same event wins.
     conflicts = reversed(conflict_service.with_decisions(session, user))

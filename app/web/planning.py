@@ -19,10 +19,10 @@ from app.domain.plan import PlanSpec
 from app.domain.time import WEEKDAYS, IsoWeek, TimeRange, resolve_zone
 from app.html.fielderrors import FormErrors, FormFields
 from app.html.forms import see_other
-from app.services import booking, choices, onboarding
+from app.services import booking, choices, onboarding, pins
 from app.services import plans as plan_service
 from app.services import week as week_service
-from app.services.errors import MalformedRequestError
+from app.services.errors import InvalidInputError, MalformedRequestError
 from app.services.resolve import Resolver
 from app.web.context import Page, form_action, signed_in
 from connectors.errors import ConnectorError
@@ -301,6 +301,7 @@ def _week_page(
         steps=onboarding.steps(page.session, page.user),
         demo_account=demo_service.demo_account(page.session, page.user),
         poll_seconds=page.runtime.settings.demo_poll_seconds,
+        now=now,
     )
 
 
@@ -351,4 +352,92 @@ async def keep_meeting(
         str(form.get("csrf_token", "")),
         act,
         lambda page, errors, status: _week_page(page, week or None, errors, status),
+    )
+
+
+def _local_time(text: str, zone: ZoneInfo, field: str) -> datetime:
+    """A `datetime-local` value (YYYY-MM-DDTHH:MM) read in the week's zone."""
+    try:
+        naive = datetime.fromisoformat(text.strip().replace(" ", "T", 1))
+    except ValueError:
+        raise InvalidInputError([(field, f"{text[:40]!r} is not a date and time")]) from None
+    if naive.tzinfo is not None:
+        raise InvalidInputError([(field, "give a local time without an offset")])
+    return naive.replace(tzinfo=zone)
+
+
+def parse_slot_lines(text: str, zone: ZoneInfo) -> list[pins.SlotIn]:
+    """One slot a line: `YYYY-MM-DD HH:MM-HH:MM` in the week's zone."""
+    slots: list[pins.SlotIn] = []
+    lines = [line.strip() for line in text[:4000].splitlines() if line.strip()]
+    for n, line in enumerate(lines):
+        day, _, hours = line.partition(" ")
+        begin, _, finish = hours.strip().partition("-")
+        if not finish:
+            problem = f"line {n + 1}: write it as 2027-01-12 09:00-11:00"
+            raise InvalidInputError([("slots", problem)])
+        start = _local_time(f"{day}T{begin.strip()}", zone, "slots")
+        end = _local_time(f"{day}T{finish.strip()}", zone, "slots")
+        slots.append(pins.SlotIn(start, end))
+    return slots
+
+
+@router.post("/dashboard/blocks/{block_id}/pin", response_class=HTMLResponse)
+async def pin_block(
+    block_id: RowId, request: Request, runtime: RuntimeDep, session: SessionDep
+) -> Response:
+    """ "Keep it here": pin a block where it is, or at the time the form names."""
+    form = await request.form()
+    week = str(form.get("week", ""))[:10]
+    start_text = str(form.get("start", ""))[:40]
+
+    def act(page: Page) -> Response:
+        start = _local_time(start_text, page_zone(page), "start") if start_text else None
+        pins.pin_block(
+            page.session, page.user, None, block_id, runtime.clock(), runtime.connectors, start
+        )
+        flash = quote_plus("Pinned: booking keeps this block here.")
+        return see_other(f"/dashboard/week?week={quote_plus(week)}&flash={flash}")
+
+    return await run_in_threadpool(
+        form_action,
+        request,
+        runtime,
+        session,
+        str(form.get("csrf_token", "")),
+        act,
+        lambda page, errors, status: _week_page(page, week or None, errors, status),
+    )
+
+
+@router.post("/dashboard/week/slots", response_class=HTMLResponse)
+async def choose_slots(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
+    """Choose a week's slots: exactly these are booked (and pinned)."""
+    form = await request.form()
+    week_text = str(form.get("week", ""))[:10]
+    lines = str(form.get("slots", ""))
+
+    def act(page: Page) -> Response:
+        try:
+            week = IsoWeek.parse(week_text)
+        except ValueError:
+            raise MalformedRequestError([("week", "open the week page from the menu")]) from None
+        plan = first_plan(page)
+        if plan is None:
+            raise InvalidInputError([("slots", "make a plan first")])
+        slots = parse_slot_lines(lines, page_zone(page))
+        pins.choose_week(
+            page.session, page.user, plan.id, week, slots, runtime.clock(), runtime.connectors
+        )
+        flash = quote_plus("Booked the slots you chose; booking keeps them.")
+        return see_other(f"/dashboard/week?week={quote_plus(week_text)}&flash={flash}")
+
+    return await run_in_threadpool(
+        form_action,
+        request,
+        runtime,
+        session,
+        str(form.get("csrf_token", "")),
+        act,
+        lambda page, errors, status: _week_page(page, week_text or None, errors, status),
     )
