@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from app.domain.intervals import Interval, clip, intersect, merge, subtract, total_minutes
@@ -51,8 +51,9 @@ class BlockDefense:
 
 
 def threshold(spec: PlanSpec, start: datetime) -> datetime:
-    """When a flexible block starting at `start` turns busy by time alone."""
-    return start - timedelta(hours=spec.flexible_hours_before)
+    """When a flexible block starting at `start` turns busy by time alone (in UTC: aware
+    arithmetic in a zone would step the wall clock and be an hour off across DST)."""
+    return start.astimezone(UTC) - timedelta(hours=spec.flexible_hours_before)
 
 
 def busy_at_booking(spec: PlanSpec, start: datetime, now: datetime) -> bool:
@@ -107,7 +108,10 @@ def blocks_to_harden(
     waiting = [b for b in blocks if b.level == FLEXIBLE and not b.busy and b.end > now]
     due = {b.key for b in waiting if now >= threshold(spec, b.start)}
     if free_minutes is not None and waiting:
-        needed = sum((b.end - max(b.start, now)).total_seconds() / 60 for b in waiting)
+        needed = sum(
+            (b.end.astimezone(UTC) - max(b.start, now).astimezone(UTC)).total_seconds() / 60
+            for b in waiting
+        )
         if free_minutes <= needed:
             due = {b.key for b in waiting}
     return sorted(due)
