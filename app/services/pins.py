@@ -48,18 +48,19 @@ def _check_slots(
         raise InvalidInputError([(field, f"at most {MAX_SLOTS} slots a week")])
     intervals: list[Interval] = []
     for n, slot in enumerate(slots):
-        name = f"{field}[{n}]" if field.endswith("slots") else field
+        # "slots[2].start" for a week's slots, plain "start" / "end" for one pin
+        prefix = f"{field}[{n}]." if field == "slots" else ""
         minutes = (slot.end - slot.start).total_seconds() / 60
         if minutes < MIN_MINUTES or minutes > MAX_MINUTES:
             problems.append(
-                (f"{name}.end", f"a block lasts {MIN_MINUTES} to {MAX_MINUTES} minutes")
+                (f"{prefix}end", f"a block lasts {MIN_MINUTES} to {MAX_MINUTES} minutes")
             )
             continue
         if slot.start < zone_week.start or slot.end > zone_week.end:
-            problems.append((f"{name}.start", f"must lie inside week {week}"))
+            problems.append((f"{prefix}start", f"must lie inside week {week}"))
             continue
         if slot.start <= now:
-            problems.append((f"{name}.start", "must be in the future"))
+            problems.append((f"{prefix}start", "must be in the future"))
             continue
         intervals.append(Interval(slot.start, slot.end))
     ordered = sorted(intervals, key=lambda i: i.start)
@@ -147,7 +148,7 @@ def pin_block(
             IsoWeek.parse(block.week),
             _week_interval(session, plan, user, IsoWeek.parse(block.week)),
             now,
-            "start",
+            "",
         )[0]
         others = session.scalars(
             select(Block).where(
