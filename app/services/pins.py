@@ -76,12 +76,13 @@ def _check_slots(
 def _plan_block(
     session: Session, user: User, plan_id: int | None, block_id: int
 ) -> tuple[Plan, Block]:
+    # the plan first, so another person's ids answer exactly like ids that do not exist
+    plan = plans.get_plan(session, user, plan_id) if plan_id is not None else None
     block = session.get(Block, block_id)
-    if block is None:
+    if block is None or (plan is not None and block.plan_id != plan.id):
         raise NotFoundError("block")
-    plan = plans.get_plan(session, user, block.plan_id if plan_id is None else plan_id)
-    if block.plan_id != plan.id:
-        raise NotFoundError("block")
+    if plan is None:
+        plan = plans.get_plan(session, user, block.plan_id)
     return plan, block
 
 
