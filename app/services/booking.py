@@ -74,6 +74,7 @@ class Preloaded:
     rows: list[Block]
     run: BookingRun | None
     titles: growth_titles.Titles | None = None
+    chosen: bool | None = None  # the person chose this week's slots (None: not read yet)
 
 
 class BookingBlockedError(Exception):
@@ -267,7 +268,10 @@ def assess_week(
         kept=kept_intervals,
         consumed_minutes=consumed,
     )
-    if session.get(ChosenWeek, (plan.id, str(week))) is not None:
+    chosen = preloaded.chosen if preloaded is not None else None
+    if chosen is None:
+        chosen = session.get(ChosenWeek, (plan.id, str(week))) is not None
+    if chosen:
         # the person chose this week's slots: exactly their pinned blocks, nothing added
         result = PlannerResult(
             new_blocks=[],
