@@ -12,16 +12,18 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from app.db.models import Account, Block, BlockState, Calendar, Plan
+from app.db.models import Account, Block, BlockState, Calendar, CalendarEvent, Plan, User
 from app.domain import defense
+from app.domain.intervals import Interval
+from app.domain.time import IsoWeek
 from app.services import audit, push_channels
 from app.services.connections import ConnectorProvider
 from app.services.growth import titles as growth_titles
-from app.services.plans import spec_of
-from connectors.base import BlockSpec, BlockTag
+from app.services.plans import plan_working_hours, plan_zone, spec_of
+from connectors.base import BlockSpec, BlockTag, EventStatus, EventType, SelfResponse
 from connectors.errors import ConnectorError
 
 log = logging.getLogger(__name__)
@@ -107,7 +109,8 @@ def harden_due(
     connectors: ConnectorProvider,
     checkpoint: Callable[[], None] | None = None,
 ) -> list[str]:
-    """The sweep: every free flexible block whose time threshold has come turns busy."""
+    """The sweep: every free flexible block whose threshold has come turns busy (by time,
+    or squeezed by the week's busy time as the sync cache knows it)."""
     rows = session.scalars(
         select(Block)
         .join(Plan, Plan.id == Block.plan_id)
@@ -120,11 +123,45 @@ def harden_due(
         )
         .order_by(Block.plan_id, Block.start)
     ).all()
-    by_plan: dict[int, list[Block]] = {}
+    by_week: dict[tuple[int, str], list[Block]] = {}
     for row in rows:
-        by_plan.setdefault(row.plan_id, []).append(row)
+        by_week.setdefault((row.plan_id, row.week), []).append(row)
     switched: list[str] = []
-    for plan_id, blocks in by_plan.items():
+    for (plan_id, week), blocks in by_week.items():
         plan = session.get_one(Plan, plan_id)
-        switched += harden(session, plan, blocks, now, connectors, checkpoint=checkpoint)
+        free = cached_free_minutes(session, plan, IsoWeek.parse(week), now)
+        switched += harden(
+            session, plan, blocks, now, connectors, free_minutes=free, checkpoint=checkpoint
+        )
     return switched
+
+
+def cached_free_minutes(session: Session, plan: Plan, week: IsoWeek, now: datetime) -> float:
+    """The week's free window time left, from the sync cache (no provider call): what the
+    sweep's squeeze uses between bookings, as fresh as the last sync (push or poll)."""
+    user = session.get_one(User, plan.user_id)
+    spec = spec_of(plan)
+    zone = plan_zone(spec, user)
+    start, end = week.start(zone), week.end(zone)
+    rows = session.execute(
+        select(CalendarEvent.start, CalendarEvent.end)
+        .join(Calendar, Calendar.id == CalendarEvent.calendar_id)
+        .join(Account, Account.id == Calendar.account_id)
+        .where(
+            Account.user_id == user.id,
+            Calendar.is_busy_source.is_(True),
+            Calendar.gone_at.is_(None),
+            CalendarEvent.busy.is_(True),
+            CalendarEvent.all_day.is_(False),
+            CalendarEvent.status != EventStatus.CANCELLED.value,
+            or_(
+                CalendarEvent.self_response.is_(None),
+                CalendarEvent.self_response != SelfResponse.DECLINED.value,
+            ),
+            CalendarEvent.event_type != EventType.WORKING_LOCATION.value,
+            CalendarEvent.end > start,
+            CalendarEvent.start < end,
+        )
+    ).all()
+    taken = [Interval(row.start, row.end) for row in rows if row.end > row.start]
+    return defense.free_minutes_left(spec, week, zone, plan_working_hours(spec, user), taken, now)

@@ -12,7 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from app.db.models import Block
+from app import tasks
+from app.db.models import AuditEntry, Block
 from app.runtime import Runtime
 from connectors.base import Response
 from tests.booking_helpers import book
@@ -207,3 +208,42 @@ def test_another_persons_block_cannot_be_pinned(client: TestClient, runtime: Run
         block_id = session.scalars(select(Block.id)).first()
     assert client.post(f"/plans/{plan_id + 99}/blocks/{block_id}/pin", json={}).status_code == 404
     assert client.post(f"/plans/{plan_id}/blocks/999999/pin", json={}).status_code == 404
+
+
+def test_a_week_filling_up_turns_the_free_blocks_busy_once(
+    client: TestClient, runtime: Runtime, world: MemoryWorld
+):
+    """The squeeze: when the week's free window time falls to what the still-free blocks need,
+    the sweep turns them busy (from the sync cache), before their time threshold."""
+    plan_id = make_plan(
+        client, {"rules": [], "default": "flag"}, defense="flexible", flexible_hours_before=24
+    )
+    tuesday = blocks(client, plan_id)[1]
+    assert tuesday["busy"] is False
+    # others book most of the week: only Tuesday 09:00-11:00 (the block) stays free after one
+    invite(world, "Offsite day one", berlin(11, 11), berlin(12, 9))
+    sync(runtime)
+    assert tasks.harden_flexible_blocks() == 0  # Wednesday to Friday still have room
+    invite(world, "Offsite, the rest", berlin(12, 11), berlin(15, 17))
+    sync(runtime)
+    assert tasks.harden_flexible_blocks() == 1
+    assert tasks.harden_flexible_blocks() == 0
+    assert blocks(client, plan_id)[1]["busy"] is True
+    assert [busy for _, _, busy in provider_times(world)] == [True, True]
+    book(client, plan_id, WEEK)  # booking sees the same week: nothing more to write
+    assert [busy for _, _, busy in provider_times(world)] == [True, True]
+
+
+def test_booking_turns_squeezed_free_blocks_busy(
+    client: TestClient, runtime: Runtime, world: MemoryWorld
+):
+    plan_id = make_plan(
+        client, {"rules": [], "default": "flag"}, defense="flexible", flexible_hours_before=24
+    )
+    invite(world, "Offsite day one", berlin(11, 11), berlin(12, 9))
+    invite(world, "Offsite, the rest", berlin(12, 11), berlin(15, 17))
+    book(client, plan_id, WEEK)  # reads the calendars itself: no sync needed
+    assert [b["busy"] for b in blocks(client, plan_id)] == [True, True]
+    with runtime.sessions() as session:
+        writes = session.scalars(select(AuditEntry).where(AuditEntry.action == "show_busy")).all()
+        assert [w.outcome for w in writes] == ["ok"]
