@@ -58,6 +58,8 @@ PLAN_FIELDS = FormFields(
         "timezone": "Time zone",
         "book_day": "Weekly booking day",
         "book_time": "Weekly booking time",
+        "defense": "How hard to defend blocks",
+        "flexible_hours_before": "Flexible blocks turn busy",
     },
     paths={
         "block_minutes.min": "block_min",
@@ -94,6 +96,9 @@ def spec_from_form(form: dict[str, Any]) -> dict[str, Any]:
         "buffer_minutes": number("buffer_minutes", 10),
         "book_at": {"day": form.get("book_day", "sun"), "time": form.get("book_time", "18:00")},
     }
+    if form.get("defense"):
+        document["defense"] = str(form["defense"])[:16]
+        document["flexible_hours_before"] = number("flexible_hours_before", 24)
     hours = ranges("working_hours")
     if hours:  # the same hours on every day; the allowed days decide where blocks go
         document["working_hours"] = dict.fromkeys(WEEKDAYS, hours)

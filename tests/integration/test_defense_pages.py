@@ -16,7 +16,7 @@ from app.runtime import Runtime
 from app.services.connections import add_account
 from tests.booking_helpers import book
 from tests.signups import browser_sign_up
-from tests.support.dashboard import csrf
+from tests.support.dashboard import csrf, plan_form
 from tests.support.policy import berlin, invite, sync
 from tests.support.world import FakeClock, MemoryWorld
 
@@ -109,3 +109,19 @@ def test_choose_slots_form_books_exactly_those(
     assert "inside week" in reply.text
     after = sorted((e.start, e.end) for e in world.store(ME).events("primary") if e.tag)
     assert after == events  # refused forms wrote nothing
+
+
+def test_the_plan_form_sets_the_defense_level(client: TestClient):
+    page = client.get("/dashboard/plan").text
+    assert 'name="defense"' in page
+    form = plan_form(csrf(page), defense="locked", flexible_hours_before="12")
+    reply = client.post("/dashboard/plan", data=form, follow_redirects=False)
+    assert reply.status_code == 303, reply.text
+    [plan] = client.get("/plans").json()
+    assert (plan["spec"]["defense"], plan["spec"]["flexible_hours_before"]) == ("locked", 12)
+    wrong = plan_form(csrf(page), defense="impenetrable")
+    reply = client.post("/dashboard/plan", data=wrong)
+    assert reply.status_code == 422
+    assert (
+        'id="defense"' in reply.text and "aria-invalid" in reply.text.split('id="defense"')[1][:200]
+    )
