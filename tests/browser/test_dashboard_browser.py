@@ -217,7 +217,7 @@ def _conflict_and_keep(journey: Journey) -> None:
     day = page.get_by_role("region", name=local.strftime("%a %d %b"))
     item = day.locator(".item.conflict", has_text=INVITE)
     expect(item).to_contain_text(f"{local:%H:%M}{EN_DASH}{end.astimezone(BERLIN):%H:%M}")
-    expect(item).to_contain_text("Conflict with a growth block.")
+    expect(item).to_contain_text("Conflict with a firm growth block.")
     expect(item).to_contain_text(conflict["decision"]["explanation"])
     expect(item).to_contain_text("big meetings")
     journey.record("week-conflict")

@@ -182,7 +182,7 @@ def _a_sample_invite_is_decided_within_a_poll(journey: Journey) -> None:
     conflict = page.locator(".item.conflict", has_text="Vendor pitch: Q3 roadmap")
     # No reload by the test: the page's own refresh at the poll interval shows it.
     expect(conflict).to_contain_text(
-        "Conflict with a growth block.", timeout=(2 * POLL_SECONDS + 10) * 1000
+        "Conflict with a firm growth block.", timeout=(2 * POLL_SECONDS + 10) * 1000
     )
     expect(conflict).to_contain_text("external organizer")
     expect(conflict.get_by_role("button", name="Keep meeting")).to_be_visible()
