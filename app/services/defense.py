@@ -113,9 +113,8 @@ def harden_due(
     or squeezed by the week's busy time as the sync cache knows it)."""
     rows = session.scalars(
         select(Block)
-        .join(Plan, Plan.id == Block.plan_id)
         .where(
-            Plan.active.is_(True),
+            # paused plans too: their blocks are still in the calendar, promised free until
             Block.state == BlockState.BOOKED,
             Block.level == defense.FLEXIBLE,
             Block.busy.is_(False),
