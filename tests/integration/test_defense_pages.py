@@ -55,6 +55,7 @@ def test_the_week_view_and_the_report_show_levels(
     page = client.get(f"/dashboard/week?week={WEEK}").text
     assert "Flexible, now shown busy" in page  # Monday's: 15 h away, past its 24 h
     assert "Flexible: shown free until shortly before" in page  # Tuesday's
+    assert "(busy from Mon 11 Jan 09:00)" in page  # 24 h before Tuesday 09:00
     invite(world, "Vendor demo", berlin(12, 9), berlin(12, 10))
     sync(runtime)
     page = client.get(f"/dashboard/week?week={WEEK}").text
