@@ -35,7 +35,7 @@ from app.middleware.request_id import RequestIdMiddleware
 from app.middleware.security_headers import SecurityHeadersMiddleware
 from app.runtime import Runtime, build_runtime
 from app.scheduler import BookingScheduler, RemoteSchedule, weekly_slots
-from app.services.channels import encrypt_plaintext_targets
+from app.services.notifications.channels import encrypt_plaintext_targets
 from app.supervise import Supervised, Supervisor
 from app.web import (
     auth_pages,

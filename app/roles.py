@@ -17,7 +17,7 @@ from app import runtime as runtime_module
 from app.config import Environment, Settings
 from app.logsetup import configure_logging
 from app.providers import Providers
-from app.services.connections import ConnectorProvider
+from app.services.accounts.rows import ConnectorProvider
 
 log = logging.getLogger(__name__)
 

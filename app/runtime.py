@@ -22,12 +22,12 @@ from app.dispatch import Dispatcher, InProcessDispatcher
 from app.providers import Providers, providers_from_settings, register_connectors
 from app.ratelimit import Throttle
 from app.security import CredentialCipher
-from app.services.connections import ConnectorProvider, registry_provider
-from app.services.delivery import Senders, SmtpSettings, default_senders
-from app.services.mailbox import DevMailbox, Mail
-from app.services.mailbox import send as send_mail
-from app.services.provider_errors import tagged
-from app.services.push_channels import ChannelCache
+from app.services.accounts.failures import tagged
+from app.services.accounts.rows import ConnectorProvider, registry_provider
+from app.services.notifications.delivery import Senders, SmtpSettings, default_senders
+from app.services.notifications.mailbox import DevMailbox, Mail
+from app.services.notifications.mailbox import send as send_mail
+from app.services.sync.channel_cache import ChannelCache
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]

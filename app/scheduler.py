@@ -22,7 +22,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from app.db.models import Plan, User
-from app.services.plans import plan_zone, spec_of
+from app.services.planning.plans import plan_zone, spec_of
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +223,7 @@ class BookingScheduler:
             # Hourly: plans live in many zones; dedupe keys make re-runs harmless.
             "weekly-reports": ("app.tasks:send_weekly_reports", 3600),
             "quarterly-reviews": ("app.tasks:send_quarterly_reviews", 6 * 3600),
-            # Old push receipts and cached events of long-past weeks (app.services.retention).
+            # Old push receipts and cached events of long-past weeks (app.services.sync.retention).
             "prune-old-rows": ("app.tasks:prune_old_rows", DAY),
             # Growth blocks that ended: "what did you do?" in the in-app list, once per block.
             "ask-growth-log": ("app.tasks:ask_growth_log", 15 * 60),

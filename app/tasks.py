@@ -29,21 +29,25 @@ from app.db.models import (
 from app.db.session import transaction
 from app.domain.time import IsoWeek
 from app.jobs import Job
-from app.services import booking_jobs, choices, conflicts, delivery, push, report_notices
-from app.services import reports as report_service
-from app.services import sync as sync_service
-from app.services.booking import (
+from app.services.accounts.failures import account_of
+from app.services.accounts.rows import mark_gone, mark_needs_reauth
+from app.services.booking import runs as booking_runs
+from app.services.booking.reconcile import (
     BookingBlockedError,
     BookingReport,
     book_week,
     horizon_weeks,
     record_run,
 )
-from app.services.connections import mark_gone, mark_needs_reauth
+from app.services.conflicts import choices, detection
+from app.services.conflicts.deciding import Resolver
 from app.services.growth import log as growth_log
-from app.services.plans import plan_zone, spec_of
-from app.services.provider_errors import account_of
-from app.services.resolve import Resolver
+from app.services.notifications import delivery
+from app.services.planning.plans import plan_zone, spec_of
+from app.services.reports import ledgers as report_service
+from app.services.reports import notices
+from app.services.sync import events as sync_service
+from app.services.sync import watches
 from connectors.errors import ConnectorError, NotFound, RateLimited, ReauthRequired, TransientError
 
 log = logging.getLogger(__name__)
@@ -180,7 +184,7 @@ def run_booking(run_id: int) -> str | None:
     rt = runtime.current()
     with transaction(rt.sessions) as session:
         run = session.get(BookingJob, run_id)
-        if run is None or run.state in booking_jobs.FINISHED:
+        if run is None or run.state in booking_runs.FINISHED:
             return None
         run.state, run.attempts = BookingJobState.RUNNING, run.attempts + 1
         run.updated_at = rt.clock()
@@ -215,7 +219,7 @@ def run_booking(run_id: int) -> str | None:
             run.state, run.detail, run.updated_at = state, detail, now
             run.next_attempt_at = now + timedelta(seconds=delay)
         else:
-            booking_jobs.finish(run, state, now, **detail)
+            booking_runs.finish(run, state, now, **detail)
             if state is BookingJobState.FAILED:
                 _tell_failed(session, plan_id, str(detail["reason"]))
     if delay is not None and state is BookingJobState.RETRYING:
@@ -236,11 +240,11 @@ def _reconnect(error: ReauthRequired) -> str:
 
 
 def _tell_failed(session: Session, plan_id: int, reason: str) -> None:
-    from app.services import notify
+    from app.services.notifications import outbox
 
     plan = session.get(Plan, plan_id)
     if plan is not None:
-        notify.record(
+        outbox.record(
             session,
             plan.user_id,
             "booking.failed",
@@ -268,7 +272,7 @@ def request_booking(plan_id: int, weeks: list[str]) -> int | None:
         plan = session.get(Plan, plan_id)
         if plan is None or not plan.active:
             return None
-        run_id = booking_jobs.request_run(session, plan, weeks, now).id
+        run_id = booking_runs.request_run(session, plan, weeks, now).id
     enqueue_booking(run_id)
     return run_id
 
@@ -278,7 +282,7 @@ def resume_bookings() -> int:
     rt = runtime.current()
     now = rt.clock()
     with rt.sessions() as session:
-        runs = [(r.id, r.next_attempt_at) for r in booking_jobs.unfinished(session)]
+        runs = [(r.id, r.next_attempt_at) for r in booking_runs.unfinished(session)]
     for run_id, due in runs:
         wait = max((due - now).total_seconds(), 0.0) if due is not None else 0.0
         enqueue_booking(run_id, wait)
@@ -329,7 +333,7 @@ def claim_weekly(plan_id: int, now: datetime) -> int | None:
                 return None
             session.add(WeeklyClaim(plan_id=plan_id, week=week, claimed_at=now))
             session.flush()  # a racing replica's claim fails us here
-            run_id = booking_jobs.request_run(session, plan, weeks, now).id if weeks else None
+            run_id = booking_runs.request_run(session, plan, weeks, now).id if weeks else None
     except IntegrityError:
         return None
     if run_id is not None:
@@ -357,7 +361,7 @@ def resume_stalled_bookings(older_than_seconds: float = 300.0) -> int:
     with rt.sessions() as session:
         ids = [
             r.id
-            for r in booking_jobs.unfinished(session)
+            for r in booking_runs.unfinished(session)
             if (r.state == BookingJobState.QUEUED and r.requested_at < cutoff)
             or (
                 r.state == BookingJobState.RETRYING
@@ -397,7 +401,7 @@ def sync_calendar(calendar_id: int, *, recreate_watch: bool = False, full: bool 
             calendar.sync_cursor = None
         try:
             if recreate_watch and rt.settings.push_enabled:
-                push.ensure_watch(
+                watches.ensure_watch(
                     session, calendar, rt.connectors, rt.settings.public_url, now, session.commit
                 )
             result = sync_service.sync_calendar(session, calendar, rt.connectors, now)
@@ -405,10 +409,10 @@ def sync_calendar(calendar_id: int, *, recreate_watch: bool = False, full: bool 
             # The calendar itself is gone at the provider: say so once, stop syncing it.
             mark_gone(session, calendar, now)
             return
-        new_conflicts = conflicts.detect(session, calendar, result, now) if result else []
+        new_conflicts = detection.detect(session, calendar, result, now) if result else []
         # A crash between detecting and deciding leaves conflicts open, and an incremental
         # sync will not report their events again: pick them up here.
-        waiting = conflicts.open_ids(session, calendar.id)
+        waiting = detection.open_ids(session, calendar.id)
     # Each conflict is decided in its own transaction, right away (reaction time matters).
     for conflict_id in sorted(set(new_conflicts) | set(waiting)):
         resolve_conflict(conflict_id)
@@ -449,7 +453,7 @@ def resolve_open_conflicts() -> int:
     """Decide conflicts a crash left open (detected a while ago, never decided)."""
     rt = runtime.current()
     with rt.sessions() as session:
-        ids = conflicts.open_ids(session, None, detected_before=rt.clock() - timedelta(minutes=1))
+        ids = detection.open_ids(session, None, detected_before=rt.clock() - timedelta(minutes=1))
     for conflict_id in ids:
         resolve_conflict(conflict_id)
     return len(ids)
@@ -623,7 +627,7 @@ def renew_watches() -> int:
     for calendar_id in ids:
         with transaction(rt.sessions) as session:
             calendar = session.get(Calendar, calendar_id)
-            if calendar is not None and push.ensure_watch(
+            if calendar is not None and watches.ensure_watch(
                 session, calendar, rt.connectors, rt.settings.public_url, now, session.commit
             ):
                 changed += 1
@@ -634,7 +638,7 @@ def send_weekly_reports() -> int:
     """Record each active plan's weekly report (once per plan and week)."""
     rt = runtime.current()
     with transaction(rt.sessions) as session:
-        sent = report_notices.send_weekly_reports(
+        sent = notices.send_weekly_reports(
             session, rt.clock(), log_links=growth_log.Linker.of(rt.settings)
         )
     if sent:
@@ -646,7 +650,7 @@ def send_quarterly_reviews() -> int:
     """Early in each quarter, remind people to revisit their goal (once per user and quarter)."""
     rt = runtime.current()
     with transaction(rt.sessions) as session:
-        sent = report_notices.send_quarterly_reviews(
+        sent = notices.send_quarterly_reviews(
             session, rt.clock(), public_url=rt.settings.public_url
         )
     if sent:
@@ -665,7 +669,7 @@ def compute_baseline(user_id: int) -> None:
 
 def prune_old_rows() -> int:
     """Daily: delete old push receipts and long-past cached events, a batch per transaction."""
-    from app.services import retention
+    from app.services.sync import retention
 
     rt = runtime.current()
     total = 0

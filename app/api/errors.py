@@ -21,14 +21,14 @@ from app.db.session import DatabaseBusyError
 from app.html import render
 from app.html.errorpage import accepts_html
 from app.html.fielderrors import FormErrors
-from app.services.booking import BookingBlockedError
+from app.services.accounts.failures import describe
+from app.services.booking.reconcile import BookingBlockedError
 from app.services.errors import (
     ConflictError,
     InvalidInputError,
     MalformedRequestError,
     NotFoundError,
 )
-from app.services.provider_errors import describe
 from connectors.errors import ConnectorError
 
 log = logging.getLogger(__name__)

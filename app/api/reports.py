@@ -12,8 +12,8 @@ from app.db.models import Plan, User
 from app.deps import CurrentUser, RuntimeDep, SessionDep
 from app.domain.ledger import WeekLedger
 from app.html.charts import growth_chart
-from app.services import plans as plan_service
-from app.services import reports as report_service
+from app.services.planning import plans as plan_service
+from app.services.reports import ledgers as report_service
 
 router = APIRouter(tags=["reports"])
 

@@ -16,13 +16,14 @@ from app.deps import RuntimeDep, SessionDep
 from app.domain.time import IsoWeek, resolve_zone
 from app.html.fielderrors import FormFields
 from app.html.forms import cookie_flags, see_other
-from app.services import accounts as account_service
-from app.services import calendars as calendar_service
-from app.services import channels as channel_service
-from app.services import notify, onboarding
-from app.services import users as user_service
-from app.services.delivery import why_test_failed
+from app.services.accounts import connect as account_service
+from app.services.accounts import manage as calendar_service
 from app.services.growth import log as growth_log
+from app.services.notifications import channels as channel_service
+from app.services.notifications import outbox
+from app.services.notifications.delivery import why_test_failed
+from app.services.people import onboarding
+from app.services.people import users as user_service
 from app.web.context import Page, form_action, signed_in
 
 router = APIRouter(include_in_schema=False)
@@ -235,7 +236,7 @@ def _notifications(
         status_code=status,
         channels=channels,
         kinds=CHANNEL_KINDS,
-        notifications=notify.list_for_user(page.session, page.user.id, limit=50),
+        notifications=outbox.list_for_user(page.session, page.user.id, limit=50),
         zone=resolve_zone(page.user.timezone),
         errors=errors,
         fields=FormFields(labels, {"kind": "channel-kind", "target": "channel-target"}),

@@ -26,11 +26,11 @@ from app.html import render, templates
 from app.html.fielderrors import NO_FIELDS, FormFields
 from app.html.forms import see_other
 from app.services import links
-from app.services import plans as plan_service
 from app.services.errors import InvalidInputError
 from app.services.growth import counting, export, review, titles
 from app.services.growth import log as growth_log
 from app.services.growth import milestones as milestone_service
+from app.services.planning import plans as plan_service
 from app.web.context import Page, form_action, signed_in
 from app.web.planning import first_plan
 

@@ -19,11 +19,13 @@ from app.domain.plan import PlanSpec
 from app.domain.time import WEEKDAYS, IsoWeek, TimeRange, resolve_zone
 from app.html.fielderrors import FormErrors, FormFields
 from app.html.forms import see_other
-from app.services import booking, choices, onboarding
-from app.services import plans as plan_service
-from app.services import week as week_service
+from app.services.booking import reconcile
+from app.services.booking import week_view as week_service
+from app.services.conflicts import choices
+from app.services.conflicts.deciding import Resolver
 from app.services.errors import MalformedRequestError
-from app.services.resolve import Resolver
+from app.services.people import onboarding
+from app.services.planning import plans as plan_service
 from app.web.context import Page, form_action, signed_in
 from connectors.errors import ConnectorError
 
@@ -113,7 +115,7 @@ def _preview(page: Page, plan: Plan | None, spec: PlanSpec) -> dict[str, Any]:
         goal=spec.goal,
         spec=spec.model_dump(mode="json"),
     )
-    result = booking.preview_week(page.session, draft, week, now, page.runtime.connectors)
+    result = reconcile.preview_week(page.session, draft, week, now, page.runtime.connectors)
     return {
         "week": str(week),
         "week_label": week.label(),
@@ -311,8 +313,8 @@ def _week_preview(page: Page, plan: Plan, week: IsoWeek) -> list[tuple[datetime,
     if week.end(zone) <= now:
         return None
     try:
-        result = booking.preview_week(page.session, plan, week, now, page.runtime.connectors)
-    except (ConnectorError, booking.BookingBlockedError):
+        result = reconcile.preview_week(page.session, plan, week, now, page.runtime.connectors)
+    except (ConnectorError, reconcile.BookingBlockedError):
         page.session.rollback()
         return None
     return [(i.start.astimezone(zone), i.end.astimezone(zone)) for i in result.new]

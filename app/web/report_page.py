@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from app.deps import RuntimeDep, SessionDep
 from app.html.charts import growth_chart
-from app.services import reports as report_service
+from app.services.reports import ledgers as report_service
 from app.web.context import Page, signed_in
 from app.web.planning import first_plan
 

@@ -52,9 +52,9 @@ from app.deps import SESSION_COOKIE
 from app.main import create_app
 from app.runtime import Runtime, build_runtime
 from app.security import sign
-from app.services import websessions
-from app.services.connections import add_account
-from app.services.delivery import TEST_MESSAGE, Senders
+from app.services.accounts.rows import add_account
+from app.services.notifications.delivery import TEST_MESSAGE, Senders
+from app.services.people import websessions
 from connectors.base import Event, SelfResponse
 from connectors.memory_store import MemoryStore
 from tests.booking_helpers import wait_for_run

@@ -20,8 +20,8 @@ from app.html.forms import FLASH_COOKIE
 from app.main import create_app
 from app.runtime import Runtime
 from app.security import sign
-from app.services import websessions
 from app.services.growth import log as growth_log
+from app.services.people import websessions
 from tests.support.booking import WEEK, berlin, setup_plan
 from tests.support.world import FakeClock, MemoryWorld
 

@@ -12,9 +12,9 @@ from app.db.models import Calendar
 from app.db.session import transaction
 from app.runtime import Runtime
 from app.scheduler import BookingScheduler
-from app.services.connections import add_account
-from app.services.sync import cached_events
-from app.services.users import create_user
+from app.services.accounts.rows import add_account
+from app.services.people.users import create_user
+from app.services.sync.events import cached_events
 from connectors.base import Event, SelfResponse
 from tests.support.sync import START, invite
 from tests.support.world import MemoryWorld

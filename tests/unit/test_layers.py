@@ -318,6 +318,6 @@ def test_the_checks_are_not_blind() -> None:
 def test_the_real_sources_are_read() -> None:
     """The checks see this repository's modules and their imports (a wrong root finds none)."""
     graph = _import_graph(_modules("app"))
-    assert "app.db.models" in graph["app.services.plans"]
+    assert "app.db.models" in graph["app.services.planning.plans"]
     assert "app.html" in graph["app.api.conflicts"]
     assert len(_modules("app/domain")) >= 5 and len(_modules("connectors")) >= 5

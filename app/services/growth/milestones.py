@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from app.db.growth_models import Milestone
 from app.db.models import Plan, User
 from app.domain import milestones as domain
-from app.services import plans as plan_service
 from app.services.errors import InvalidInputError, NotFoundError
+from app.services.planning import plans as plan_service
 
 MAX_MILESTONES = 60
 

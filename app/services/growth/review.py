@@ -20,10 +20,10 @@ from app.db.models import Block, BlockState, Conflict, Decision, Plan, User
 from app.domain import milestones as domain
 from app.domain.ledger import quarter_bounds, quarter_of
 from app.domain.time import IsoWeek, day_bounds
-from app.services import reports as report_service
 from app.services.errors import InvalidInputError
 from app.services.growth import log as growth_log
-from app.services.plans import plan_zone, spec_of
+from app.services.planning.plans import plan_zone, spec_of
+from app.services.reports import ledgers as report_service
 
 _QUARTER_RE = re.compile(r"(\d{4})-Q([1-4])")
 PROMPTS = (

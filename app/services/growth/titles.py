@@ -21,9 +21,9 @@ from app.db.models import Account, Block, BlockState, Calendar, Plan, User
 from app.domain import milestones as domain
 from app.domain.plan import PlanSpec
 from app.services import audit
-from app.services.connections import ConnectorProvider
+from app.services.accounts.rows import ConnectorProvider
 from app.services.growth.milestones import list_for_plan, views
-from app.services.plans import plan_zone, spec_of
+from app.services.planning.plans import plan_zone, spec_of
 from connectors.base import BlockSpec, BlockTag
 from connectors.errors import ConnectorError
 
