@@ -22,7 +22,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from app.db.models import Plan, User
-from app.services.planning.plans import plan_zone, spec_of
+from app.services.planning.plans import plan_spec, plan_zone
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def now_job_id(plan_id: int) -> str:
 
 def slot_for(plan: Plan, user: User) -> WeeklySlot:
     """When this plan's weekly booking runs."""
-    spec = spec_of(plan)
+    spec = plan_spec(plan)
     clock = spec.book_at.clock
     return WeeklySlot(plan.id, spec.book_at.day, clock.hour, clock.minute, plan_zone(spec, user))
 

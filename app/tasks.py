@@ -40,10 +40,10 @@ from app.services.booking.reconcile import (
     record_run,
 )
 from app.services.conflicts import choices, detection
-from app.services.conflicts.deciding import Resolver
+from app.services.conflicts.deciding import ConflictResolver
 from app.services.growth import log as growth_log
 from app.services.notifications import delivery
-from app.services.planning.plans import plan_zone, spec_of
+from app.services.planning.plans import plan_spec, plan_zone
 from app.services.reports import ledgers as report_service
 from app.services.reports import notices
 from app.services.sync import events as sync_service
@@ -167,7 +167,7 @@ def plan_weeks(plan_id: int, now: datetime) -> list[str]:
         plan = session.get(Plan, plan_id)
         if plan is None:
             return []
-        spec = spec_of(plan)
+        spec = plan_spec(plan)
         zone = plan_zone(spec, session.get_one(User, plan.user_id))
     return [str(week) for week in horizon_weeks(spec, IsoWeek.containing(now, zone))]
 
@@ -418,9 +418,9 @@ def sync_calendar(calendar_id: int, *, recreate_watch: bool = False, full: bool 
         resolve_conflict(conflict_id)
 
 
-def _resolver(session: Session) -> Resolver:
+def _resolver(session: Session) -> ConflictResolver:
     rt = runtime.current()
-    return Resolver(
+    return ConflictResolver(
         session, rt.connectors, rt.settings.public_url, rt.settings.secret_key.get_secret_value()
     )
 

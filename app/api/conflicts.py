@@ -16,7 +16,7 @@ from app.html import render
 from app.services import links
 from app.services.conflicts import choices
 from app.services.conflicts import detection as conflict_service
-from app.services.conflicts.deciding import Resolver
+from app.services.conflicts.deciding import ConflictResolver
 
 router = APIRouter(tags=["conflicts"])
 
@@ -41,8 +41,8 @@ class ConflictOut(BaseModel):
     decision: DecisionOut | None
 
 
-def _resolver(session: Any, runtime: RuntimeDep) -> Resolver:
-    return Resolver(
+def _resolver(session: Any, runtime: RuntimeDep) -> ConflictResolver:
+    return ConflictResolver(
         session,
         runtime.connectors,
         runtime.settings.public_url,

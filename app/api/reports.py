@@ -80,7 +80,7 @@ def weekly(
     """Booked, kept, moved and lost minutes, ratios and conflicts per week, plus the summary."""
     plan, rows = _rows(session, user, runtime, plan_id, weeks)
     summary = report_service.summary(session, user, plan, runtime.clock())
-    spec = plan_service.spec_of(plan)
+    spec = plan_service.plan_spec(plan)
     return WeeklyReport(
         plan_id=plan.id,
         timezone=str(plan_service.plan_zone(spec, user)),

@@ -22,7 +22,7 @@ from app.html.forms import see_other
 from app.services.booking import reconcile
 from app.services.booking import week_view as week_service
 from app.services.conflicts import choices
-from app.services.conflicts.deciding import Resolver
+from app.services.conflicts.deciding import ConflictResolver
 from app.services.errors import MalformedRequestError
 from app.services.people import onboarding
 from app.services.planning import plans as plan_service
@@ -186,7 +186,7 @@ def _render_plan(
 ) -> Response:
     plan = first_plan(page)
     hours_text, hours_differ = _hours_text(shown, page)
-    zone = plan_service.plan_zone(plan_service.spec_of(plan), page.user) if plan else None
+    zone = plan_service.plan_zone(plan_service.plan_spec(plan), page.user) if plan else None
     today = page.runtime.clock().astimezone(zone or resolve_zone(page.user.timezone)).date()
     return page.render(
         "plan.html",
@@ -212,7 +212,7 @@ def _plan_page(
     form_spec: dict[str, Any] | None = None,
 ) -> Response:
     plan = first_plan(page)
-    spec = plan_service.spec_of(plan) if plan else None
+    spec = plan_service.plan_spec(plan) if plan else None
     preview = None
     if form_spec is not None and not errors:
         preview = _preview(page, plan, PlanSpec.model_validate(form_spec))
@@ -265,7 +265,7 @@ def page_zone(page: Page) -> ZoneInfo:
     """The zone the dashboard shows times in: the plan's, else the person's."""
     plan = first_plan(page)
     if plan is not None:
-        return plan_service.plan_zone(plan_service.spec_of(plan), page.user)
+        return plan_service.plan_zone(plan_service.plan_spec(plan), page.user)
     return resolve_zone(page.user.timezone)
 
 
@@ -334,7 +334,7 @@ async def keep_meeting(
     week = str(form.get("week", ""))
 
     def act(page: Page) -> Response:
-        resolver = Resolver(
+        resolver = ConflictResolver(
             page.session,
             runtime.connectors,
             runtime.settings.public_url,

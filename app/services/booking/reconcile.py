@@ -38,7 +38,7 @@ from app.services.accounts.rows import (
 )
 from app.services.growth import titles as growth_titles
 from app.services.notifications import outbox
-from app.services.planning.plans import allowed_time_left, plan_working_hours, plan_zone, spec_of
+from app.services.planning.plans import allowed_time_left, plan_spec, plan_working_hours, plan_zone
 from app.services.sync import channel_cache
 from connectors.base import (
     BlockSpec,
@@ -189,7 +189,7 @@ def assess_week(
     """Reconcile stored blocks with the calendars and run the planner, without writing."""
     user = preloaded.user if preloaded is not None else session.get_one(User, plan.user_id)
     calendars = preloaded.calendars if preloaded is not None else user_calendars(session, user)
-    spec = spec_of(plan)
+    spec = plan_spec(plan)
     zone = plan_zone(spec, user)
     window = Interval(week.start(zone), week.end(zone))
     margin = timedelta(minutes=spec.buffer_minutes)
@@ -291,7 +291,7 @@ def apply_assessment(
     """
     save = checkpoint or session.flush
     plan, week = assessment.plan, assessment.week
-    spec = spec_of(plan)
+    spec = plan_spec(plan)
     newly_lost = [row for row in assessment.lost if row.state != BlockState.LOST]
     for row in newly_lost:
         row.state = BlockState.LOST

@@ -8,42 +8,29 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.db.models import (
-    Account,
-    Block,
-    Calendar,
-    Conflict,
-    ConflictState,
-    Decision,
-    Plan,
-    User,
-)
-from app.services import audit, links
-from app.services.conflicts.deciding import (
-    CHOICE_LINK_TTL,
-    CHOICE_PURPOSE,
-    MoveRefusedError,
-    Resolver,
-)
+from app.db.models import Block, Conflict, ConflictState, Decision, Plan, User
+from app.services import links
+from app.services.conflicts import actions
+from app.services.conflicts.deciding import CHOICE_LINK_TTL, CHOICE_PURPOSE, ConflictResolver
 from app.services.errors import NotFoundError
-from app.services.sync import channel_cache
-from connectors.base import Response
 
 
-def get_conflict(resolver: Resolver, user: User, conflict_id: int) -> Conflict:
+def get_conflict(resolver: ConflictResolver, user: User, conflict_id: int) -> Conflict:
     conflict = resolver.session.get(Conflict, conflict_id)
     if conflict is None or conflict.user_id != user.id:
         raise NotFoundError("conflict")
     return conflict
 
 
-def decision_of(resolver: Resolver, conflict: Conflict) -> Decision | None:
+def decision_of(resolver: ConflictResolver, conflict: Conflict) -> Decision | None:
     return resolver.session.scalars(
         select(Decision).where(Decision.conflict_id == conflict.id)
     ).first()
 
 
-def keep_meeting(resolver: Resolver, conflict: Conflict, now: datetime) -> dict[str, object]:
+def keep_meeting(
+    resolver: ConflictResolver, conflict: Conflict, now: datetime
+) -> dict[str, object]:
     """Keep the meeting: cancel a pending decline, re-accept a declined one, move the block.
 
     A failed re-accept raises (the provider's error): the meeting is still declined, so
@@ -55,29 +42,16 @@ def keep_meeting(resolver: Resolver, conflict: Conflict, now: datetime) -> dict[
     if decision is not None and decision.outcome == "pending":
         decision.outcome = "skipped"
     elif decision is not None and decision.action == "decline" and decision.outcome == "done":
-        calendar = session.get_one(Calendar, conflict.calendar_id)
-        account = session.get_one(Account, calendar.account_id)
-        channel_cache.expect_echo(calendar.id)  # before the write, as it may come first
-        resolver.connectors(account).respond(
-            calendar.provider_calendar_id, conflict.provider_event_id, Response.ACCEPT
-        )
+        actions.reaccept_invite(session, resolver.connectors, conflict)
         result["reaccepted"] = True
-        audit.record_write(
-            session,
-            user_id=conflict.user_id,
-            calendar=calendar,
-            action="accept",
-            outcome="ok",
-            provider_event_id=conflict.provider_event_id,
-        )
     if conflict.state != ConflictState.OVERRIDDEN:
         block = session.get_one(Block, conflict.block_id)
         plan = session.get_one(Plan, block.plan_id)
         user = session.get_one(User, plan.user_id)
         # The meeting stays on the block, so give the growth time another slot if one fits.
         try:
-            moved = resolver._move_block(block, plan, user, now)
-        except MoveRefusedError as error:
+            moved = resolver.move_block(block, plan, user, now)
+        except actions.MoveRefusedError as error:
             moved, result["move_error"] = None, str(error)
         result["block_moved"] = moved is not None
     conflict.state = ConflictState.OVERRIDDEN
@@ -96,7 +70,7 @@ def kept_message(result: dict[str, object]) -> str:
     return "Kept: the meeting stays; no other free slot fits your growth block this week."
 
 
-def decline_now(resolver: Resolver, conflict: Conflict, now: datetime) -> bool:
+def decline_now(resolver: ConflictResolver, conflict: Conflict, now: datetime) -> bool:
     """Carry out a pending decline_after at once (the person pressed "decline now")."""
     decision = decision_of(resolver, conflict)
     if decision is None or decision.outcome != "pending":
@@ -104,7 +78,7 @@ def decline_now(resolver: Resolver, conflict: Conflict, now: datetime) -> bool:
     return _execute(resolver, conflict, decision, now)
 
 
-def execute_due(resolver: Resolver, now: datetime) -> int:
+def execute_due(resolver: ConflictResolver, now: datetime) -> int:
     """Decline the invites whose grace period ended without the person choosing."""
     due = resolver.session.scalars(
         select(Decision)
@@ -122,7 +96,9 @@ def execute_due(resolver: Resolver, now: datetime) -> int:
     return done
 
 
-def _execute(resolver: Resolver, conflict: Conflict, decision: Decision, now: datetime) -> bool:
+def _execute(
+    resolver: ConflictResolver, conflict: Conflict, decision: Decision, now: datetime
+) -> bool:
     block = resolver.session.get_one(Block, conflict.block_id)
     plan = resolver.session.get_one(Plan, block.plan_id)
     user = resolver.session.get_one(User, plan.user_id)
@@ -136,7 +112,7 @@ def _execute(resolver: Resolver, conflict: Conflict, decision: Decision, now: da
     if verdict.action != "decline" or not verdict.writes:
         decision.outcome, decision.explanation = "skipped", verdict.explanation
         return False
-    outcome, detail = resolver._decline(conflict, plan, user, now)
+    outcome, detail = resolver.decline_invite(conflict, plan, user, now)
     decision.outcome = outcome
     decision.executed_at = now
     decision.detail = {**decision.detail, **detail}
@@ -154,7 +130,7 @@ class ChoiceLink:
 
 
 def read_choice_link(
-    resolver: Resolver, conflict_id: int, token: str, *, check_unused: bool = True
+    resolver: ConflictResolver, conflict_id: int, token: str, *, check_unused: bool = True
 ) -> ChoiceLink:
     """Check a link's signature, expiry, owner and conflict; LinkRejectedError otherwise."""
     payload = links.read(resolver.secret_key, CHOICE_PURPOSE, token, CHOICE_LINK_TTL)
@@ -172,7 +148,7 @@ def read_choice_link(
     return ChoiceLink(conflict, str(choice), payload)
 
 
-def choose_by_link(resolver: Resolver, conflict_id: int, token: str, now: datetime) -> str:
+def choose_by_link(resolver: ConflictResolver, conflict_id: int, token: str, now: datetime) -> str:
     """Act on a one-click link (the POST behind its confirmation page); single-use."""
     link = read_choice_link(resolver, conflict_id, token, check_unused=False)
     links.use_once(resolver.session, CHOICE_PURPOSE, link.payload, now, CHOICE_LINK_TTL)

@@ -23,7 +23,7 @@ from app.domain.plan import PlanSpec
 from app.services import audit
 from app.services.accounts.rows import ConnectorProvider
 from app.services.growth.milestones import list_for_plan, views
-from app.services.planning.plans import plan_zone, spec_of
+from app.services.planning.plans import plan_spec, plan_zone
 from connectors.base import BlockSpec, BlockTag
 from connectors.errors import ConnectorError
 
@@ -111,7 +111,7 @@ def refresh(
     provider that fails is left for the next run: the title is cosmetic and must never stop
     booking.
     """
-    spec = spec_of(plan)
+    spec = plan_spec(plan)
     titles = titles or Titles.load(session, plan)
     if blocks is None:
         query = select(Block).where(

@@ -123,6 +123,6 @@ def list_blocks(
     return list(session.scalars(query.order_by(Block.start)))
 
 
-def spec_of(plan: Plan) -> PlanSpec:
+def plan_spec(plan: Plan) -> PlanSpec:
     """The stored document as a PlanSpec (it was validated when stored)."""
     return PlanSpec.model_validate(plan.spec)

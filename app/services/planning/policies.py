@@ -12,14 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db.models import Plan, Policy, User
-from app.domain.decide import Context, Invite, decide
-from app.domain.decide import Decision as Verdict
+from app.domain.decide import Context, Invite, Verdict, decide
 from app.domain.intervals import Interval
 from app.domain.policy import DEFAULT_PRESET, PRESETS, PolicySpec
 from app.domain.time import resolve_zone
 from app.services.errors import InvalidInputError, NotFoundError
 from app.services.people.users import user_domains
-from app.services.planning.plans import get_plan, plan_zone, spec_of
+from app.services.planning.plans import get_plan, plan_spec, plan_zone
 
 
 def parse_policy(document: dict[str, Any]) -> PolicySpec:
@@ -59,7 +58,7 @@ def plan_policy(session: Session, plan: Plan) -> PlanPolicy:
     return PlanPolicy(row, row.name, PolicySpec.model_validate(row.document))
 
 
-def spec_for_plan(session: Session, plan: Plan) -> PolicySpec:
+def policy_spec(session: Session, plan: Plan) -> PolicySpec:
     """The plan's policy, or the default preset when it has none."""
     return plan_policy(session, plan).spec
 
@@ -69,7 +68,7 @@ def policy_zone(session: Session, user: User, row: Policy) -> ZoneInfo:
     if row.plan_id is None:
         return resolve_zone(user.timezone)
     plan = get_plan(session, user, row.plan_id)
-    return plan_zone(spec_of(plan), user)
+    return plan_zone(plan_spec(plan), user)
 
 
 def explain(

@@ -43,7 +43,7 @@ from app.domain.time import IsoWeek, resolve_zone
 from app.services.accounts.rows import ConnectorProvider, mark_needs_reauth, user_calendars
 from app.services.growth import counting as growth_counting
 from app.services.people.users import working_hours_of
-from app.services.planning.plans import plan_working_hours, plan_zone, spec_of
+from app.services.planning.plans import plan_spec, plan_working_hours, plan_zone
 from connectors.base import Event, EventStatus, SelfResponse
 from connectors.errors import ConnectorError, ReauthRequired
 
@@ -66,7 +66,7 @@ def week_range(first: IsoWeek, last: IsoWeek) -> list[IsoWeek]:
 
 def recent_weeks(plan: Plan, user: User, now: datetime, count: int) -> list[IsoWeek]:
     """The ``count`` weeks ending with the current one, in the plan's zone."""
-    current = IsoWeek.containing(now, plan_zone(spec_of(plan), user))
+    current = IsoWeek.containing(now, plan_zone(plan_spec(plan), user))
     return week_range(current.plus(1 - count), current)
 
 
@@ -129,7 +129,7 @@ def weekly_report(
     if not weeks:
         return []
     ordered = sorted(set(weeks))
-    spec = spec_of(plan)
+    spec = plan_spec(plan)
     zone = plan_zone(spec, user)
     hours = plan_working_hours(spec, user)
     # "YYYY-Www" strings sort like the weeks they name, so a range query is exact.
@@ -204,7 +204,7 @@ def history(
     keyword: str = DEFAULT_GROWTH_KEYWORD,
 ) -> tuple[Summary, list[WeekLedger]]:
     """The summary and the rows it was computed from (this year and the plan's whole run)."""
-    spec = spec_of(plan)
+    spec = plan_spec(plan)
     latest = last_complete_week(now, plan_zone(spec, user))
     earliest = session.scalar(select(func.min(Block.week)).where(Block.plan_id == plan.id))
     since = IsoWeek.parse(earliest) if earliest else None

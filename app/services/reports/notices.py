@@ -20,7 +20,7 @@ from app.domain.ledger import (
 from app.domain.time import day_bounds, resolve_zone
 from app.services.growth import log as growth_log
 from app.services.notifications import outbox
-from app.services.planning.plans import plan_zone, spec_of
+from app.services.planning.plans import plan_spec, plan_zone
 from app.services.reports.ledgers import REVIEW_WINDOW_DAYS, history
 
 
@@ -39,7 +39,7 @@ def send_weekly_reports(
         select(Plan, User).join(User, User.id == Plan.user_id).where(Plan.active.is_(True))
     ).all()
     for plan, user in pairs:
-        week = last_complete_week(now, plan_zone(spec_of(plan), user))
+        week = last_complete_week(now, plan_zone(plan_spec(plan), user))
         key = f"report.weekly:{plan.id}:{week}"
         if _already(session, key):
             continue  # cheap check first: the report itself reads a year of rows
