@@ -122,8 +122,8 @@ class _GuardedScheduler(BackgroundScheduler):  # type: ignore[misc]
         return wait
 
 
-class BookingScheduler:
-    """A thin wrapper that only decides *when* booking tasks run."""
+class JobScheduler:
+    """Decides *when* the background jobs run (booking, sync sweeps, reports, retention)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = self._engine = engine
@@ -313,10 +313,10 @@ def _describe(trigger: object) -> str:
 
 
 # The scheduler leading in this process (scaled mode), for the "resync-plans" sweep.
-_active: list[BookingScheduler] = []
+_active: list[JobScheduler] = []
 
 
-def set_active(scheduler: BookingScheduler | None) -> None:
+def set_active(scheduler: JobScheduler | None) -> None:
     _active[:] = [scheduler] if scheduler is not None else []
 
 

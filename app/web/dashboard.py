@@ -217,7 +217,7 @@ def disconnect(
 # --- notifications -------------------------------------------------------------------------
 
 
-CHANNEL_KINDS = {"email": "Email", "slack": "Slack", "webhook": "Webhook"}
+CHANNEL_KIND_LABELS = {"email": "Email", "slack": "Slack", "webhook": "Webhook"}
 
 
 def _notifications(
@@ -229,13 +229,13 @@ def _notifications(
     channels = channel_service.list_channels(page.session, page.user.id)
     labels = {"channel-kind": "Kind", "channel-target": "Email address or URL"}
     for channel in channels:
-        labels[f"channel-{channel.id}"] = f"{CHANNEL_KINDS.get(channel.kind, channel.kind)}"
+        labels[f"channel-{channel.id}"] = f"{CHANNEL_KIND_LABELS.get(channel.kind, channel.kind)}"
     return page.render(
         "notifications.html",
         "notifications",
         status_code=status,
         channels=channels,
-        kinds=CHANNEL_KINDS,
+        kinds=CHANNEL_KIND_LABELS,
         notifications=outbox.list_for_user(page.session, page.user.id, limit=50),
         zone=resolve_zone(page.user.timezone),
         errors=errors,

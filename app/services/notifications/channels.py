@@ -14,7 +14,7 @@ from app.security import CredentialCipher
 from app.services.errors import InvalidInputError, NotFoundError
 from app.services.notifications import egress
 
-KINDS = ("email", "slack", "webhook")
+CHANNEL_KINDS = ("email", "slack", "webhook")
 # Plain http only reaches this machine (tests, a receiver on the same host); anything that
 # crosses a network must be https, or the payload and signature travel in the clear.
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -36,8 +36,8 @@ def create_channel(
     The target is stored encrypted (a Slack URL is a credential); `target` keeps only what the
     person recognises it by. URLs must point at public hosts (checked again at each send).
     """
-    if kind not in KINDS:
-        raise InvalidInputError([("kind", f"must be one of {', '.join(KINDS)}")])
+    if kind not in CHANNEL_KINDS:
+        raise InvalidInputError([("kind", f"must be one of {', '.join(CHANNEL_KINDS)}")])
     if kind == "email":
         target = _valid_email(target)
     else:

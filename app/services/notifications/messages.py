@@ -72,7 +72,7 @@ def slack_body(message: Message) -> bytes:
     return json.dumps({"text": text}, ensure_ascii=False).encode()
 
 
-def sign(body: bytes, secret: bytes) -> str:
+def webhook_signature(body: bytes, secret: bytes) -> str:
     """The X-GrowthGuard-Signature value for a body."""
     return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
 
@@ -92,6 +92,6 @@ def webhook_request(
         "Content-Type": "application/json",
         "X-GrowthGuard-Event": message.kind,
         "X-GrowthGuard-Delivery": delivery_ref,
-        "X-GrowthGuard-Signature": sign(body, secret),
+        "X-GrowthGuard-Signature": webhook_signature(body, secret),
     }
     return body, headers

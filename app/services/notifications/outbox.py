@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.db.models import Notification
 
 # The kinds DESIGN §8 names (plus calendar.gone and booking.failed); anything else is a bug.
-KINDS = frozenset(
+NOTIFICATION_KINDS = frozenset(
     {
         "conflict.decided",
         "block.moved",
@@ -35,7 +35,7 @@ def record(
     dedupe_key: str | None = None,
 ) -> Notification | None:
     """Queue a notification; with a dedupe key, a second call is a no-op and returns None."""
-    if kind not in KINDS:
+    if kind not in NOTIFICATION_KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
     if dedupe_key is not None:
         existing = session.scalars(
