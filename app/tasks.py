@@ -44,7 +44,7 @@ from app.services.conflicts.deciding import ConflictResolver
 from app.services.growth import log as growth_log
 from app.services.notifications import delivery
 from app.services.planning.plans import plan_spec, plan_zone
-from app.services.reports import ledgers as report_service
+from app.services.reports import baseline as baseline_service
 from app.services.reports import notices
 from app.services.sync import events as sync_service
 from app.services.sync import watches
@@ -664,7 +664,7 @@ def compute_baseline(user_id: int) -> None:
     with transaction(rt.sessions) as session:
         user = session.get(User, user_id)
         if user is not None:
-            report_service.compute_baseline(session, user, rt.connectors, rt.clock())
+            baseline_service.compute_baseline(session, user, rt.connectors, rt.clock())
 
 
 def prune_old_rows() -> int:

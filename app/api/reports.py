@@ -13,6 +13,7 @@ from app.deps import CurrentUser, RuntimeDep, SessionDep
 from app.domain.ledger import WeekLedger
 from app.html.charts import growth_chart
 from app.services.planning import plans as plan_service
+from app.services.reports import baseline as baseline_service
 from app.services.reports import ledgers as report_service
 
 router = APIRouter(tags=["reports"])
@@ -131,4 +132,4 @@ def chart(
 @router.get("/reports/baseline")
 def baseline(user: CurrentUser, session: SessionDep) -> dict[str, Any] | None:
     """Meeting, growth and free time in the four weeks before connecting; null before that."""
-    return report_service.baseline_of(session, user)
+    return baseline_service.baseline_of(session, user)

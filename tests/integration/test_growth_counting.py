@@ -19,7 +19,7 @@ from app.services.accounts.rows import add_account
 from app.services.growth import counting
 from app.services.people.users import create_user
 from app.services.planning.plans import create_plan, get_plan
-from app.services.reports import ledgers
+from app.services.reports import baseline, ledgers
 from connectors.base import Event, SelfResponse
 from tests.support.world import FakeClock, MemoryWorld
 
@@ -84,7 +84,7 @@ def ledger(runtime: Runtime, ids: dict[str, object]):
 def baseline_w02(runtime: Runtime, ids: dict[str, object]) -> dict[str, int]:
     with transaction(runtime.sessions) as session:
         user = session.get_one(User, ids["user"])
-        data = ledgers.compute_baseline(session, user, runtime.connectors, runtime.clock()).data
+        data = baseline.compute_baseline(session, user, runtime.connectors, runtime.clock()).data
     return next(w for w in data["weeks"] if w["week"] == str(W02))
 
 

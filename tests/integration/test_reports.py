@@ -25,7 +25,7 @@ from app.runtime import Runtime
 from app.services.accounts.rows import add_account
 from app.services.people.users import create_user
 from app.services.planning.plans import create_plan, get_plan
-from app.services.reports import ledgers, notices
+from app.services.reports import baseline, ledgers, notices
 from connectors.base import Event, SelfResponse
 from tests.support.world import FakeClock, MemoryWorld
 
@@ -179,13 +179,13 @@ def test_baseline_reads_the_four_weeks_before_connecting(
 ):
     user_id, _, _ = history
     with transaction(runtime.sessions) as session:
-        assert ledgers.baseline_of(session, session.get_one(User, user_id)) is None
+        assert baseline.baseline_of(session, session.get_one(User, user_id)) is None
         user = session.get_one(User, user_id)
-        ledgers.compute_baseline(session, user, runtime.connectors, runtime.clock())
+        baseline.compute_baseline(session, user, runtime.connectors, runtime.clock())
         # computing again (a second account connected) replaces it
-        ledgers.compute_baseline(session, user, runtime.connectors, runtime.clock())
+        baseline.compute_baseline(session, user, runtime.connectors, runtime.clock())
     with runtime.sessions() as session:
-        data = ledgers.baseline_of(session, session.get_one(User, user_id))
+        data = baseline.baseline_of(session, session.get_one(User, user_id))
         assert session.scalar(select(func.count()).select_from(Baseline)) == 1
     assert data is not None
     weeks = {w["week"]: w for w in data["weeks"]}

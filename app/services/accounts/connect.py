@@ -19,7 +19,8 @@ from app.db.models import Account, AccountStatus, Calendar, OAuthState, User
 from app.db.session import transaction
 from app.providers import Providers
 from app.security import CredentialCipher, hash_token, same_secret
-from app.services.accounts.rows import ConnectorProvider, store_calendars
+from app.services.accounts.live import ConnectorFor
+from app.services.accounts.rows import store_calendars
 from app.services.people import identity
 from connectors.errors import ConnectorError, TransientError
 from connectors.registry import ConnectKind, ConnectRefused, Grant, MissingPermissions
@@ -125,7 +126,7 @@ def complete_connect(
     *,
     cipher: CredentialCipher,
     providers: Providers,
-    connectors: ConnectorProvider,
+    connectors: ConnectorFor,
     provider: str,
     secrets_: dict[str, Any],
     params: dict[str, str],
@@ -169,7 +170,7 @@ def connect_with_form(
     *,
     cipher: CredentialCipher,
     providers: Providers,
-    connectors: ConnectorProvider,
+    connectors: ConnectorFor,
     provider: str,
     fields: dict[str, str],
     user: User,
@@ -189,7 +190,7 @@ def connect_with_form(
 def link_grant(
     session: Session,
     cipher: CredentialCipher,
-    connectors: ConnectorProvider,
+    connectors: ConnectorFor,
     user: User,
     provider: str,
     grant: Grant,
@@ -266,7 +267,7 @@ def _finish(
 def store_grant(
     session: Session,
     cipher: CredentialCipher,
-    connectors: ConnectorProvider,
+    connectors: ConnectorFor,
     user: User,
     provider: str,
     grant: Grant,

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from app import metrics
 from app.db.models import Account, AccountStatus
-from app.services.accounts.rows import ConnectorProvider, mark_needs_reauth
+from app.services.accounts.live import ConnectorFor
+from app.services.accounts.rows import mark_needs_reauth
 from connectors.base import CalendarConnector
 from connectors.errors import (
     ConnectorError,
@@ -68,7 +69,7 @@ def _tag(error: ConnectorError, account_id: int) -> None:
         error.account_id = account_id  # type: ignore[attr-defined]
 
 
-def tagged(provider: ConnectorProvider) -> ConnectorProvider:
+def tagged(provider: ConnectorFor) -> ConnectorFor:
     """Wrap a connector provider so every error names its account."""
 
     def provide(account: Account) -> CalendarConnector:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from app.db.models import Account, AccountStatus, Calendar, User
 from app.providers import Providers
 from app.security import CredentialCipher
-from app.services.accounts.rows import ConnectorProvider
+from app.services.accounts.live import ConnectorFor
 from app.services.errors import InvalidInputError, NotFoundError
 from app.services.sync import watches
 from connectors.errors import ConnectorError, ReauthRequired
@@ -79,7 +79,7 @@ def disconnect(
     *,
     cipher: CredentialCipher,
     providers: Providers,
-    connectors: ConnectorProvider,
+    connectors: ConnectorFor,
 ) -> Account:
     """Stop push, revoke the grant at the provider and delete the stored credential."""
     account = get_account(session, user, account_id)
@@ -111,7 +111,7 @@ def check(
     *,
     cipher: CredentialCipher,
     providers: Providers,
-    connectors: ConnectorProvider,
+    connectors: ConnectorFor,
 ) -> Account:
     """Check the account still works: the provider's refresh, then listing its calendars."""
     account = get_account(session, user, account_id)

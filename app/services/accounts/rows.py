@@ -1,35 +1,15 @@
-"""Accounts and calendars, and turning an account row into a live connector."""
+"""Account and calendar rows: store them, list them, mark them needing reauth or gone."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db.models import Account, AccountStatus, Calendar, User
-from app.security import CredentialCipher
 from app.services.notifications import outbox
-from connectors import registry
-from connectors.base import CalendarConnector, CalendarInfo
-
-ConnectorProvider = Callable[[Account], CalendarConnector]
-
-
-def registry_provider(cipher: CredentialCipher) -> ConnectorProvider:
-    """Build connectors from the registry; refreshed credentials are written back encrypted."""
-
-    def provide(account: Account) -> CalendarConnector:
-        factory = registry.get_factory(account.provider)
-        blob = cipher.decrypt(account.credentials) if account.credentials else None
-
-        def save(new_blob: bytes) -> None:
-            account.credentials = cipher.encrypt(new_blob)
-
-        return factory(blob, save)
-
-    return provide
+from connectors.base import CalendarInfo
 
 
 def add_account(

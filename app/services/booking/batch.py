@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.models import Account, Block, BookingRun, Calendar, Plan, User
 from app.domain.time import IsoWeek
-from app.services.accounts.rows import ConnectorProvider
+from app.services.accounts.live import ConnectorFor
 from app.services.booking.reconcile import (
     BookingBlockedError,
     BookingReport,
@@ -86,7 +86,7 @@ def book_plans(
     plan_ids: Sequence[int],
     week: IsoWeek,
     now: datetime,
-    connectors: ConnectorProvider,
+    connectors: ConnectorFor,
     *,
     chunk: int = 100,
 ) -> BatchOutcome:
@@ -121,7 +121,7 @@ def _book_one(
     plan: Plan,
     week: IsoWeek,
     now: datetime,
-    connectors: ConnectorProvider,
+    connectors: ConnectorFor,
     preloaded: Preloaded,
     outcome: BatchOutcome,
 ) -> None:

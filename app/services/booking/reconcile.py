@@ -29,13 +29,8 @@ from app.domain.plan import PlanSpec
 from app.domain.planner import Busy, PlannerResult, plan_week
 from app.domain.time import IsoWeek
 from app.services import audit
-from app.services.accounts.rows import (
-    ConnectorProvider,
-    mark_gone,
-    mark_needs_reauth,
-    target_calendar,
-    user_calendars,
-)
+from app.services.accounts.live import ConnectorFor
+from app.services.accounts.rows import mark_gone, mark_needs_reauth, target_calendar, user_calendars
 from app.services.growth import titles as growth_titles
 from app.services.notifications import outbox
 from app.services.planning.plans import allowed_time_left, plan_spec, plan_working_hours, plan_zone
@@ -135,7 +130,7 @@ def read_busy_sources(
     user: User,
     start: datetime,
     end: datetime,
-    connectors: ConnectorProvider,
+    connectors: ConnectorFor,
     now: datetime,
     calendars: list[tuple[Account, Calendar]] | None = None,
 ) -> list[Event]:
@@ -183,7 +178,7 @@ def assess_week(
     plan: Plan,
     week: IsoWeek,
     now: datetime,
-    connectors: ConnectorProvider,
+    connectors: ConnectorFor,
     preloaded: Preloaded | None = None,
 ) -> WeekAssessment:
     """Reconcile stored blocks with the calendars and run the planner, without writing."""
@@ -279,7 +274,7 @@ def assess_week(
 def apply_assessment(
     session: Session,
     assessment: WeekAssessment,
-    connectors: ConnectorProvider,
+    connectors: ConnectorFor,
     checkpoint: Callable[[], None] | None = None,
     titles: growth_titles.Titles | None = None,
 ) -> BookingReport:
@@ -443,7 +438,7 @@ def book_week(
     plan: Plan,
     week: IsoWeek,
     now: datetime,
-    connectors: ConnectorProvider,
+    connectors: ConnectorFor,
     checkpoint: Callable[[], None] | None = None,
     preloaded: Preloaded | None = None,
 ) -> BookingReport:
@@ -533,7 +528,7 @@ class Preview:
 
 
 def preview_week(
-    session: Session, plan: Plan, week: IsoWeek, now: datetime, connectors: ConnectorProvider
+    session: Session, plan: Plan, week: IsoWeek, now: datetime, connectors: ConnectorFor
 ) -> Preview:
     """Dry run of `book_week`: reads the calendars, writes nothing."""
     assessment = assess_week(session, plan, week, now, connectors)

@@ -20,7 +20,8 @@ from app.domain.intervals import Interval
 from app.domain.planner import Busy, plan_week
 from app.domain.time import IsoWeek
 from app.services import audit
-from app.services.accounts.rows import ConnectorProvider, mark_needs_reauth
+from app.services.accounts.live import ConnectorFor
+from app.services.accounts.rows import mark_needs_reauth
 from app.services.conflicts import notices
 from app.services.growth import titles as growth_titles
 from app.services.planning.plans import plan_spec, plan_working_hours, plan_zone
@@ -75,7 +76,7 @@ def busy_events(
 
 def decline_invite(
     session: Session,
-    connectors: ConnectorProvider,
+    connectors: ConnectorFor,
     conflict: Conflict,
     plan: Plan,
     user: User,
@@ -136,7 +137,7 @@ def decline_invite(
     }
 
 
-def reaccept_invite(session: Session, connectors: ConnectorProvider, conflict: Conflict) -> None:
+def reaccept_invite(session: Session, connectors: ConnectorFor, conflict: Conflict) -> None:
     """Accept a meeting GrowthGuard declined; the provider's error is raised as it is."""
     calendar = session.get_one(Calendar, conflict.calendar_id)
     account = session.get_one(Account, calendar.account_id)
@@ -156,7 +157,7 @@ def reaccept_invite(session: Session, connectors: ConnectorProvider, conflict: C
 
 def move_block(
     session: Session,
-    connectors: ConnectorProvider,
+    connectors: ConnectorFor,
     block: Block,
     plan: Plan,
     user: User,

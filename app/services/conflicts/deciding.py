@@ -18,7 +18,7 @@ from app.domain.decide import Context, Verdict, decide, fallback_flag
 from app.domain.intervals import Interval
 from app.domain.time import IsoWeek
 from app.services import links
-from app.services.accounts.rows import ConnectorProvider
+from app.services.accounts.live import ConnectorFor
 from app.services.conflicts import actions, notices
 from app.services.people.users import user_domains
 from app.services.planning.plans import plan_spec, plan_zone
@@ -33,7 +33,7 @@ class ConflictResolver:
     """Decides one conflict and acts on it through the connectors; commits nothing itself."""
 
     def __init__(
-        self, session: Session, connectors: ConnectorProvider, public_url: str, secret_key: str
+        self, session: Session, connectors: ConnectorFor, public_url: str, secret_key: str
     ) -> None:
         self.session = session
         self.connectors = connectors

@@ -23,6 +23,7 @@ from app.domain.time import IsoWeek, day_bounds
 from app.services.errors import InvalidInputError
 from app.services.growth import log as growth_log
 from app.services.planning.plans import plan_spec, plan_zone
+from app.services.reports import baseline as baseline_service
 from app.services.reports import ledgers as report_service
 
 _QUARTER_RE = re.compile(r"(\d{4})-Q([1-4])")
@@ -123,7 +124,7 @@ def _weeks(first: date, until: date, now: datetime, plan: Plan, user: User) -> l
 
 
 def _baseline_weekly(session: Session, user: User) -> float | None:
-    data = report_service.baseline_of(session, user)
+    data = baseline_service.baseline_of(session, user)
     if not data or not data.get("weeks"):
         return None
     return float(data["total"]["growth_minutes"]) / len(data["weeks"])

@@ -21,7 +21,7 @@ from app.db.models import Account, Block, BlockState, Calendar, Plan, User
 from app.domain import milestones as domain
 from app.domain.plan import PlanSpec
 from app.services import audit
-from app.services.accounts.rows import ConnectorProvider
+from app.services.accounts.live import ConnectorFor
 from app.services.growth.milestones import list_for_plan, views
 from app.services.planning.plans import plan_spec, plan_zone
 from connectors.base import BlockSpec, BlockTag
@@ -98,7 +98,7 @@ def refresh(
     session: Session,
     plan: Plan,
     now: datetime,
-    connectors: ConnectorProvider,
+    connectors: ConnectorFor,
     week: str | None = None,
     *,
     titles: Titles | None = None,

@@ -1,4 +1,7 @@
-"""Growth reports (DESIGN §9): weekly ledgers, the summary, CSV, the baseline at connect."""
+"""Growth reports (DESIGN §9): weekly ledgers from the events cache, the summary, CSV.
+
+The baseline at connect reads the calendars live: `reports.baseline`.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +28,6 @@ from app.db.models import (
     Plan,
     User,
 )
-from app.db.reports_models import Baseline
 from app.domain.ledger import (
     ACTIONS,
     DEFAULT_GROWTH_KEYWORD,
@@ -34,20 +36,15 @@ from app.domain.ledger import (
     Summary,
     WeekInput,
     WeekLedger,
-    event_split,
     last_complete_week,
     summarize,
     week_ledger,
 )
-from app.domain.time import IsoWeek, resolve_zone
-from app.services.accounts.rows import ConnectorProvider, mark_needs_reauth, user_calendars
+from app.domain.time import IsoWeek
 from app.services.growth import counting as growth_counting
-from app.services.people.users import working_hours_of
 from app.services.planning.plans import plan_spec, plan_working_hours, plan_zone
 from connectors.base import Event, EventStatus, SelfResponse
-from connectors.errors import ConnectorError, ReauthRequired
 
-BASELINE_WEEKS = 4
 # Streaks older than this are not worth a longer query (five years of weekly rows).
 MAX_HISTORY_WEEKS = 260
 # Quarterly reviews go out in the first days of a quarter only (the job may run daily).
@@ -84,7 +81,8 @@ def _fact_of_row(row: CalendarEvent) -> EventFact:
     )
 
 
-def _fact_of_event(event: Event) -> EventFact:
+def event_fact(event: Event) -> EventFact:
+    """The ledger's view of a provider event (growth is decided by the caller)."""
     return EventFact(
         title=event.title,
         start=event.start,
@@ -270,82 +268,3 @@ def to_csv(rows: Iterable[WeekLedger]) -> str:
             ]
         )
     return buffer.getvalue()
-
-
-# --- baseline at connect ------------------------------------------------------------------------
-
-
-def compute_baseline(
-    session: Session,
-    user: User,
-    connectors: ConnectorProvider,
-    now: datetime,
-    keyword: str = DEFAULT_GROWTH_KEYWORD,
-) -> Baseline:
-    """Split the four complete weeks before ``now`` into meeting, growth and free time; store it.
-
-    Reads the busy sources live: the events cache may not reach four weeks back. A calendar
-    that cannot be read is left out and named in ``data["unreadable"]``.
-    """
-    zone = resolve_zone(user.timezone)
-    hours = working_hours_of(user)
-    latest = last_complete_week(now, zone)
-    weeks = week_range(latest.plus(1 - BASELINE_WEEKS), latest)
-    start, end = weeks[0].start(zone), latest.end(zone)
-    facts: list[EventFact] = []
-    unreadable: list[str] = []
-    decide = growth_counting.decider(session, user)
-    for account, calendar in user_calendars(session, user):
-        if not calendar.is_busy_source:
-            continue
-        try:
-            listed = connectors(account).list_events(calendar.provider_calendar_id, start, end)
-        except ReauthRequired as error:
-            mark_needs_reauth(session, account, str(error))
-            unreadable.append(calendar.name or calendar.provider_calendar_id)
-            continue
-        except ConnectorError:
-            unreadable.append(calendar.name or calendar.provider_calendar_id)
-            continue
-        facts.extend(
-            replace(_fact_of_event(event), growth=decide.event(calendar, event)) for event in listed
-        )
-    per_week: list[dict[str, Any]] = []
-    for week in weeks:
-        w_start, w_end = week.start(zone), week.end(zone)
-        split = event_split(
-            week, zone, hours, (f for f in facts if f.end > w_start and f.start < w_end), keyword
-        )
-        per_week.append(
-            {
-                "week": str(week),
-                "working_minutes": split.working_minutes,
-                "meeting_minutes": split.meeting_minutes,
-                "growth_minutes": split.growth_minutes,
-                "free_minutes": split.free_minutes,
-            }
-        )
-    fields = ("working_minutes", "meeting_minutes", "growth_minutes", "free_minutes")
-    data: dict[str, Any] = {
-        "timezone": user.timezone,
-        "keyword": decide.rules.keyword,
-        "weeks": per_week,
-        "total": {name: sum(int(w[name]) for w in per_week) for name in fields},
-        "unreadable": unreadable,
-    }
-    row = session.scalars(select(Baseline).where(Baseline.user_id == user.id)).first()
-    if row is None:
-        row = Baseline(user_id=user.id, computed_at=now, data=data)
-        session.add(row)
-    else:
-        row.computed_at, row.data = now, data
-    session.flush()
-    return row
-
-
-def baseline_of(session: Session, user: User) -> dict[str, Any] | None:
-    """The stored baseline as JSON, or None before the first connection."""
-    row = session.scalars(select(Baseline).where(Baseline.user_id == user.id)).first()
-    if row is None:
-        return None
-    return {"computed_at": row.computed_at.isoformat(), **row.data}

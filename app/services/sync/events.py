@@ -9,7 +9,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.db.models import Account, AccountStatus, Calendar, CalendarEvent
-from app.services.accounts.rows import ConnectorProvider, mark_needs_reauth
+from app.services.accounts.live import ConnectorFor
+from app.services.accounts.rows import mark_needs_reauth
 from connectors.base import Event, EventStatus
 from connectors.errors import CursorExpired, ReauthRequired
 
@@ -25,7 +26,7 @@ class SyncResult:
 
 
 def sync_calendar(
-    session: Session, calendar: Calendar, connectors: ConnectorProvider, now: datetime
+    session: Session, calendar: Calendar, connectors: ConnectorFor, now: datetime
 ) -> SyncResult | None:
     """Pull changes since the stored cursor (a full sync when there is none or it expired).
 

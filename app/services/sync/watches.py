@@ -16,7 +16,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.db.models import Account, AccountStatus, Calendar, WebhookReceipt
 from app.security import hash_token, same_secret
-from app.services.accounts.rows import ConnectorProvider, mark_needs_reauth
+from app.services.accounts.live import ConnectorFor
+from app.services.accounts.rows import mark_needs_reauth
 from app.services.sync.channel_cache import Channel, ChannelCache
 from connectors.base import Capability, Watch
 from connectors.errors import ConnectorError, NotFound, ReauthRequired
@@ -43,7 +44,7 @@ def callback_url(public_url: str, provider: str) -> str:
 def ensure_watch(
     session: Session,
     calendar: Calendar,
-    connectors: ConnectorProvider,
+    connectors: ConnectorFor,
     public_url: str,
     now: datetime,
     checkpoint: Callable[[], None] | None = None,
@@ -110,7 +111,7 @@ def ensure_watch(
     return True
 
 
-def drop_watch(session: Session, calendar: Calendar, connectors: ConnectorProvider) -> None:
+def drop_watch(session: Session, calendar: Calendar, connectors: ConnectorFor) -> None:
     """Stop the calendar's channel (on disconnect or when it stops being a busy source)."""
     old = _current_watch(calendar)
     if old is None:
