@@ -31,7 +31,7 @@ from app.domain.time import IsoWeek
 from app.jobs import Job
 from app.services.accounts.failures import account_of
 from app.services.accounts.rows import mark_gone, mark_needs_reauth
-from app.services.booking import runs as booking_runs
+from app.services.booking import jobs as booking_jobs
 from app.services.booking.reconcile import (
     BookingBlockedError,
     BookingReport,
@@ -184,7 +184,7 @@ def run_booking(run_id: int) -> str | None:
     rt = runtime.current()
     with transaction(rt.sessions) as session:
         run = session.get(BookingJob, run_id)
-        if run is None or run.state in booking_runs.FINISHED:
+        if run is None or run.state in booking_jobs.FINISHED:
             return None
         run.state, run.attempts = BookingJobState.RUNNING, run.attempts + 1
         run.updated_at = rt.clock()
@@ -219,7 +219,7 @@ def run_booking(run_id: int) -> str | None:
             run.state, run.detail, run.updated_at = state, detail, now
             run.next_attempt_at = now + timedelta(seconds=delay)
         else:
-            booking_runs.finish(run, state, now, **detail)
+            booking_jobs.finish(run, state, now, **detail)
             if state is BookingJobState.FAILED:
                 _tell_failed(session, plan_id, str(detail["reason"]))
     if delay is not None and state is BookingJobState.RETRYING:
@@ -272,7 +272,7 @@ def request_booking(plan_id: int, weeks: list[str]) -> int | None:
         plan = session.get(Plan, plan_id)
         if plan is None or not plan.active:
             return None
-        run_id = booking_runs.request_run(session, plan, weeks, now).id
+        run_id = booking_jobs.request_run(session, plan, weeks, now).id
     enqueue_booking(run_id)
     return run_id
 
@@ -282,7 +282,7 @@ def resume_bookings() -> int:
     rt = runtime.current()
     now = rt.clock()
     with rt.sessions() as session:
-        runs = [(r.id, r.next_attempt_at) for r in booking_runs.unfinished(session)]
+        runs = [(r.id, r.next_attempt_at) for r in booking_jobs.unfinished(session)]
     for run_id, due in runs:
         wait = max((due - now).total_seconds(), 0.0) if due is not None else 0.0
         enqueue_booking(run_id, wait)
@@ -333,7 +333,7 @@ def claim_weekly(plan_id: int, now: datetime) -> int | None:
                 return None
             session.add(WeeklyClaim(plan_id=plan_id, week=week, claimed_at=now))
             session.flush()  # a racing replica's claim fails us here
-            run_id = booking_runs.request_run(session, plan, weeks, now).id if weeks else None
+            run_id = booking_jobs.request_run(session, plan, weeks, now).id if weeks else None
     except IntegrityError:
         return None
     if run_id is not None:
@@ -361,7 +361,7 @@ def resume_stalled_bookings(older_than_seconds: float = 300.0) -> int:
     with rt.sessions() as session:
         ids = [
             r.id
-            for r in booking_runs.unfinished(session)
+            for r in booking_jobs.unfinished(session)
             if (r.state == BookingJobState.QUEUED and r.requested_at < cutoff)
             or (
                 r.state == BookingJobState.RETRYING

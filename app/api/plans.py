@@ -26,7 +26,7 @@ from app.domain.plan import PlanSpec
 from app.domain.time import IsoWeek
 from app.runtime import Runtime
 from app.scheduler import PlanSchedule, next_weekly_run
-from app.services.booking import runs as booking_runs
+from app.services.booking import jobs as booking_jobs
 from app.services.booking.reconcile import booking_obstacle, horizon_weeks, preview_week
 from app.services.errors import InvalidInputError
 from app.services.planning import plans as plan_service
@@ -217,10 +217,10 @@ def book_now(
         weeks = [str(_week(week, now, (plan, user)))]
     obstacle = booking_obstacle(session, plan)
     if obstacle is not None:
-        run = booking_runs.blocked_run(session, plan, weeks, obstacle, now)
+        run = booking_jobs.blocked_run(session, plan, weeks, obstacle, now)
         body = run_out(run).model_dump(mode="json")
         return JSONResponse(body | {"detail": f"Booking is blocked: {obstacle}"}, status_code=409)
-    run = booking_runs.request_run(session, plan, weeks, now)
+    run = booking_jobs.request_run(session, plan, weeks, now)
     # Enqueued after the commit (a background task runs once the response is ready).
     background.add_task(tasks.enqueue_booking, run.id)
     response.headers["Location"] = run_out(run).status_url
@@ -230,7 +230,7 @@ def book_now(
 @router.get("/plans/{plan_id}/bookings", response_model=list[BookingRunOut])
 def list_bookings(plan_id: RowId, user: CurrentUser, session: SessionDep) -> list[BookingRunOut]:
     """The plan's recent booking runs, newest first."""
-    return [run_out(run) for run in booking_runs.list_runs(session, user, plan_id)]
+    return [run_out(run) for run in booking_jobs.list_runs(session, user, plan_id)]
 
 
 @router.get("/plans/{plan_id}/bookings/{run_id}", response_model=BookingRunOut)
@@ -238,7 +238,7 @@ def get_booking(
     plan_id: RowId, run_id: RowId, user: CurrentUser, session: SessionDep
 ) -> BookingRunOut:
     """One booking run: queued, running, retrying (when and why), done, blocked or failed."""
-    return run_out(booking_runs.get_run(session, user, plan_id, run_id))
+    return run_out(booking_jobs.get_run(session, user, plan_id, run_id))
 
 
 @router.get("/blocks", response_model=list[BlockOut])

@@ -11,7 +11,7 @@ from app import tasks
 from app.db.models import BookingJob, BookingJobState, Plan, WeeklyClaim
 from app.db.session import transaction
 from app.runtime import Runtime
-from app.services.booking import runs as booking_runs
+from app.services.booking import jobs as booking_jobs
 from tests.support.claims import _settle
 from tests.support.scheduling import make_plan
 from tests.support.world import FakeClock, MemoryWorld
@@ -81,9 +81,9 @@ def test_stalled_booking_runs_are_queued_again(
     plan_id = make_plan(runtime, world, "UTC")
     with transaction(runtime.sessions) as session:
         plan = session.get_one(Plan, plan_id)
-        old = booking_runs.request_run(session, plan, ["2027-W03"], clock.now - timedelta(hours=1))
-        fresh = booking_runs.request_run(session, plan, ["2027-W04"], clock.now)
-        overdue = booking_runs.request_run(session, plan, ["2027-W05"], clock.now)
+        old = booking_jobs.request_run(session, plan, ["2027-W03"], clock.now - timedelta(hours=1))
+        fresh = booking_jobs.request_run(session, plan, ["2027-W04"], clock.now)
+        overdue = booking_jobs.request_run(session, plan, ["2027-W05"], clock.now)
         overdue.state = BookingJobState.RETRYING
         overdue.next_attempt_at = clock.now - timedelta(minutes=10)
         ids = {"old": old.id, "fresh": fresh.id, "overdue": overdue.id}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from app.runtime import Runtime
-from app.services.booking import runs as booking_runs
+from app.services.booking import jobs as booking_jobs
 
 
 def _settle(rt: Runtime, *, leave: frozenset[int] = frozenset()) -> None:
@@ -13,7 +13,7 @@ def _settle(rt: Runtime, *, leave: frozenset[int] = frozenset()) -> None:
     deadline = time.monotonic() + 30
     while True:
         with rt.sessions() as session:
-            busy = [r.id for r in booking_runs.unfinished(session) if r.id not in leave]
+            busy = [r.id for r in booking_jobs.unfinished(session) if r.id not in leave]
         if not busy:
             return
         assert time.monotonic() < deadline, f"booking runs {busy} did not finish"
