@@ -45,7 +45,7 @@ from app.services.growth import log as growth_log
 from app.services.notifications import delivery
 from app.services.planning.plans import plan_spec, plan_zone
 from app.services.reports import baseline as baseline_service
-from app.services.reports import notices
+from app.services.reports import sending
 from app.services.sync import events as sync_service
 from app.services.sync import watches
 from connectors.errors import ConnectorError, NotFound, RateLimited, ReauthRequired, TransientError
@@ -638,7 +638,7 @@ def send_weekly_reports() -> int:
     """Record each active plan's weekly report (once per plan and week)."""
     rt = runtime.current()
     with transaction(rt.sessions) as session:
-        sent = notices.send_weekly_reports(
+        sent = sending.send_weekly_reports(
             session, rt.clock(), log_links=growth_log.Linker.of(rt.settings)
         )
     if sent:
@@ -650,7 +650,7 @@ def send_quarterly_reviews() -> int:
     """Early in each quarter, remind people to revisit their goal (once per user and quarter)."""
     rt = runtime.current()
     with transaction(rt.sessions) as session:
-        sent = notices.send_quarterly_reviews(
+        sent = sending.send_quarterly_reviews(
             session, rt.clock(), public_url=rt.settings.public_url
         )
     if sent:

@@ -25,7 +25,7 @@ from app.runtime import Runtime
 from app.services.accounts.rows import add_account
 from app.services.people.users import create_user
 from app.services.planning.plans import create_plan, get_plan
-from app.services.reports import baseline, ledgers, notices
+from app.services.reports import baseline, ledgers, sending
 from connectors.base import Event, SelfResponse
 from tests.support.world import FakeClock, MemoryWorld
 
@@ -211,8 +211,8 @@ def test_weekly_and_quarterly_notifications_are_recorded_once(
 ):
     for _ in range(2):
         with transaction(runtime.sessions) as session:
-            notices.send_weekly_reports(session, clock.now)
-            assert notices.send_quarterly_reviews(session, clock.now) == 0  # mid-quarter
+            sending.send_weekly_reports(session, clock.now)
+            assert sending.send_quarterly_reviews(session, clock.now) == 0  # mid-quarter
     assert count(runtime, "report.weekly") == 1
     with runtime.sessions() as session:
         note = session.scalars(
@@ -228,7 +228,7 @@ def test_weekly_and_quarterly_notifications_are_recorded_once(
     for _ in range(2):
         with transaction(runtime.sessions) as session:
             sent.append(
-                notices.send_quarterly_reviews(session, clock.now, public_url="https://gg.example/")
+                sending.send_quarterly_reviews(session, clock.now, public_url="https://gg.example/")
             )
     assert sent == [1, 0]
     with runtime.sessions() as session:

@@ -22,7 +22,7 @@ from app.domain.time import IsoWeek
 from app.services import audit
 from app.services.accounts.live import ConnectorFor
 from app.services.accounts.rows import mark_needs_reauth
-from app.services.conflicts import notices
+from app.services.conflicts import tell
 from app.services.growth import titles as growth_titles
 from app.services.planning.plans import plan_spec, plan_working_hours, plan_zone
 from app.services.planning.policies import policy_spec
@@ -249,5 +249,5 @@ def move_block(
     )
     block.start, block.end = target.start, target.end
     growth_titles.remember(session, plan, block.slot_key, title)
-    notices.block_moved(session, user.id, plan.id, target, zone)
+    tell.block_moved(session, user.id, plan.id, target, zone)
     return target

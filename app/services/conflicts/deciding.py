@@ -1,7 +1,7 @@
 """Deciding a conflict with the boundary policy, and recording the decision.
 
 The decision is the domain's (`app.domain.decide`); the provider writes it calls for are in
-`actions`, and what the person is told about it in `notices`.
+`actions`, and what the person is told about it in `tell`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from app.domain.intervals import Interval
 from app.domain.time import IsoWeek
 from app.services import links
 from app.services.accounts.live import ConnectorFor
-from app.services.conflicts import actions, notices
+from app.services.conflicts import actions, tell
 from app.services.people.users import user_domains
 from app.services.planning.plans import plan_spec, plan_zone
 from app.services.planning.policies import policy_spec
@@ -125,7 +125,7 @@ class ConflictResolver:
         self.session.add(decision)
         conflict.state = ConflictState.DECIDED
         self.session.flush()
-        notices.conflict_decided(
+        tell.conflict_decided(
             self.session, user.id, conflict, decision, self.link(conflict.id, "keep")
         )
         return decision
