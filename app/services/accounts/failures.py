@@ -2,7 +2,7 @@
 
 Connectors know nothing about accounts, so the runtime wraps each connector it hands out:
 a `ConnectorError` leaving it carries `account_id`. The API's error mapping and the tasks use
-`describe()` to say which account failed, its status, and when to try again.
+`describe_failure()` to say which account failed, its status, and when to try again.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ class ProviderProblem:
     retry_after: int | None
 
 
-def describe(session: Session, error: ConnectorError) -> ProviderProblem:
+def describe_failure(session: Session, error: ConnectorError) -> ProviderProblem:
     """Map a connector failure to an answer; a revoked grant is recorded on the account."""
     account = None
     account_id = account_of(error)

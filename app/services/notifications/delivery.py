@@ -105,7 +105,7 @@ def _send(
 RETRYABLE = (DeliveryError, OSError, smtplib.SMTPException, httpx.HTTPError)
 
 
-def describe(error: Exception, channel: NotificationChannel, target: str = "") -> str:
+def redacted_error(error: Exception, channel: NotificationChannel, target: str = "") -> str:
     """A storable error text with the message kept: no URL (a Slack URL is a credential)
     and no long opaque strings (signatures, tokens), bounded length."""
     text = f"{type(error).__name__}: {error}"
@@ -230,7 +230,7 @@ def _attempt(
         _send(channel, message, str(delivery.id), senders, cipher)
     except Exception as error:  # any failure of one channel is recorded, never raised
         delivery.attempts += 1
-        delivery.last_error = describe(error, channel, _target_or_blank(cipher, channel))
+        delivery.last_error = redacted_error(error, channel, _target_or_blank(cipher, channel))
         if not isinstance(error, RETRYABLE):
             # A programming error: say so loudly, keep the message, do not retry it 8 times.
             log.exception("delivery %s failed with a bug; not retrying", delivery.id)
@@ -317,7 +317,9 @@ def why_test_failed(
     except Exception as error:  # the button reports failure; it never raises
         target = _target_or_blank(cipher, channel)
         log.info(
-            "test message to channel %s failed: %s", channel.id, describe(error, channel, target)
+            "test message to channel %s failed: %s",
+            channel.id,
+            redacted_error(error, channel, target),
         )
         return plain_reason(error, channel, target)
     return None
@@ -338,8 +340,8 @@ def plain_reason(error: Exception, channel: NotificationChannel, target: str = "
         if isinstance(cause, smtplib.SMTPRecipientsRefused):
             return "the mail server refused the address"
     if isinstance(error, DeliveryError):
-        return describe(error, channel, target).removeprefix(f"{type(error).__name__}: ")
-    text = describe(error, channel, target)
+        return redacted_error(error, channel, target).removeprefix(f"{type(error).__name__}: ")
+    text = redacted_error(error, channel, target)
     return text.split(": ", 1)[1] if ": " in text else text
 
 
