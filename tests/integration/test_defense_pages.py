@@ -13,7 +13,7 @@ from app.db.models import Block, User
 from app.db.session import transaction
 from app.main import create_app
 from app.runtime import Runtime
-from app.services.connections import add_account
+from app.services.accounts.rows import add_account
 from tests.booking_helpers import book
 from tests.signups import browser_sign_up
 from tests.support.dashboard import csrf, plan_form
