@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote_plus
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
@@ -71,7 +71,11 @@ def accounts(request: Request, runtime: RuntimeDep, session: SessionDep) -> Resp
 
 @router.post("/dashboard/accounts/connect/{provider}", response_class=HTMLResponse)
 async def connect_with_form(
-    provider: str, request: Request, runtime: RuntimeDep, session: SessionDep
+    provider: str,
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    background: BackgroundTasks,
 ) -> Response:
     """Connect an account with a credentials form (e.g. a CalDAV server and app password)."""
     form = {k: str(v) for k, v in (await request.form()).items()}
@@ -102,8 +106,8 @@ async def connect_with_form(
                 form_errors={provider: {field: str(error)}},
                 form_values={provider: kept},
             )
-        page.session.commit()  # the first sync runs in another thread
-        onboarding.after_connect(runtime, connected.account_id)
+        # The first sync reads the account: it starts once the request's commit is done.
+        background.add_task(onboarding.after_connect, runtime, connected.account_id)
         return see_other("/dashboard/accounts?flash=Calendar+connected")
 
     # Connecting talks to the server (up to its timeout): never on the event loop.
@@ -133,7 +137,11 @@ def check_account(
 
 @router.post("/dashboard/demo/connect", response_class=HTMLResponse)
 def use_demo(
-    request: Request, runtime: RuntimeDep, session: SessionDep, csrf: Csrf = ""
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    background: BackgroundTasks,
+    csrf: Csrf = "",
 ) -> Response:
     """Create and connect the person's demo calendar (seeded with a working week)."""
 
@@ -146,8 +154,7 @@ def use_demo(
             connectors=runtime.connectors,
             now=runtime.clock(),
         )
-        page.session.commit()
-        onboarding.after_connect(runtime, account.id)
+        background.add_task(onboarding.after_connect, runtime, account.id)  # after the commit
         return see_other("/dashboard/accounts?flash=Demo+calendar+connected")
 
     return form_action(request, runtime, session, csrf, act, _accounts)
@@ -179,6 +186,7 @@ def calendar_roles(
     request: Request,
     runtime: RuntimeDep,
     session: SessionDep,
+    background: BackgroundTasks,
     csrf: Csrf = "",
     busy: Annotated[str | None, Form()] = None,
     target: Annotated[str | None, Form()] = None,
@@ -188,8 +196,8 @@ def calendar_roles(
             page.session, page.user, calendar_id, busy_source=busy == "on", target=target == "on"
         )
         if calendar.is_target:
-            page.session.commit()
-            tasks.enqueue_user_bookings(page.user.id)  # a worker's job in scaled mode
+            # a worker's job in scaled mode, queued once the request's commit is done
+            background.add_task(tasks.enqueue_user_bookings, page.user.id)
         return see_other("/dashboard/accounts?flash=Calendar+roles+saved")
 
     return form_action(request, runtime, session, csrf, act, _accounts)
