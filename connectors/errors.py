@@ -17,6 +17,9 @@ Messages are for logs and people: they never contain tokens, codes or other cred
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
 __all__ = [
     "Conflict",
     "ConnectorError",
@@ -27,6 +30,7 @@ __all__ = [
     "RateLimited",
     "ReauthRequired",
     "TransientError",
+    "retry_after_seconds",
 ]
 
 
@@ -55,6 +59,27 @@ class RateLimited(TransientError):
     # ships the error between processes.
     def __reduce__(self) -> tuple[type[RateLimited], tuple[float | None, str]]:
         return (type(self), (self.retry_after, str(self)))
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from an HTTP `Retry-After` value (delta-seconds or an HTTP-date, RFC
+    9110 10.2.3), never negative; None when there is none or it cannot be read.
+
+    The one parser every connector uses: the value becomes `RateLimited.retry_after`, and the
+    retry policy (app/tasks.py) decides what to do with it."""
+    if value is None or not value.strip():
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:  # an HTTP-date is always GMT
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
 
 
 class CursorExpired(ConnectorError):

@@ -34,6 +34,7 @@ from connectors.errors import (
     RateLimited,
     ReauthRequired,
     TransientError,
+    retry_after_seconds,
 )
 from connectors.netpolicy import (
     PUBLIC_ONLY,
@@ -103,7 +104,7 @@ def _by_status(status: int | None, what: str, retry_after: str | None = None) ->
     if status == 409:
         return Conflict(f"{what}: conflict (HTTP 409)")
     if status == 429 or (status == 503 and retry_after):
-        return RateLimited(dav_error.parse_retry_after(retry_after) if retry_after else None)
+        return RateLimited(retry_after_seconds(retry_after))
     if status is None or status >= 500 or status == 408:
         return TransientError(f"{what} failed (HTTP {status})")
     return ConnectorError(f"{what} failed (HTTP {status})")
@@ -182,7 +183,7 @@ class CalDavClient:
         except ConnectorError:
             raise
         except dav_error.RateLimitError as failure:
-            raise RateLimited(failure.retry_after_seconds) from None
+            raise RateLimited(retry_after_seconds(failure.retry_after)) from None
         except dav_error.DAVError as failure:
             if VALID_SYNC_TOKEN in (failure.preconditions or []):
                 raise CursorExpired("the server no longer knows this sync token") from None

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import email.utils
 import functools
 import json
 import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import google_auth_httplib2
@@ -25,6 +23,7 @@ from connectors.errors import (
     RateLimited,
     ReauthRequired,
     TransientError,
+    retry_after_seconds,
 )
 from connectors.google.oauth import GoogleConfig, dump_credentials, load_credentials
 
@@ -52,18 +51,7 @@ def _reason(error: HttpError) -> str:
 
 
 def _retry_after(error: HttpError) -> float | None:
-    value = error.resp.get("retry-after") if error.resp is not None else None
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:  # the HTTP-date form
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max((moment - datetime.now(UTC)).total_seconds(), 0.0)
+    return retry_after_seconds(error.resp.get("retry-after") if error.resp is not None else None)
 
 
 def is_rate_limit(status: int, reason: str) -> bool:

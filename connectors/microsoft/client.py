@@ -6,9 +6,7 @@ Every Graph answer is mapped onto `connectors.errors` here and nowhere else.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -23,6 +21,7 @@ from connectors.errors import (
     RateLimited,
     ReauthRequired,
     TransientError,
+    retry_after_seconds,
 )
 from connectors.microsoft.oauth import MicrosoftConfig, TokenSource
 
@@ -52,20 +51,6 @@ def segment(value: str) -> str:
     return quote(value, safe="")
 
 
-def _retry_after(headers: httpx.Headers) -> float | None:
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
-
-
 def _error_code(response: httpx.Response) -> str:
     try:
         body = response.json()
@@ -93,7 +78,7 @@ def raise_for(response: httpx.Response) -> None:
     if status == 409:
         raise Conflict(what)
     if status == 429:
-        raise RateLimited(_retry_after(response.headers))
+        raise RateLimited(retry_after_seconds(response.headers.get("retry-after")))
     if status >= 500:
         raise TransientError(what)
     raise ConnectorError(what)
@@ -182,5 +167,5 @@ class GraphClient:
                 refreshed = True
                 continue
             if response.status_code == 503 and response.headers.get("retry-after"):
-                raise RateLimited(_retry_after(response.headers))
+                raise RateLimited(retry_after_seconds(response.headers.get("retry-after")))
             return response
