@@ -26,7 +26,7 @@ from app.providers import Providers
 from app.runtime import build_runtime
 from tests.browser.conftest import BASIC_RULES, SCREENSHOTS, Journey, _LateApp, audit
 from tests.e2e.harness import AppServer
-from tests.fakes.receivers import free_port
+from tests.support.servers import free_port
 from tests.support.settings import make_settings
 
 if TYPE_CHECKING:

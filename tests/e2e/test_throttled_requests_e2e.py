@@ -43,7 +43,7 @@ def test_a_throttled_provider_gets_a_503_or_a_queued_job_and_nothing_sleeps(
     with browser(app_server.base_url) as client:
         assert client.get("/auth/google/start", follow_redirects=True).status_code == 200
         plan = client.post("/plans", json={"goal": "Learn Rust"}).json()
-        fake.fail_next("/calendar/v3/", 429, retry_after=RETRY_AFTER, count=1000)
+        fake.faults.fail_next(None, status=429, retry_after=RETRY_AFTER, path="/calendar/v3/")
 
         # Reading the calendar in a request: one attempt, then Google's hint passed on.
         preview = client.get(f"/plans/{plan['id']}/preview", params={"week": week})
@@ -63,5 +63,5 @@ def test_a_throttled_provider_gets_a_503_or_a_queued_job_and_nothing_sleeps(
         assert run["attempts"] == 1
         waited = datetime.fromisoformat(run["next_attempt_at"]) - datetime.now(UTC)
         assert 0 < waited.total_seconds() <= RETRY_AFTER  # Google's Retry-After, as a countdown
-    fake.clear_failures()
+    fake.faults.clear()
     assert not sleeps
