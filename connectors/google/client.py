@@ -19,10 +19,10 @@ from connectors.errors import (
     Conflict,
     ConnectorError,
     NotFound,
-    PermissionDenied,
     RateLimited,
     ReauthRequired,
     TransientError,
+    error_for_status,
     retry_after_seconds,
 )
 from connectors.google.oauth import GoogleConfig, dump_credentials, load_credentials
@@ -65,22 +65,8 @@ def map_http_error(
     """The one place Google HTTP errors become `connectors.errors` (messages carry no tokens)."""
     detail = f"Google {what} failed: HTTP {status}" + (f" ({reason})" if reason else "")
     if is_rate_limit(status, reason):
-        return RateLimited(None, detail)
-    if status == 400:
-        return BadRequest(detail)
-    if status == 401:
-        return ReauthRequired(detail)
-    if status == 403:
-        return PermissionDenied(detail)
-    if status == 404:
-        return NotFound(detail)
-    if status in (409, 412):
-        return Conflict(detail)
-    if status == 410:
-        return gone(detail)
-    if status >= 500 or status == 408:
-        return TransientError(detail)
-    return ConnectorError(detail)
+        return RateLimited(None, detail)  # `execute` adds Google's Retry-After
+    return error_for_status(status, detail, special={400: BadRequest, 410: gone, 412: Conflict})
 
 
 def _call_with_token(

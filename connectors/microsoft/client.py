@@ -13,15 +13,11 @@ from urllib.parse import quote
 import httpx
 
 from connectors.errors import (
-    Conflict,
     ConnectorError,
     CursorExpired,
-    NotFound,
-    PermissionDenied,
     RateLimited,
-    ReauthRequired,
     TransientError,
-    retry_after_seconds,
+    error_for_status,
 )
 from connectors.microsoft.oauth import MicrosoftConfig, TokenSource
 
@@ -69,19 +65,7 @@ def raise_for(response: httpx.Response) -> None:
     what = f"Graph answered {status}" + (f" ({code})" if code else "")
     if status == 410 or (400 <= status < 500 and code.lower() in _CURSOR_CODES):
         raise CursorExpired(what)
-    if status == 401:
-        raise ReauthRequired(what)
-    if status == 403:
-        raise PermissionDenied(what)
-    if status == 404:
-        raise NotFound(what)
-    if status == 409:
-        raise Conflict(what)
-    if status == 429:
-        raise RateLimited(retry_after_seconds(response.headers.get("retry-after")))
-    if status >= 500:
-        raise TransientError(what)
-    raise ConnectorError(what)
+    raise error_for_status(status, what, retry_after=response.headers.get("retry-after"))
 
 
 class GraphClient:
@@ -166,6 +150,4 @@ class GraphClient:
                 # the cached token may have been revoked or expired early: refresh once
                 refreshed = True
                 continue
-            if response.status_code == 503 and response.headers.get("retry-after"):
-                raise RateLimited(retry_after_seconds(response.headers.get("retry-after")))
             return response
