@@ -20,8 +20,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
@@ -44,7 +43,7 @@ from tests.fakes.google_oauth import (
 )
 from tests.fakes.google_push import Delivery, PushHub
 from tests.fakes.google_store import JSON, ApiError, Calendar, CalendarStore
-from tests.support.servers import AsgiServer
+from tests.support.servers import AsgiServer, Startable
 
 __all__ = [
     "ALL_SCOPES",
@@ -73,7 +72,7 @@ def _error(status: int, reason: str, message: str) -> JSONResponse:
     return JSONResponse(ApiError(status, reason, message).body(), status_code=status)
 
 
-class FakeGoogle:
+class FakeGoogle(Startable):
     """Fake Google server; use as a context manager or call `start()`/`stop()`."""
 
     def __init__(
@@ -143,7 +142,7 @@ class FakeGoogle:
             "api_endpoint": f"{base}/calendar/v3/",
         }
 
-    def start(self) -> FakeGoogle:
+    def start(self) -> Self:
         self._server.start()
         self.push.start()
         return self
@@ -151,14 +150,6 @@ class FakeGoogle:
     def stop(self) -> None:
         self.push.stop()
         self._server.stop()
-
-    def __enter__(self) -> FakeGoogle:
-        return self.start()
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # --- test control ------------------------------------------------------------------------
 

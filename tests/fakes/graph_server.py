@@ -22,8 +22,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
 import anyio
@@ -39,7 +38,7 @@ from tests.fakes.graph_api import ApiRequest, GraphApi
 from tests.fakes.graph_identity import Identity
 from tests.fakes.graph_push import Delivery, Push
 from tests.fakes.graph_state import FakeEvent, FakeUser, GraphState, RecordedResponse
-from tests.support.servers import AsgiServer
+from tests.support.servers import AsgiServer, Startable
 
 REROUTED_HOSTS = ("login.microsoftonline.com", "graph.microsoft.com")
 CLIENT_ID = "6731de76-14a6-49ae-97bc-6eba6914391e"
@@ -59,7 +58,7 @@ class RecordedRequest:
     body: Any
 
 
-class FakeGraphServer:
+class FakeGraphServer(Startable):
     """The fake identity + Graph server; start with `with` or `start()`/`stop()`."""
 
     def __init__(self) -> None:
@@ -90,7 +89,7 @@ class FakeGraphServer:
 
     # --- running ------------------------------------------------------------------------------
 
-    def start(self) -> FakeGraphServer:
+    def start(self) -> Self:
         self.push.start()
         self._server.start()
         return self
@@ -98,14 +97,6 @@ class FakeGraphServer:
     def stop(self) -> None:
         self._server.stop()
         self.push.stop()
-
-    def __enter__(self) -> FakeGraphServer:
-        return self.start()
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def routing_session(self) -> RoutingSession:
         return RoutingSession(self.base_url)

@@ -15,10 +15,11 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
+from typing import Self
 from urllib.parse import urlsplit
 
 from tests.fakes.faults import Faults
-from tests.support.servers import HandlerServer
+from tests.support.servers import HandlerServer, Startable
 
 
 @dataclass
@@ -36,7 +37,7 @@ class Rule:
         return method == self.method and self.path_contains in path
 
 
-class FaultProxy:
+class FaultProxy(Startable):
     """Serve on 127.0.0.1:<free port>, forwarding to `upstream` unless a rule says otherwise."""
 
     def __init__(self, upstream: str) -> None:
@@ -63,11 +64,11 @@ class FaultProxy:
         self._server = HandlerServer(Handler)
         self.url = self._server.url
 
-    def __enter__(self) -> FaultProxy:
+    def start(self) -> Self:
         self._server.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def stop(self) -> None:
         self._server.stop()
 
     def add(self, rule: Rule) -> Rule:

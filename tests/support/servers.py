@@ -32,6 +32,7 @@ __all__ = [
     "BackgroundServer",
     "HandlerServer",
     "ProcessServer",
+    "Startable",
     "accepts_connections",
     "free_port",
 ]
@@ -53,7 +54,28 @@ def accepts_connections(port: int) -> bool:
     return False
 
 
-class BackgroundServer:
+class Startable:
+    """`with thing:` starts it and stops it again on the way out, whatever happened."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class BackgroundServer(Startable):
     """Start on enter (returning once ready), stop on exit; subclasses launch, probe and halt."""
 
     start_timeout = 20.0
@@ -88,17 +110,6 @@ class BackgroundServer:
 
     def stop(self) -> None:
         self._halt()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _loopback_socket() -> socket.socket:
