@@ -15,7 +15,7 @@ from app.demo import service as demo_service
 from app.deps import RuntimeDep, SessionDep
 from app.domain.time import IsoWeek, resolve_zone
 from app.html.fielderrors import FormFields
-from app.html.forms import cookie_flags, see_other
+from app.html.forms import pass_secret, see_other, show_secret_once
 from app.services import accounts as account_service
 from app.services import calendars as calendar_service
 from app.services import channels as channel_service
@@ -258,17 +258,13 @@ NEW_SECRET_COOKIE = "gg_new_channel_secret"  # a webhook's signing secret, for t
 def notifications(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
     def view(page: Page) -> Response:
         # Shown once: the cookie set by adding a channel is read here and deleted with this page.
-        secret = None
-        sealed = request.cookies.get(NEW_SECRET_COOKIE)
-        if sealed:
-            try:
-                secret = runtime.cipher.decrypt(sealed.encode(), ttl=120).decode()
-            except ValueError:
-                secret = None
-        response = _notifications(page, secret=secret)
-        if sealed:
-            response.delete_cookie(NEW_SECRET_COOKIE, path="/dashboard/notifications")
-        return response
+        return show_secret_once(
+            request,
+            runtime,
+            NEW_SECRET_COOKIE,
+            "/dashboard/notifications",
+            lambda secret: _notifications(page, secret=secret),
+        )
 
     return signed_in(request, runtime, session, view)
 
@@ -295,9 +291,7 @@ def add_channel(
         # secret rides to the next page once, in a short-lived, encrypted, HttpOnly cookie.
         response = see_other("/dashboard/notifications?flash=Channel+added")
         if secret:
-            flags = {**cookie_flags(runtime), "path": "/dashboard/notifications"}
-            sealed = runtime.cipher.encrypt(secret.encode()).decode()
-            response.set_cookie(NEW_SECRET_COOKIE, sealed, max_age=120, **flags)
+            pass_secret(response, runtime, NEW_SECRET_COOKIE, secret, "/dashboard/notifications")
         return response
 
     def failed(page: Page, errors: list[tuple[str, str]], status: int) -> Response:
@@ -361,17 +355,13 @@ def _tokens(
 def tokens(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
     def view(page: Page) -> Response:
         # Shown once: the cookie set by the POST is read here and deleted with this answer.
-        new_token = None
-        sealed = request.cookies.get(NEW_TOKEN_COOKIE)
-        if sealed:
-            try:
-                new_token = runtime.cipher.decrypt(sealed.encode(), ttl=120).decode()
-            except ValueError:
-                new_token = None
-        response = _tokens(page, new_token=new_token)
-        if sealed:
-            response.delete_cookie(NEW_TOKEN_COOKIE, path="/dashboard/tokens")
-        return response
+        return show_secret_once(
+            request,
+            runtime,
+            NEW_TOKEN_COOKIE,
+            "/dashboard/tokens",
+            lambda token: _tokens(page, new_token=token),
+        )
 
     return signed_in(request, runtime, session, view)
 
@@ -389,9 +379,7 @@ def new_token(
         # Post/redirect/get: a reload must not make another token. The token rides to the
         # next page in a short-lived, encrypted, HttpOnly cookie, never in the URL.
         response = see_other("/dashboard/tokens")
-        flags = {**cookie_flags(runtime), "path": "/dashboard/tokens"}
-        sealed = runtime.cipher.encrypt(token.encode()).decode()
-        response.set_cookie(NEW_TOKEN_COOKIE, sealed, max_age=120, **flags)
+        pass_secret(response, runtime, NEW_TOKEN_COOKIE, token, "/dashboard/tokens")
         return response
 
     def failed(page: Page, errors: list[tuple[str, str]], status: int) -> Response:
