@@ -12,10 +12,11 @@ from datetime import date, timedelta
 from typing import Any
 from urllib.parse import quote_plus
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
+from app.api.growth import retitle
 from app.api.params import RowId
 from app.db.models import Plan
 from app.deps import RuntimeDep, SessionDep
@@ -28,7 +29,7 @@ from app.html.forms import see_other
 from app.services import links
 from app.services import plans as plan_service
 from app.services.errors import InvalidInputError
-from app.services.growth import counting, export, review, titles
+from app.services.growth import counting, export, review
 from app.services.growth import log as growth_log
 from app.services.growth import milestones as milestone_service
 from app.web.context import Page, form_action, signed_in
@@ -196,9 +197,10 @@ async def _post(
     )
 
 
-def _retitle(page: Page, plan: Plan) -> None:
-    # The title is cosmetic: a provider that fails now is retried by the next booking.
-    titles.refresh(page.session, plan, page.runtime.clock(), page.runtime.connectors)
+def _retitle(background: BackgroundTasks, page: Page, plan_id: int) -> None:
+    # At the provider, so after the request's commit (never inside its transaction). The
+    # title is cosmetic: a provider that fails then is retried by the next booking.
+    background.add_task(retitle, page.runtime, plan_id)
 
 
 # --- milestones ---------------------------------------------------------------------------
@@ -249,7 +251,9 @@ def _plan_or_refuse(page: Page) -> Plan:
 
 
 @router.post("/dashboard/milestones/accept", response_class=HTMLResponse)
-async def accept_proposal(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
+async def accept_proposal(
+    request: Request, runtime: RuntimeDep, session: SessionDep, background: BackgroundTasks
+) -> Response:
     def act(page: Page, form: dict[str, Any]) -> Response:
         plan = _plan_or_refuse(page)
         found = milestone_service.proposal(plan, page.user, page.runtime.clock())
@@ -259,14 +263,16 @@ async def accept_proposal(request: Request, runtime: RuntimeDep, session: Sessio
             milestone_service.MilestoneInput(p.title, p.due) for p in found if p.due not in taken
         ]
         milestone_service.add(page.session, page.user, plan, items)
-        _retitle(page, plan)
+        _retitle(background, page, plan.id)
         return _back(form, "/dashboard/milestones", f"{len(items)} milestones added")
 
     return await _post(request, runtime, session, act, _milestones)
 
 
 @router.post("/dashboard/milestones", response_class=HTMLResponse)
-async def add_milestone(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
+async def add_milestone(
+    request: Request, runtime: RuntimeDep, session: SessionDep, background: BackgroundTasks
+) -> Response:
     def act(page: Page, form: dict[str, Any]) -> Response:
         plan = _plan_or_refuse(page)
         title = _text(form, "title", 200, required=True)
@@ -275,7 +281,7 @@ async def add_milestone(request: Request, runtime: RuntimeDep, session: SessionD
         milestone_service.add(
             page.session, page.user, plan, [milestone_service.MilestoneInput(title, due)]
         )
-        _retitle(page, plan)
+        _retitle(background, page, plan.id)
         return _back(form, "/dashboard/milestones", "Milestone added")
 
     return await _post(request, runtime, session, act, _milestones, "new", milestone_fields("new"))
@@ -283,7 +289,11 @@ async def add_milestone(request: Request, runtime: RuntimeDep, session: SessionD
 
 @router.post("/dashboard/milestones/{milestone_id}", response_class=HTMLResponse)
 async def edit_milestone(
-    milestone_id: RowId, request: Request, runtime: RuntimeDep, session: SessionDep
+    milestone_id: RowId,
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    background: BackgroundTasks,
 ) -> Response:
     def act(page: Page, form: dict[str, Any]) -> Response:
         row = milestone_service.get(page.session, page.user, milestone_id)
@@ -300,7 +310,7 @@ async def edit_milestone(
             milestone_id,
             milestone_service.MilestoneInput(title, due, done_on),
         )
-        _retitle(page, page.session.get_one(Plan, row.plan_id))
+        _retitle(background, page, row.plan_id)
         return _back(form, "/dashboard/milestones", "Milestone saved")
 
     key = str(milestone_id)
@@ -309,11 +319,15 @@ async def edit_milestone(
 
 @router.post("/dashboard/milestones/{milestone_id}/delete", response_class=HTMLResponse)
 async def remove_milestone(
-    milestone_id: RowId, request: Request, runtime: RuntimeDep, session: SessionDep
+    milestone_id: RowId,
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    background: BackgroundTasks,
 ) -> Response:
     def act(page: Page, form: dict[str, Any]) -> Response:
         plan_id = milestone_service.delete(page.session, page.user, milestone_id)
-        _retitle(page, page.session.get_one(Plan, plan_id))
+        _retitle(background, page, plan_id)
         return _back(form, "/dashboard/milestones", "Milestone deleted")
 
     return await _post(request, runtime, session, act, _milestones)
@@ -615,7 +629,9 @@ async def save_answers(request: Request, runtime: RuntimeDep, session: SessionDe
 
 
 @router.post("/dashboard/review/goal", response_class=HTMLResponse)
-async def adjust_goal(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
+async def adjust_goal(
+    request: Request, runtime: RuntimeDep, session: SessionDep, background: BackgroundTasks
+) -> Response:
     """Adjust the goal, its date and the weekly target in place (the rest of the plan stays)."""
 
     def act(page: Page, form: dict[str, Any]) -> Response:
@@ -629,7 +645,7 @@ async def adjust_goal(request: Request, runtime: RuntimeDep, session: SessionDep
             document["weekly_target_minutes"] = target
         spec = plan_service.parse_spec(document)
         plan_service.replace_plan(page.session, page.user, plan.id, spec)
-        _retitle(page, plan)
+        _retitle(background, page, plan.id)
         quarter = str(form.get("quarter", ""))[:10]
         return see_other(f"/dashboard/review?quarter={quote_plus(quarter)}&flash=Goal+saved")
 
