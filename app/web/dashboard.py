@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote_plus
 
-from fastapi import APIRouter, BackgroundTasks, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
@@ -71,11 +71,7 @@ def accounts(request: Request, runtime: RuntimeDep, session: SessionDep) -> Resp
 
 @router.post("/dashboard/accounts/connect/{provider}", response_class=HTMLResponse)
 async def connect_with_form(
-    provider: str,
-    request: Request,
-    runtime: RuntimeDep,
-    session: SessionDep,
-    background: BackgroundTasks,
+    provider: str, request: Request, runtime: RuntimeDep, session: SessionDep
 ) -> Response:
     """Connect an account with a credentials form (e.g. a CalDAV server and app password)."""
     form = {k: str(v) for k, v in (await request.form()).items()}
@@ -107,7 +103,7 @@ async def connect_with_form(
                 form_values={provider: kept},
             )
         # The first sync reads the account: it starts once the request's commit is done.
-        background.add_task(onboarding.after_connect, runtime, connected.account_id)
+        page.after_commit(onboarding.after_connect, runtime, connected.account_id)
         return see_other("/dashboard/accounts?flash=Calendar+connected")
 
     # Connecting talks to the server (up to its timeout): never on the event loop.
@@ -137,11 +133,7 @@ def check_account(
 
 @router.post("/dashboard/demo/connect", response_class=HTMLResponse)
 def use_demo(
-    request: Request,
-    runtime: RuntimeDep,
-    session: SessionDep,
-    background: BackgroundTasks,
-    csrf: Csrf = "",
+    request: Request, runtime: RuntimeDep, session: SessionDep, csrf: Csrf = ""
 ) -> Response:
     """Create and connect the person's demo calendar (seeded with a working week)."""
 
@@ -154,7 +146,7 @@ def use_demo(
             connectors=runtime.connectors,
             now=runtime.clock(),
         )
-        background.add_task(onboarding.after_connect, runtime, account.id)  # after the commit
+        page.after_commit(onboarding.after_connect, runtime, account.id)
         return see_other("/dashboard/accounts?flash=Demo+calendar+connected")
 
     return form_action(request, runtime, session, csrf, act, _accounts)
@@ -186,7 +178,6 @@ def calendar_roles(
     request: Request,
     runtime: RuntimeDep,
     session: SessionDep,
-    background: BackgroundTasks,
     csrf: Csrf = "",
     busy: Annotated[str | None, Form()] = None,
     target: Annotated[str | None, Form()] = None,
@@ -197,7 +188,7 @@ def calendar_roles(
         )
         if calendar.is_target:
             # a worker's job in scaled mode, queued once the request's commit is done
-            background.add_task(tasks.enqueue_user_bookings, page.user.id)
+            page.after_commit(tasks.enqueue_user_bookings, page.user.id)
         return see_other("/dashboard/accounts?flash=Calendar+roles+saved")
 
     return form_action(request, runtime, session, csrf, act, _accounts)

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from typing import Any
 from urllib.parse import quote_plus
 
-from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
@@ -197,10 +197,10 @@ async def _post(
     )
 
 
-def _retitle(background: BackgroundTasks, page: Page, plan_id: int) -> None:
+def _retitle(page: Page, plan_id: int) -> None:
     # At the provider, so after the request's commit (never inside its transaction). The
     # title is cosmetic: a provider that fails then is retried by the next booking.
-    background.add_task(retitle, page.runtime, plan_id)
+    page.after_commit(retitle, page.runtime, plan_id)
 
 
 # --- milestones ---------------------------------------------------------------------------
@@ -251,9 +251,7 @@ def _plan_or_refuse(page: Page) -> Plan:
 
 
 @router.post("/dashboard/milestones/accept", response_class=HTMLResponse)
-async def accept_proposal(
-    request: Request, runtime: RuntimeDep, session: SessionDep, background: BackgroundTasks
-) -> Response:
+async def accept_proposal(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
     def act(page: Page, form: dict[str, Any]) -> Response:
         plan = _plan_or_refuse(page)
         found = milestone_service.proposal(plan, page.user, page.runtime.clock())
@@ -263,16 +261,14 @@ async def accept_proposal(
             milestone_service.MilestoneInput(p.title, p.due) for p in found if p.due not in taken
         ]
         milestone_service.add(page.session, page.user, plan, items)
-        _retitle(background, page, plan.id)
+        _retitle(page, plan.id)
         return _back(form, "/dashboard/milestones", f"{len(items)} milestones added")
 
     return await _post(request, runtime, session, act, _milestones)
 
 
 @router.post("/dashboard/milestones", response_class=HTMLResponse)
-async def add_milestone(
-    request: Request, runtime: RuntimeDep, session: SessionDep, background: BackgroundTasks
-) -> Response:
+async def add_milestone(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
     def act(page: Page, form: dict[str, Any]) -> Response:
         plan = _plan_or_refuse(page)
         title = _text(form, "title", 200, required=True)
@@ -281,7 +277,7 @@ async def add_milestone(
         milestone_service.add(
             page.session, page.user, plan, [milestone_service.MilestoneInput(title, due)]
         )
-        _retitle(background, page, plan.id)
+        _retitle(page, plan.id)
         return _back(form, "/dashboard/milestones", "Milestone added")
 
     return await _post(request, runtime, session, act, _milestones, "new", milestone_fields("new"))
@@ -289,11 +285,7 @@ async def add_milestone(
 
 @router.post("/dashboard/milestones/{milestone_id}", response_class=HTMLResponse)
 async def edit_milestone(
-    milestone_id: RowId,
-    request: Request,
-    runtime: RuntimeDep,
-    session: SessionDep,
-    background: BackgroundTasks,
+    milestone_id: RowId, request: Request, runtime: RuntimeDep, session: SessionDep
 ) -> Response:
     def act(page: Page, form: dict[str, Any]) -> Response:
         row = milestone_service.get(page.session, page.user, milestone_id)
@@ -310,7 +302,7 @@ async def edit_milestone(
             milestone_id,
             milestone_service.MilestoneInput(title, due, done_on),
         )
-        _retitle(background, page, row.plan_id)
+        _retitle(page, row.plan_id)
         return _back(form, "/dashboard/milestones", "Milestone saved")
 
     key = str(milestone_id)
@@ -319,15 +311,11 @@ async def edit_milestone(
 
 @router.post("/dashboard/milestones/{milestone_id}/delete", response_class=HTMLResponse)
 async def remove_milestone(
-    milestone_id: RowId,
-    request: Request,
-    runtime: RuntimeDep,
-    session: SessionDep,
-    background: BackgroundTasks,
+    milestone_id: RowId, request: Request, runtime: RuntimeDep, session: SessionDep
 ) -> Response:
     def act(page: Page, form: dict[str, Any]) -> Response:
         plan_id = milestone_service.delete(page.session, page.user, milestone_id)
-        _retitle(background, page, plan_id)
+        _retitle(page, plan_id)
         return _back(form, "/dashboard/milestones", "Milestone deleted")
 
     return await _post(request, runtime, session, act, _milestones)
@@ -629,9 +617,7 @@ async def save_answers(request: Request, runtime: RuntimeDep, session: SessionDe
 
 
 @router.post("/dashboard/review/goal", response_class=HTMLResponse)
-async def adjust_goal(
-    request: Request, runtime: RuntimeDep, session: SessionDep, background: BackgroundTasks
-) -> Response:
+async def adjust_goal(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
     """Adjust the goal, its date and the weekly target in place (the rest of the plan stays)."""
 
     def act(page: Page, form: dict[str, Any]) -> Response:
@@ -645,7 +631,7 @@ async def adjust_goal(
             document["weekly_target_minutes"] = target
         spec = plan_service.parse_spec(document)
         plan_service.replace_plan(page.session, page.user, plan.id, spec)
-        _retitle(background, page, plan.id)
+        _retitle(page, plan.id)
         quarter = str(form.get("quarter", ""))[:10]
         return see_other(f"/dashboard/review?quarter={quote_plus(quarter)}&flash=Goal+saved")
 

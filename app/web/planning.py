@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
@@ -226,9 +226,7 @@ def plan_page(request: Request, runtime: RuntimeDep, session: SessionDep) -> Res
 
 
 @router.post("/dashboard/plan", response_class=HTMLResponse)
-async def save_plan(
-    request: Request, runtime: RuntimeDep, session: SessionDep, background: BackgroundTasks
-) -> Response:
+async def save_plan(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
     form = dict((await request.form()).items())
     document = spec_from_form(form)
     preview_only = form.get("action") == "preview"
@@ -246,7 +244,7 @@ async def save_plan(
         scheduler = getattr(request.app.state, "scheduler", None)
         if scheduler is not None:
             # the first booking runs in another thread: once the request's commit is done
-            background.add_task(scheduler.plan_changed, plan.id)
+            page.after_commit(scheduler.plan_changed, plan.id)
         return see_other(f"/dashboard/plan?plan_id={plan.id}&flash=Plan+saved")
 
     def failed(page: Page, errors: list[tuple[str, str]], status: int) -> Response:
