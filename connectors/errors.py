@@ -8,7 +8,8 @@ Every connector maps its provider's responses onto this tree in one place::
      │    └── RateLimited      429 / quota: retry after `retry_after` seconds when known
      ├── CursorExpired         the sync cursor is no longer valid: do a full sync
      ├── NotFound              no such calendar or event (or it was cancelled)
-     ├── Conflict              the thing being created already exists
+     ├── Collision             the write collides with the provider's copy: the thing being
+     │                         created already exists, or it changed meanwhile
      └── PermissionDenied      the user may not do this (read-only calendar, not an attendee, ...)
           └── NotAGrowthBlock  refusal to edit or delete an event GrowthGuard did not create
 
@@ -22,7 +23,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 __all__ = [
-    "Conflict",
+    "Collision",
     "ConnectorError",
     "CursorExpired",
     "NotAGrowthBlock",
@@ -92,8 +93,8 @@ class NotFound(ConnectorError):
     """The calendar or event does not exist (any more)."""
 
 
-class Conflict(ConnectorError):
-    """The object being created already exists."""
+class Collision(ConnectorError):
+    """The write collides with the provider's copy: it already exists, or changed meanwhile."""
 
 
 class PermissionDenied(ConnectorError):
@@ -108,7 +109,7 @@ _BY_STATUS: dict[int, Callable[[str], ConnectorError]] = {
     401: ReauthRequired,
     403: PermissionDenied,
     404: NotFound,
-    409: Conflict,
+    409: Collision,
     410: NotFound,
 }
 

@@ -21,14 +21,14 @@ from app.db.session import DatabaseBusyError, transaction
 from app.html import render
 from app.html.errorpage import accepts_html
 from app.html.fielderrors import FormErrors
-from app.services.booking import BookingBlockedError
+from app.services.accounts.failures import describe_failure
+from app.services.booking.reconcile import BookingBlockedError
 from app.services.errors import (
     ConflictError,
     InvalidInputError,
     MalformedRequestError,
     NotFoundError,
 )
-from app.services.provider_errors import describe
 from connectors.errors import ConnectorError
 
 log = logging.getLogger(__name__)
@@ -198,7 +198,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(cause, ConnectorError):
             # The request's own transaction was rolled back: record the account state again.
             with transaction(request.app.state.runtime.sessions) as session:
-                problem = describe(session, cause)
+                problem = describe_failure(session, cause)
             extra = {"account": problem.account} if problem.account else None
         return answer(
             request, status.HTTP_409_CONFLICT, f"Booking is blocked: {error}", extra=extra
@@ -209,7 +209,7 @@ def install_error_handlers(app: FastAPI) -> None:
         # Sync: it reads (and may mark) the account in its own short transaction.
         runtime = request.app.state.runtime
         with transaction(runtime.sessions) as session:
-            problem = describe(session, error)
+            problem = describe_failure(session, error)
         log.warning("provider failure on %s: %s", request.url.path, error)
         extra = {"account": problem.account} if problem.account else None
         return answer(

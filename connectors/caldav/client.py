@@ -26,7 +26,7 @@ from caldav.lib import error as dav_error
 from connectors.caldav.credentials import CalDavCredentials
 from connectors.caldav.mapping import Resource
 from connectors.errors import (
-    Conflict,
+    Collision,
     ConnectorError,
     CursorExpired,
     NotFound,
@@ -70,7 +70,7 @@ _PROPFIND_ETAGS = """<?xml version="1.0" encoding="utf-8"?>
 _NS = {"d": "DAV:", "c": "urn:ietf:params:xml:ns:caldav"}
 
 
-class PreconditionFailed(Conflict):
+class PreconditionFailed(Collision):
     """412: the resource is not in the state the request assumed (exists, or changed)."""
 
 
@@ -313,7 +313,7 @@ class CalDavClient:
 
         The ETag may be missing from the answer (servers that rewrote the data): it is then
         read back. 412 raises PreconditionFailed; a UID already used at another URL raises
-        Conflict.
+        Collision.
         """
         headers = dict(_ICAL)
         if create_only:
@@ -326,12 +326,12 @@ class CalDavClient:
         except PermissionDenied:
             # Cyrus refuses a duplicate UID with 403 (raised by the library before we see it)
             if create_only:
-                raise Conflict(f"{what}: the UID is already used") from None
+                raise Collision(f"{what}: the UID is already used") from None
             raise
         if response.status in (409, 403) or (
             response.status == 412 and _names_uid_conflict(response)
         ):
-            raise Conflict(f"{what}: the UID is already used by another object")
+            raise Collision(f"{what}: the UID is already used by another object")
         if response.status >= 400:
             self._fail(response, what)
         etag = response.headers.get("ETag")

@@ -16,7 +16,7 @@ from googleapiclient.errors import HttpError
 
 from connectors.base import SaveCredentials
 from connectors.errors import (
-    Conflict,
+    Collision,
     ConnectorError,
     NotFound,
     RateLimited,
@@ -66,7 +66,7 @@ def map_http_error(
     detail = f"Google {what} failed: HTTP {status}" + (f" ({reason})" if reason else "")
     if is_rate_limit(status, reason):
         return RateLimited(None, detail)  # `execute` adds Google's Retry-After
-    return error_for_status(status, detail, special={400: BadRequest, 410: gone, 412: Conflict})
+    return error_for_status(status, detail, special={400: BadRequest, 410: gone, 412: Collision})
 
 
 def _call_with_token(

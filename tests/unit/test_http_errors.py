@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from connectors.errors import (
-    Conflict,
+    Collision,
     ConnectorError,
     CursorExpired,
     NotFound,
@@ -48,7 +48,7 @@ def test_retry_after_reads_seconds_and_dates(value: str | None, seconds: float |
         (403, None, PermissionDenied),
         (404, None, NotFound),
         (410, None, NotFound),
-        (409, None, Conflict),
+        (409, None, Collision),
         (429, None, RateLimited),
         (503, "9", RateLimited),
         (503, None, TransientError),
