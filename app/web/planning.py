@@ -250,8 +250,8 @@ async def save_plan(request: Request, runtime: RuntimeDep, session: SessionDep) 
             plan = plan_service.replace_plan(page.session, page.user, plan.id, spec)
         scheduler = getattr(request.app.state, "scheduler", None)
         if scheduler is not None:
-            page.session.commit()  # the first booking runs in another thread: commit first
-            scheduler.plan_changed(plan.id)
+            # the first booking runs in another thread: once the request's commit is done
+            page.after_commit(scheduler.plan_changed, plan.id)
         return see_other(f"/dashboard/plan?plan_id={plan.id}&flash=Plan+saved")
 
     def failed(page: Page, errors: list[tuple[str, str]], status: int) -> Response:

@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from app.domain.time import IsoWeek
-from tests.browser.conftest import BASIC_RULES, USER, Journey, audit
 from tests.e2e.harness import wait_until
 from tests.fakes.google_store import parse_when
+from tests.support.browser import BASIC_RULES, USER, Journey, audit
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser

@@ -24,9 +24,9 @@ from app.demo.service import DemoCalendar
 from app.main import create_app
 from app.providers import Providers
 from app.runtime import build_runtime
-from tests.browser.conftest import BASIC_RULES, Journey, _LateApp
 from tests.e2e.harness import AppServer
-from tests.fakes.receivers import free_port
+from tests.support.browser import BASIC_RULES, Journey, LateApp
+from tests.support.servers import free_port
 from tests.support.settings import make_settings
 
 pytestmark = pytest.mark.browser
@@ -64,7 +64,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoSite]:
     upgrade(db_url)
     engine = make_engine(db_url)
     demo = DemoCalendar.at(folder / "demo-calendar", free_port())
-    late = _LateApp()
+    late = LateApp()
     server = AppServer(late)
     # As on a laptop: the public URL is the loopback address, so the development mailbox is on
     # (no SMTP) and the sign-up link it shows leads back to this server.
