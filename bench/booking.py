@@ -53,7 +53,9 @@ from app.services.connections import add_account
 from app.services.plans import create_plan
 from app.services.users import create_user
 from connectors.base import Event, SelfResponse
-from tests.conftest import POSTGRES_ADMIN_URL, FakeClock, MemoryWorld, make_settings
+from tests.support.databases import POSTGRES_ADMIN_URL
+from tests.support.settings import make_settings
+from tests.support.world import FakeClock, MemoryWorld
 
 NAME = "booking"
 ZONE = ZoneInfo("Europe/Berlin")
