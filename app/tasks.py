@@ -118,8 +118,8 @@ def book_plan(plan_id: int, week: str, now: datetime | None = None) -> BookingRe
 def _book_once(plan_id: int, week: str, now: datetime | None = None) -> BookingReport | None:
     """One attempt at one week of one plan.
 
-    Safe to run any number of times, or after a crash: blocks are committed one by one as
-    they are created, and the next run adopts what exists by its tag.
+    Safe to run any number of times, or after a crash: new blocks are committed as soon as
+    the provider has answered for them, and the next run adopts what exists by its tag.
     """
     rt = runtime.current()
     now = now or rt.clock()

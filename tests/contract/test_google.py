@@ -7,11 +7,14 @@ import uuid
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
+import httpx
 import pytest
 
-from connectors.base import CalendarConnector, Response
+from connectors.base import BlockSpec, CalendarConnector, Event, Response
+from connectors.errors import Conflict, ConnectorError, RateLimited, TransientError
 from connectors.google import GoogleConfig, GoogleConnector
-from tests.contract.suite import ConnectorContract, ProviderSide, RecordedRsvp
+from connectors.google.mapping import event_id_for_slot
+from tests.contract.suite import T0, ConnectorContract, H, ProviderSide, RecordedRsvp, spec
 from tests.fakes.google_server import FakeGoogle, when
 
 _RESPONSES = {r.value: r for r in Response}
@@ -129,3 +132,80 @@ class TestGoogleConnector(ConnectorContract):
     @pytest.fixture
     def provider_side(self, google: FakeGoogle, email: str) -> ProviderSide:
         return GoogleProviderSide(google, email)
+
+
+# --- batch writes (Google's multipart/mixed batch endpoint, through googleapiclient) ----------
+
+
+def _connector(google: FakeGoogle, email: str) -> GoogleConnector:
+    blob = json.dumps(google.mint_credentials(email)).encode()
+    return GoogleConnector(GoogleConfig(**google.endpoints(), timeout=5), blob, lambda b: None)
+
+
+def _specs(count: int) -> list[BlockSpec]:
+    return [spec(f"w10-{n}", T0 + n * 24 * H) for n in range(count)]
+
+
+def test_create_blocks_is_one_batch_request(google: FakeGoogle, email: str) -> None:
+    connector = _connector(google, email)
+    connector.list_calendars()  # the token is fresh: nothing below refreshes it
+    start = len(google.requests)
+    created = connector.create_blocks(email, _specs(5))
+    assert all(isinstance(c, Event) for c in created)
+    sent = google.requests[start:]
+    assert [(r.method, r.path) for r in sent if not r.batched] == [("POST", "/batch/calendar/v3")]
+    inserts = [r for r in sent if r.batched]
+    assert [r.path for r in inserts] == [f"/calendar/v3/calendars/{email}/events"] * 5
+    assert [r.json["id"] for r in inserts] == [e.id for e in created if isinstance(e, Event)]
+
+
+@pytest.mark.parametrize(("status", "error"), [(429, RateLimited), (503, TransientError)])
+def test_a_failed_part_keeps_the_others_and_is_retried(
+    google: FakeGoogle, email: str, status: int, error: type[ConnectorError]
+) -> None:
+    connector = _connector(google, email)
+    google.fail_next(f"/calendars/{email}/events", status, retry_after=7)  # the first part only
+    first = connector.create_blocks(email, _specs(3))
+    assert isinstance(first[0], error)
+    if isinstance(first[0], RateLimited):
+        assert first[0].retry_after == 7
+    assert all(isinstance(c, Event) for c in first[1:])
+    assert len(google.events(email)) == 2
+    again = connector.create_blocks(email, _specs(3))  # the caller retries the whole set
+    assert all(isinstance(c, Event) for c in again)
+    assert [c.id for c in again[1:]] == [c.id for c in first[1:]]  # adopted, not duplicated
+    assert len(google.events(email)) == 3
+
+
+def test_a_part_whose_id_is_taken_by_a_stranger_fails_alone(google: FakeGoogle, email: str) -> None:
+    connector = _connector(google, email)
+    taken = event_id_for_slot("w10-1")
+    google.insert_event(email, {"id": taken, "summary": "not ours", **_times(T0 + 24 * H)})
+    google.fail_next(f"/calendars/{email}/events", 412)  # the first part: settled alone
+    created = connector.create_blocks(email, _specs(3))
+    assert isinstance(created[0], Event)
+    assert isinstance(created[1], Conflict)
+    assert isinstance(created[2], Event)
+    assert google.event(email, taken)["summary"] == "not ours"
+
+
+def test_a_failed_batch_request_raises_and_writes_nothing(google: FakeGoogle, email: str) -> None:
+    connector = _connector(google, email)
+    google.fail_next("/batch/calendar/v3", 503)
+    with pytest.raises(TransientError):
+        connector.create_blocks(email, _specs(3))
+    assert google.events(email) == []
+
+
+def test_the_fake_answers_a_malformed_batch_with_400(google: FakeGoogle, email: str) -> None:
+    token = google.mint_credentials(email)["token"]
+    answer = httpx.post(
+        f"{google.base_url}/batch/calendar/v3",
+        content=b"not multipart",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "text/plain"},
+    )
+    assert answer.status_code == 400
+
+
+def _times(start: datetime) -> dict[str, object]:
+    return {"start": when(start), "end": when(start + H)}
