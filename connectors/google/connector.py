@@ -85,6 +85,7 @@ class GoogleConnector:
     ) -> None:
         self._client = GoogleClient(config, credentials, save)
         self._focus_unsupported: set[str] = set()
+        self._focus_known: set[str] = set()  # calendars where a focus-time insert was answered
 
     @property
     def focus_time_unsupported(self) -> frozenset[str]:
@@ -191,7 +192,10 @@ class GoogleConnector:
                 raise
             # Google does not say why (consumer account, secondary calendar): stop asking
             self._focus_unsupported.add(calendar_id)
+            self._focus_known.add(calendar_id)
             item = self._insert(calendar_id, spec, event_id, False)
+        if focus:
+            self._focus_known.add(calendar_id)
         return event_from_google(item, calendar_id)
 
     def create_blocks(
@@ -201,6 +205,14 @@ class GoogleConnector:
         per `MAX_BATCH`); a part Google refused for an existing id (409) or focus time (400)
         is settled one by one as `create_block` settles it; other failures are returned."""
         out: list[Event | ConnectorError] = []
+        if specs and specs[0].focus_time and calendar_id not in self._focus_known:
+            # Whether Google takes focus time here is learnt from one block, not from a
+            # batch of refusals: the first goes alone.
+            try:
+                out.append(self.create_block(calendar_id, specs[0]))
+            except ConnectorError as error:
+                out.append(error)
+            specs = specs[1:]
         for first in range(0, len(specs), MAX_BATCH):
             out.extend(self._create_chunk(calendar_id, specs[first : first + MAX_BATCH]))
         return out

@@ -132,6 +132,8 @@ def _part_answer(reply: dict[str, Any] | None) -> Any:
         headers=headers if isinstance(headers, dict) else {},
         json=reply.get("body"),
     )
+    if status == 503 and response.headers.get("retry-after"):
+        return RateLimited(_retry_after(response.headers))  # as `_send` maps it
     try:
         raise_for(response)
     except ConnectorError as error:

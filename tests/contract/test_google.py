@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from collections.abc import Iterator
@@ -209,3 +210,18 @@ def test_the_fake_answers_a_malformed_batch_with_400(google: FakeGoogle, email: 
 
 def _times(start: datetime) -> dict[str, object]:
     return {"start": when(start), "end": when(start + H)}
+
+
+@pytest.mark.parametrize("workspace", [True, False])
+def test_focus_time_is_tried_on_one_block_first(google: FakeGoogle, workspace: bool) -> None:
+    email = google.add_account(f"focus-{uuid.uuid4().hex[:8]}@example.com", workspace=workspace)
+    connector = _connector(google, email)
+    specs = [dataclasses.replace(s, focus_time=True) for s in _specs(3)]
+    start = len(google.requests)
+    created = connector.create_blocks(email, specs)
+    assert all(isinstance(c, Event) for c in created)
+    tried = [r for r in google.requests[start:] if (r.json or {}).get("eventType") == "focusTime"]
+    assert len(tried) == (3 if workspace else 1)  # refused once, never tried again
+    kinds = {e.get("eventType", "default") for e in google.events(email)}
+    assert kinds == ({"focusTime"} if workspace else {"default"})
+    assert connector.focus_time_unsupported == (frozenset() if workspace else {email})
