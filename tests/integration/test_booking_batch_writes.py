@@ -19,6 +19,7 @@ from app.domain.plan import PlanSpec
 from app.runtime import Runtime, build_runtime
 from app.services.connections import add_account
 from app.services.plans import create_plan
+from app.services.provider_errors import account_of
 from app.services.users import create_user
 from connectors.base import CalendarConnector, CalendarInfo
 from connectors.errors import RateLimited, TransientError
@@ -48,8 +49,10 @@ def test_a_refused_block_keeps_the_others_and_the_retry_books_it(
 ) -> None:
     plan_id = setup_plan(runtime, world)
     world.store("me@corp.example").fail_next("create_block", TransientError("provider hiccup"))
-    with pytest.raises(TransientError):
+    with pytest.raises(TransientError) as refused:
         tasks.book_plan(plan_id, str(WEEK))
+    with runtime.sessions() as session:  # the refusal names its account, as a lone call's does
+        assert account_of(refused.value) == session.scalars(select(Account.id)).one()
     # the second block exists and is recorded; the first was refused and audited so
     assert [(b.start, b.end) for b in provider_blocks(world)] == [(berlin(12, 9), berlin(12, 11))]
     assert [(r.start, r.ordinal) for r in rows(runtime, plan_id)] == [(berlin(12, 9), 1)]
@@ -99,7 +102,8 @@ def test_booking_at_google_writes_the_week_in_one_batch_and_retries_a_refused_pa
         add_account(
             session, user, "google", email, [CalendarInfo(id=email, name="Me", primary=True)]
         )
-        plan_id = create_plan(session, user, PlanSpec.model_validate({"goal": "Lead"})).id
+        spec = PlanSpec.model_validate({"goal": "Lead", "focus_time": False})  # no probe
+        plan_id = create_plan(session, user, spec).id
     start = len(google.requests)
     google.fail_next(f"/calendars/{email}/events", 429, retry_after=30, method="POST")
     with pytest.raises(RateLimited) as refused:
