@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -52,6 +53,25 @@ _SLACK = timedelta(days=1)
 _WATCH_TTL = "604800"  # seven days, Google's default; channels are renewed before expiry
 
 
+# Calendars where Google has answered a focus-time insert (taken or refused), in this process:
+# their blocks go to the batch at once. Connectors are built per task, so this outlives them.
+_FOCUS_KNOWN: set[str] = set()
+_FOCUS_KNOWN_MAX = 100_000
+_focus_lock = threading.Lock()
+
+
+def _focus_known(calendar_id: str) -> bool:
+    with _focus_lock:
+        return calendar_id in _FOCUS_KNOWN
+
+
+def _learnt_focus(calendar_id: str) -> None:
+    with _focus_lock:
+        if len(_FOCUS_KNOWN) >= _FOCUS_KNOWN_MAX:
+            _FOCUS_KNOWN.clear()  # rare: start over (a calendar then probes once more)
+        _FOCUS_KNOWN.add(calendar_id)
+
+
 def _inserter(calendar_id: str, body: JSON) -> Callable[[Any], Any]:
     return lambda service: service.events().insert(calendarId=calendar_id, body=body)
 
@@ -85,7 +105,6 @@ class GoogleConnector:
     ) -> None:
         self._client = GoogleClient(config, credentials, save)
         self._focus_unsupported: set[str] = set()
-        self._focus_known: set[str] = set()  # calendars where a focus-time insert was answered
 
     @property
     def focus_time_unsupported(self) -> frozenset[str]:
@@ -192,10 +211,10 @@ class GoogleConnector:
                 raise
             # Google does not say why (consumer account, secondary calendar): stop asking
             self._focus_unsupported.add(calendar_id)
-            self._focus_known.add(calendar_id)
+            _learnt_focus(calendar_id)
             item = self._insert(calendar_id, spec, event_id, False)
         if focus:
-            self._focus_known.add(calendar_id)
+            _learnt_focus(calendar_id)
         return event_from_google(item, calendar_id)
 
     def create_blocks(
@@ -205,7 +224,7 @@ class GoogleConnector:
         per `MAX_BATCH`); a part Google refused for an existing id (409) or focus time (400)
         is settled one by one as `create_block` settles it; other failures are returned."""
         out: list[Event | ConnectorError] = []
-        if specs and specs[0].focus_time and calendar_id not in self._focus_known:
+        if specs and specs[0].focus_time and not _focus_known(calendar_id):
             # Whether Google takes focus time here is learnt from one block, not from a
             # batch of refusals: the first goes alone.
             try:

@@ -225,3 +225,17 @@ def test_focus_time_is_tried_on_one_block_first(google: FakeGoogle, workspace: b
     kinds = {e.get("eventType", "default") for e in google.events(email)}
     assert kinds == ({"focusTime"} if workspace else {"default"})
     assert connector.focus_time_unsupported == (frozenset() if workspace else {email})
+
+
+def test_once_focus_time_was_answered_a_calendar_is_not_probed_again(google: FakeGoogle) -> None:
+    email = google.add_account(f"focus-{uuid.uuid4().hex[:8]}@example.com", workspace=True)
+    specs = [dataclasses.replace(s, focus_time=True) for s in _specs(4)]
+    _connector(google, email).create_blocks(email, specs[:2])  # probes with the first
+    later = _connector(google, email)  # another task's connector, same process
+    later.list_calendars()
+    start = len(google.requests)
+    created = later.create_blocks(email, specs[2:])
+    assert all(isinstance(c, Event) for c in created)
+    sent = google.requests[start:]
+    assert [r.path for r in sent if not r.batched] == ["/batch/calendar/v3"]
+    assert {e.get("eventType") for e in google.events(email)} == {"focusTime"}
