@@ -45,7 +45,7 @@ from connectors.google.mapping import (
 from connectors.google.oauth import GoogleConfig
 from connectors.registry import ConnectorFactory
 
-__all__ = ["GoogleConnector", "make_factory"]
+__all__ = ["FocusMemory", "GoogleConnector", "make_factory"]
 
 _PAGE = 250
 # Google filters all-day events by the calendar's own zone; widen the query and filter here.
@@ -53,23 +53,26 @@ _SLACK = timedelta(days=1)
 _WATCH_TTL = "604800"  # seven days, Google's default; channels are renewed before expiry
 
 
-# Calendars where Google has answered a focus-time insert (taken or refused), in this process:
-# their blocks go to the batch at once. Connectors are built per task, so this outlives them.
-_FOCUS_KNOWN: set[str] = set()
-_FOCUS_KNOWN_MAX = 100_000
-_focus_lock = threading.Lock()
+class FocusMemory:
+    """Whether Google took focus time on a calendar, as far as it has answered (thread-safe).
 
+    A registry factory shares one among the connectors it builds (they live for one task), so
+    only a calendar's first booking probes with one block before batching the rest."""
 
-def _focus_known(calendar_id: str) -> bool:
-    with _focus_lock:
-        return calendar_id in _FOCUS_KNOWN
+    def __init__(self, limit: int = 100_000) -> None:
+        self._answers: dict[str, bool] = {}
+        self._limit = limit
+        self._lock = threading.Lock()
 
+    def get(self, calendar_id: str) -> bool | None:
+        with self._lock:
+            return self._answers.get(calendar_id)
 
-def _learnt_focus(calendar_id: str) -> None:
-    with _focus_lock:
-        if len(_FOCUS_KNOWN) >= _FOCUS_KNOWN_MAX:
-            _FOCUS_KNOWN.clear()  # rare: start over (a calendar then probes once more)
-        _FOCUS_KNOWN.add(calendar_id)
+    def learn(self, calendar_id: str, taken: bool) -> None:
+        with self._lock:
+            if len(self._answers) >= self._limit:
+                self._answers.clear()  # rare: start over (a calendar then probes once more)
+            self._answers[calendar_id] = taken
 
 
 def _inserter(calendar_id: str, body: JSON) -> Callable[[Any], Any]:
@@ -102,9 +105,11 @@ class GoogleConnector:
         config: GoogleConfig,
         credentials: bytes,
         save: SaveCredentials,
+        focus: FocusMemory | None = None,
     ) -> None:
         self._client = GoogleClient(config, credentials, save)
         self._focus_unsupported: set[str] = set()
+        self._focus = focus or FocusMemory()
 
     @property
     def focus_time_unsupported(self) -> frozenset[str]:
@@ -211,10 +216,11 @@ class GoogleConnector:
                 raise
             # Google does not say why (consumer account, secondary calendar): stop asking
             self._focus_unsupported.add(calendar_id)
-            _learnt_focus(calendar_id)
+            self._focus.learn(calendar_id, False)
             item = self._insert(calendar_id, spec, event_id, False)
-        if focus:
-            _learnt_focus(calendar_id)
+        else:
+            if focus:
+                self._focus.learn(calendar_id, True)
         return event_from_google(item, calendar_id)
 
     def create_blocks(
@@ -224,7 +230,10 @@ class GoogleConnector:
         per `MAX_BATCH`); a part Google refused for an existing id (409) or focus time (400)
         is settled one by one as `create_block` settles it; other failures are returned."""
         out: list[Event | ConnectorError] = []
-        if specs and specs[0].focus_time and not _focus_known(calendar_id):
+        known = self._focus.get(calendar_id)
+        if known is False:
+            self._focus_unsupported.add(calendar_id)
+        if specs and specs[0].focus_time and known is None:
             # Whether Google takes focus time here is learnt from one block, not from a
             # batch of refusals: the first goes alone.
             try:
@@ -247,6 +256,11 @@ class GoogleConnector:
         answers = self._client.execute_batch(
             [_inserter(calendar_id, body) for body in bodies], "events.insert"
         )
+        sent_focus = focus and any(spec.focus_time for spec in specs)
+        if sent_focus and any(isinstance(a, BadRequest) for a in answers):
+            # refused after all: the parts settled alone below go plain at once
+            self._focus_unsupported.add(calendar_id)
+            self._focus.learn(calendar_id, False)
         out: list[Event | ConnectorError] = []
         for spec, answer in zip(specs, answers, strict=True):
             if isinstance(answer, Conflict | BadRequest):
@@ -428,9 +442,11 @@ class GoogleConnector:
 def make_factory(config: GoogleConfig) -> ConnectorFactory:
     """A registry factory building `GoogleConnector`s with `config`."""
 
+    focus = FocusMemory()
+
     def factory(credentials: bytes | None, save: SaveCredentials) -> CalendarConnector:
         if credentials is None:
             raise ReauthRequired("no Google credentials stored for this account")
-        return GoogleConnector(config, credentials, save)
+        return GoogleConnector(config, credentials, save, focus)
 
     return factory

@@ -14,6 +14,7 @@ import pytest
 from connectors.base import BlockSpec, CalendarConnector, Event, Response
 from connectors.errors import Conflict, ConnectorError, RateLimited, TransientError
 from connectors.google import GoogleConfig, GoogleConnector
+from connectors.google.connector import FocusMemory
 from connectors.google.mapping import event_id_for_slot
 from tests.contract.suite import T0, ConnectorContract, H, ProviderSide, RecordedRsvp, spec
 from tests.fakes.google_server import FakeGoogle, when
@@ -138,9 +139,10 @@ class TestGoogleConnector(ConnectorContract):
 # --- batch writes (Google's multipart/mixed batch endpoint, through googleapiclient) ----------
 
 
-def _connector(google: FakeGoogle, email: str) -> GoogleConnector:
+def _connector(google: FakeGoogle, email: str, focus: FocusMemory | None = None) -> GoogleConnector:
     blob = json.dumps(google.mint_credentials(email)).encode()
-    return GoogleConnector(GoogleConfig(**google.endpoints(), timeout=5), blob, lambda b: None)
+    config = GoogleConfig(**google.endpoints(), timeout=5)
+    return GoogleConnector(config, blob, lambda b: None, focus)
 
 
 def _specs(count: int) -> list[BlockSpec]:
@@ -230,8 +232,9 @@ def test_focus_time_is_tried_on_one_block_first(google: FakeGoogle, workspace: b
 def test_once_focus_time_was_answered_a_calendar_is_not_probed_again(google: FakeGoogle) -> None:
     email = google.add_account(f"focus-{uuid.uuid4().hex[:8]}@example.com", workspace=True)
     specs = [dataclasses.replace(s, focus_time=True) for s in _specs(4)]
-    _connector(google, email).create_blocks(email, specs[:2])  # probes with the first
-    later = _connector(google, email)  # another task's connector, same process
+    shared = FocusMemory()  # as a registry factory shares it among its connectors
+    _connector(google, email, shared).create_blocks(email, specs[:2])  # probes with the first
+    later = _connector(google, email, shared)  # another task's connector
     later.list_calendars()
     start = len(google.requests)
     created = later.create_blocks(email, specs[2:])
