@@ -262,15 +262,23 @@ class MicrosoftConnector:
             out.append(existing)
             if existing is None:
                 missing.append(index)
+        first: dict[str, int] = {}  # a slot key asked for twice is created once
+        for index in missing:
+            first.setdefault(specs[index].tag.slot_key, index)
+        creating = list(first.values())
         created = self.client.batch(
-            [BatchPart("POST", events, json=block_body(specs[i])) for i in missing]
+            [BatchPart("POST", events, json=block_body(specs[i])) for i in creating]
         )
-        for index, item in zip(missing, created, strict=True):
-            if isinstance(item, ConnectorError):
-                out[index] = item
-            else:
-                event = event_from_graph(item, calendar_id)
-                out[index] = dataclasses.replace(event, tag=specs[index].tag)
+        answers: dict[str, Event | ConnectorError] = {}
+        for index, item in zip(creating, created, strict=True):
+            tag = specs[index].tag
+            answers[tag.slot_key] = (
+                item
+                if isinstance(item, ConnectorError)
+                else dataclasses.replace(event_from_graph(item, calendar_id), tag=tag)
+            )
+        for index in missing:
+            out[index] = answers[specs[index].tag.slot_key]
         done: list[Event | ConnectorError] = []
         for entry in out:
             if entry is None:  # cannot happen: every missing block got an answer above

@@ -147,6 +147,13 @@ class ConnectorContract:
         assert isinstance(again[1], Event) and again[1].id != first.id
         assert isinstance(again[2], Event) and again[2].id == first.id
         assert len(self.window(connector, calendar_id)) == 2
+        twice = connector.create_blocks(
+            calendar_id, [spec("w10-3", T0 + 48 * H), spec("w10-3", T0 + 48 * H)]
+        )
+        assert [type(e) for e in twice] == [Event, Event]
+        assert isinstance(twice[0], Event) and isinstance(twice[1], Event)
+        assert twice[0].id == twice[1].id
+        assert len(self.window(connector, calendar_id)) == 3
 
     def test_find_block(
         self, connector: CalendarConnector, calendar_id: str, provider_side: ProviderSide
