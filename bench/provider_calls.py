@@ -49,7 +49,7 @@ from app.domain.time import IsoWeek
 from app.main import create_app
 from app.providers import Providers
 from app.runtime import build_runtime
-from app.services.push_channels import ECHO_DEFER
+from app.services.sync.channel_cache import ECHO_DEFER
 from bench.reaction_time import POLICY, ZONE, providers_for
 from connectors.microsoft.oauth import MicrosoftConfig
 from tests.booking_helpers import book

@@ -19,7 +19,7 @@ from googleapiclient.http import BatchHttpRequest
 
 from connectors.base import SaveCredentials
 from connectors.errors import (
-    Conflict,
+    Collision,
     ConnectorError,
     NotFound,
     PermissionDenied,
@@ -91,7 +91,7 @@ def map_http_error(
     if status == 404:
         return NotFound(detail)
     if status in (409, 412):
-        return Conflict(detail)
+        return Collision(detail)
     if status == 410:
         return gone(detail)
     if status >= 500 or status == 408:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from connectors.base import BlockSpec, CalendarConnector, Event, Response
-from connectors.errors import Conflict, ConnectorError, RateLimited, TransientError
+from connectors.errors import Collision, ConnectorError, RateLimited, TransientError
 from connectors.google import GoogleConfig, GoogleConnector
 from connectors.google.connector import FocusMemory
 from connectors.google.mapping import event_id_for_slot
@@ -187,7 +187,7 @@ def test_a_part_whose_id_is_taken_by_a_stranger_fails_alone(google: FakeGoogle, 
     google.fail_next(f"/calendars/{email}/events", 412)  # the first part: settled alone
     created = connector.create_blocks(email, _specs(3))
     assert isinstance(created[0], Event)
-    assert isinstance(created[1], Conflict)
+    assert isinstance(created[1], Collision)
     assert isinstance(created[2], Event)
     assert google.event(email, taken)["summary"] == "not ours"
 

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from connectors.base import BlockSpec, CalendarConnector, Event, Response, utc_midnight
-from connectors.errors import Conflict, ConnectorError, RateLimited, TransientError
+from connectors.errors import Collision, ConnectorError, RateLimited, TransientError
 from connectors.microsoft import (
     MicrosoftConfig,
     MicrosoftConnector,
@@ -189,7 +189,7 @@ def test_create_blocks_is_two_batch_requests(
     assert [e.tag for e in created if isinstance(e, Event)] == [s.tag for s in _specs(5)]
 
 
-@pytest.mark.parametrize(("status", "error"), [(429, RateLimited), (409, Conflict)])
+@pytest.mark.parametrize(("status", "error"), [(429, RateLimited), (409, Collision)])
 def test_a_failed_part_keeps_the_others_and_is_retried(
     fake: FakeGraphServer,
     graph: MicrosoftConnector,

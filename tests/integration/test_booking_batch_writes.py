@@ -17,10 +17,10 @@ from app.db.models import Account, AuditEntry, Block
 from app.db.session import transaction
 from app.domain.plan import PlanSpec
 from app.runtime import Runtime, build_runtime
-from app.services.connections import add_account
-from app.services.plans import create_plan
-from app.services.provider_errors import account_of
-from app.services.users import create_user
+from app.services.accounts.failures import account_of
+from app.services.accounts.rows import add_account
+from app.services.people.users import create_user
+from app.services.planning.plans import create_plan
 from connectors.base import CalendarConnector, CalendarInfo
 from connectors.errors import RateLimited, TransientError
 from connectors.google import GoogleConfig, GoogleConnector

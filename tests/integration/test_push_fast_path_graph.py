@@ -25,10 +25,10 @@ from app.db.session import transaction
 from app.main import create_app
 from app.runtime import Runtime, build_runtime
 from app.security import hash_token
-from app.services import push
-from app.services.connections import add_account
-from app.services.push_channels import ChannelCache
-from app.services.users import create_user
+from app.services.accounts.rows import add_account
+from app.services.people.users import create_user
+from app.services.sync import watches
+from app.services.sync.channel_cache import ChannelCache
 from connectors.base import CalendarInfo
 from connectors.microsoft import push as graph_push
 from connectors.push import PushRequest
@@ -108,10 +108,12 @@ def statements(engine: Engine) -> Iterator[list[str]]:
         event.remove(engine, "before_cursor_execute", record)
 
 
-def cached(rt: Runtime, *items: dict[str, Any]) -> list[push.SyncRequest] | None:
+def cached(rt: Runtime, *items: dict[str, Any]) -> list[watches.SyncRequest] | None:
     assert rt.push_channels is not None
     raw = json.dumps(body(*items)).encode()
-    return push.verify_cached(rt.push_channels, graph_push.parse(PushRequest({}, {}, raw)).notices)
+    return watches.verify_cached(
+        rt.push_channels, graph_push.parse(PushRequest({}, {}, raw)).notices
+    )
 
 
 def receipts(rt: Runtime) -> int:
@@ -128,7 +130,7 @@ def test_a_known_subscription_is_verified_without_sql_or_receipts(
     assert answer.status_code == 202
     assert seen == []
     assert receipts(app_runtime) == 0
-    assert cached(app_runtime, change("e4")) == [push.SyncRequest(calendar_id)]
+    assert cached(app_runtime, change("e4")) == [watches.SyncRequest(calendar_id)]
 
 
 @pytest.mark.parametrize(
@@ -157,12 +159,12 @@ def test_a_forged_batch_on_the_database_path_takes_no_key(
     channels = ChannelCache(app_runtime.sessions)
     forged = body(change("e1"), change("e1b", clientState="guess"))
     notices = graph_push.parse(PushRequest({}, {}, json.dumps(forged).encode())).notices
-    with transaction(app_runtime.sessions) as session, pytest.raises(push.WebhookRejectedError):
-        push.verify(session, "microsoft", notices, NOW, channels)
+    with transaction(app_runtime.sessions) as session, pytest.raises(watches.WebhookRejectedError):
+        watches.verify(session, "microsoft", notices, NOW, channels)
     real = graph_push.parse(PushRequest({}, {}, json.dumps(body(change("e1"))).encode())).notices
     with transaction(app_runtime.sessions) as session:
-        assert push.verify(session, "microsoft", real, NOW, channels) == [
-            push.SyncRequest(calendar_id)
+        assert watches.verify(session, "microsoft", real, NOW, channels) == [
+            watches.SyncRequest(calendar_id)
         ]
 
 
@@ -172,13 +174,13 @@ def test_replays_ask_for_nothing_and_new_changes_do(
     # the first reaches the database path (the subscription is not cached yet): still no row
     assert client.post("/webhooks/microsoft", json=body(change("e1"))).status_code == 202
     assert cached(app_runtime, change("e1")) == []  # Graph retried it
-    assert cached(app_runtime, change("e2")) == [push.SyncRequest(calendar_id)]
+    assert cached(app_runtime, change("e2")) == [watches.SyncRequest(calendar_id)]
     assert cached(app_runtime, change("e2")) == []
     # the same etag on another event, or another change type, is another change
     other = change("e2", resource="me/events/BBB", resourceData={"id": "BBB", "@odata.etag": "e2"})
-    assert cached(app_runtime, other) == [push.SyncRequest(calendar_id)]
+    assert cached(app_runtime, other) == [watches.SyncRequest(calendar_id)]
     assert cached(app_runtime, change("e2", changeType="deleted")) == [
-        push.SyncRequest(calendar_id)
+        watches.SyncRequest(calendar_id)
     ]
     assert client.post("/webhooks/microsoft", json=body(change("e1"))).status_code == 202
     assert receipts(app_runtime) == 0
