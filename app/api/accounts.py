@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
 
-from app import tasks
 from app.api.params import RowId
 from app.deps import CurrentUser, RuntimeDep, SessionDep
 from app.services import accounts as account_service
@@ -170,11 +169,7 @@ def disconnect(
     )
 
 
-@router.post("/calendars/{calendar_id}/sync", status_code=202)
-def sync_now(calendar_id: RowId, user: CurrentUser, session: SessionDep) -> dict[str, bool]:
-    """Queue an incremental sync of one calendar."""
-    calendar = calendar_service.get_calendar(session, user, calendar_id)
-    return {"queued": tasks.enqueue_sync(calendar.id)}
+# POST /calendars/{calendar_id}/sync lives with the sync health (app/api/sync_health.py).
 
 
 @router.get("/calendars/{calendar_id}/events", response_model=list[EventOut])
