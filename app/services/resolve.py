@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app import metrics
 from app.db.models import (
+    AccessMode,
     Account,
     Block,
     BlockState,
@@ -42,6 +43,10 @@ log = logging.getLogger(__name__)
 CHOICE_PURPOSE = "choice"
 # Long enough for the longest grace period (168 h) to run out before the link does.
 CHOICE_LINK_TTL = timedelta(days=8)
+
+
+BOOK_ONLY_DECLINE = "declining needs full access; this account is book-only"
+BOOK_ONLY_MOVE = "moving the block needs full access; this account is book-only"
 
 
 class MoveRefusedError(Exception):
@@ -107,7 +112,22 @@ class Resolver:
             declines_this_week=self._declines_this_week(user, now, zone),
             person_choice=choice,  # type: ignore[arg-type]
         )
-        return decide(invite_of(conflict), spec_for_plan(self.session, plan), context)
+        verdict = decide(invite_of(conflict), spec_for_plan(self.session, plan), context)
+        held_back = self._book_only_reason(verdict, conflict, block)
+        return verdict if held_back is None else fallback_flag(verdict, held_back)
+
+    def _book_only_reason(self, verdict: Verdict, conflict: Conflict, block: Block) -> str | None:
+        """Why a book-only account only flags: declining (the invite's account) or moving the
+        block (the block's account) needs full access. None when the action may go ahead."""
+        if verdict.action in ("decline", "decline_after"):
+            calendar_id, reason = conflict.calendar_id, BOOK_ONLY_DECLINE
+        elif verdict.action == "move_block":
+            calendar_id, reason = block.calendar_id, BOOK_ONLY_MOVE
+        else:
+            return None
+        calendar = self.session.get_one(Calendar, calendar_id)
+        account = self.session.get_one(Account, calendar.account_id)
+        return reason if account.access_mode == AccessMode.BOOK_ONLY else None
 
     def carry_out(
         self,
