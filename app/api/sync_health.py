@@ -17,7 +17,7 @@ router = APIRouter(tags=["sync health"])
 
 
 class CalendarHealthOut(BaseModel):
-    calendar_id: int
+    id: int  # the calendar's
     calendar_name: str
     account_id: int
     account_name: str
@@ -61,7 +61,7 @@ class DryRunWeekOut(BaseModel):
 
 
 class PlanDryRunOut(BaseModel):
-    plan_id: int
+    id: int  # the plan's
     goal: str
     runs_at: datetime | None
     timezone: str
@@ -72,7 +72,8 @@ class PlanDryRunOut(BaseModel):
 
 
 def _out(health: sync_health.CalendarHealth) -> CalendarHealthOut:
-    return CalendarHealthOut(**health.__dict__)
+    fields = dict(health.__dict__)
+    return CalendarHealthOut(id=fields.pop("calendar_id"), **fields)
 
 
 def _intervals(items: list[Interval]) -> list[IntervalOut]:
@@ -127,7 +128,7 @@ def next_booking(
     runs = sync_health.dry_run(session, user, runtime.connectors, runtime.clock())
     return [
         PlanDryRunOut(
-            plan_id=run.plan_id,
+            id=run.plan_id,
             goal=run.goal,
             runs_at=run.runs_at,
             timezone=run.timezone,

@@ -302,6 +302,11 @@ class FakeGraphServer:
                 401,
                 headers={"WWW-Authenticate": 'Bearer realm="", error="invalid_token"'},
             )
+        refused = _scope_refusal(
+            method, path, self.identity.scopes_for(auth.removeprefix("Bearer "))
+        )
+        if refused is not None:
+            return refused
         with self._lock:
             now = self._in_flight[email] = self._in_flight.get(email, 0) + 1
             self._max_in_flight[email] = max(self._max_in_flight.get(email, 0), now)
@@ -341,6 +346,27 @@ class FakeGraphServer:
             fields = re.findall(r'name="([^"]*)" value="([^"]*)"', reply.text)
             return {html.unescape(k): html.unescape(v) for k, v in fields}
         raise AssertionError(f"authorize answered {reply.status_code}: {reply.text}")
+
+
+_READ = {"Calendars.ReadBasic", "Calendars.Read", "Calendars.ReadWrite"}
+_WRITE = {"Calendars.ReadWrite"}
+
+
+def _scope_refusal(method: str, path: str, scopes: frozenset[str]) -> Response | None:
+    """403 like Graph when the token's permissions do not cover the call: reading calendars
+    and events needs one of the Calendars.Read* permissions, any change Calendars.ReadWrite."""
+    needed = _READ if method == "GET" or path.startswith("/subscriptions") else _WRITE
+    if scopes & needed:
+        return None
+    return JSONResponse(
+        {
+            "error": {
+                "code": "ErrorAccessDenied",
+                "message": "Access is denied. Check credentials and try again.",
+            }
+        },
+        403,
+    )
 
 
 def _reroute(url: str, base_url: str) -> str:

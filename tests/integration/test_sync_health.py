@@ -267,7 +267,7 @@ def test_the_dry_run_says_what_the_next_booking_creates_keeps_and_loses_and_writ
     reply = client.get("/sync-health/next-booking")
     assert reply.status_code == 200, reply.text
     [run] = reply.json()
-    assert run["plan_id"] == plan_id and run["blocked"] is None
+    assert run["id"] == plan_id and run["blocked"] is None
     assert run["target"] == ME and run["book_only"] is False
     assert datetime.fromisoformat(run["runs_at"]) == berlin(17, 18)
     weeks = {w["week"]: w for w in run["weeks"]}
