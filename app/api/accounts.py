@@ -38,6 +38,8 @@ class AccountOut(BaseModel):
     email: str
     status: str
     status_detail: str
+    # "full", or "book_only": connected with the narrowest scopes; its policy only flags.
+    access_mode: str = "full"
     calendars: list[CalendarOut]
 
 
@@ -84,6 +86,7 @@ def list_accounts(user: CurrentUser, session: SessionDep) -> list[AccountOut]:
             email=account.display_name,
             status=account.status,
             status_detail=account.status_detail,
+            access_mode=account.access_mode,
             calendars=[_calendar_out(c) for c in calendars],
         )
         for account, calendars in calendar_service.accounts_of(session, user)
@@ -126,6 +129,7 @@ def connect(
         email=account.display_name,
         status=account.status,
         status_detail=account.status_detail,
+        access_mode=account.access_mode,
         calendars=[
             _calendar_out(c)
             for _, calendars in calendar_service.accounts_of(session, user)
