@@ -69,6 +69,9 @@ class Identity:
     apps: dict[str, tuple[str, set[str]]] = field(default_factory=dict)  # id -> secret, URIs
     approve_as: str | None = None
     deny_with: str | None = None  # an OAuth error code the next authorization ends with
+    # The token carries exactly these permissions, whatever was asked (what a tenant admin
+    # consented to); None: everything asked is granted.
+    grant_only: frozenset[str] | None = None
     access_token_lifetime: int = 3600
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     refresh_tokens: dict[str, tuple[str, str]] = field(default_factory=dict)  # rt -> email, grant
@@ -181,10 +184,11 @@ class Identity:
         if self.approve_as is None:
             return back(error="login_required", state=state)
         code = "M.C" + secrets.token_urlsafe(24)
+        asked = graph_scopes(q.get("scope", ""))
         with self.lock:
             self.requested_scopes.append(q.get("scope", "").split())
             self.codes[code] = {
-                "scopes": graph_scopes(q.get("scope", "")),
+                "scopes": asked if self.grant_only is None else self.grant_only,
                 "client_id": q["client_id"],
                 "redirect_uri": redirect_uri,
                 "challenge": q["code_challenge"],
