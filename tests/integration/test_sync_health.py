@@ -22,10 +22,12 @@ from app.db.models import (
     Calendar,
     CalendarEvent,
     Notification,
+    User,
 )
 from app.dispatch import Task
 from app.jobs import Job
 from app.runtime import Runtime, build_runtime
+from app.services import sync_health
 from connectors.errors import PermissionDenied, ReauthRequired, TransientError
 from tests.support.policy import ME, berlin, invite, plan_with, signed_in_client
 from tests.support.settings import make_settings
@@ -299,3 +301,40 @@ def test_the_dry_run_says_why_it_would_not_run(
     with runtime.sessions() as session:
         account = session.scalars(select(Account)).one()
         assert account.status == AccountStatus.OK
+
+
+def test_a_live_push_channel_and_a_calendar_that_is_not_watched(
+    client: TestClient, runtime: Runtime, clock: FakeClock, db_url: str
+):
+    """With push on (an https public URL), a calendar with a live channel says until when;
+    one that does not count as busy is not synced at all. (The service, with push settings:
+    signing up through an https app would need real mail.)"""
+    settings = make_settings(db_url, public_url="https://gg.example")
+    assert settings.push_enabled
+    cal = calendar_id(runtime)
+    expires = clock.now + timedelta(days=6)
+    with runtime.sessions() as session, session.begin():
+        row = session.get_one(Calendar, cal)
+        row.watch_id, row.watch_expires_at = "channel-1", expires
+
+    def found() -> sync_health.CalendarHealth:
+        with runtime.sessions() as session:
+            user = session.scalars(select(User)).one()
+            return sync_health.health_of_calendar(session, user, cal, settings, clock.now)
+
+    live = found()
+    assert live.push_active is True and live.push_expires_at == expires
+    assert live.poll_seconds == 24 * 3600  # the daily safety net only
+    assert live.sync_state.startswith("The provider pushes changes")
+
+    clock.now = expires + timedelta(minutes=1)  # the channel lapsed: polled again
+    lapsed = found()
+    assert lapsed.push_active is False and lapsed.push_expires_at is None
+    assert lapsed.poll_seconds == settings.poll_interval_seconds
+
+    reply = client.patch(f"/calendars/{cal}", json={"is_busy_source": False})
+    assert reply.status_code == 200, reply.text
+    quiet = found()
+    assert quiet.poll_seconds is None and quiet.is_busy_source is False
+    assert quiet.sync_state.startswith("Not watched")
+    assert quiet.can_sync is True  # on request it still can
