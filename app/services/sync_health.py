@@ -17,7 +17,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.db.models import AccessMode, Account, AccountStatus, Calendar, CalendarEvent, Plan, User
+from app.db.models import (
+    AccessMode,
+    Account,
+    AccountStatus,
+    BlockState,
+    Calendar,
+    CalendarEvent,
+    Plan,
+    User,
+)
 from app.domain.intervals import Interval
 from app.domain.time import IsoWeek, resolve_zone
 from app.scheduler import next_weekly_run
@@ -272,7 +281,7 @@ def _plan_dry_run(
             lose = [
                 Interval(row.start, row.end)
                 for row in assessment.lost
-                if str(row.state) != "lost" and row.end > now
+                if row.state != BlockState.LOST and row.end > now
             ]
             result = assessment.result
             create = list(result.new_blocks) if target is not None else []
