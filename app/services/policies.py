@@ -17,6 +17,8 @@ from app.domain.decide import Decision as Verdict
 from app.domain.intervals import Interval
 from app.domain.policy import DEFAULT_PRESET, PRESETS, PolicySpec
 from app.domain.time import resolve_zone
+from app.services import access
+from app.services.connections import target_calendar
 from app.services.errors import InvalidInputError, NotFoundError
 from app.services.plans import get_plan, plan_zone, spec_of
 from app.services.users import user_domains
@@ -83,7 +85,10 @@ def explain(
     zone: ZoneInfo,
     declines_this_week: int = 0,
 ) -> Verdict:
-    """What `spec` would do with `invite` over `block`, and why. Nothing is written."""
+    """What `spec` would do with `invite` over `block`, and why. Nothing is written.
+
+    The invite is taken to be on the account of the person's target calendar: when that
+    account is book-only, a decline or move is shown as the flag it would become."""
     context = Context(
         now=now,
         zone=zone,
@@ -91,7 +96,9 @@ def explain(
         block=block,
         declines_this_week=declines_this_week,
     )
-    return decide(invite, spec, context)
+    target = target_calendar(session, user)
+    account = target[0] if target is not None else None
+    return access.held_back(decide(invite, spec, context), account, account)
 
 
 def set_policy(

@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from app import metrics
 from app.db.models import (
-    AccessMode,
     Account,
     Block,
     BlockState,
@@ -29,7 +28,7 @@ from app.domain.decide import Decision as Verdict
 from app.domain.intervals import Interval
 from app.domain.planner import Busy, plan_week
 from app.domain.time import IsoWeek
-from app.services import audit, links, notify, push_channels
+from app.services import access, audit, links, notify, push_channels
 from app.services.connections import ConnectorProvider, mark_needs_reauth
 from app.services.growth import titles as growth_titles
 from app.services.plans import plan_working_hours, plan_zone, spec_of
@@ -43,10 +42,6 @@ log = logging.getLogger(__name__)
 CHOICE_PURPOSE = "choice"
 # Long enough for the longest grace period (168 h) to run out before the link does.
 CHOICE_LINK_TTL = timedelta(days=8)
-
-
-BOOK_ONLY_DECLINE = "declining needs full access; this account is book-only"
-BOOK_ONLY_MOVE = "moving the block needs full access; this account is book-only"
 
 
 class MoveRefusedError(Exception):
@@ -113,21 +108,14 @@ class Resolver:
             person_choice=choice,  # type: ignore[arg-type]
         )
         verdict = decide(invite_of(conflict), spec_for_plan(self.session, plan), context)
-        held_back = self._book_only_reason(verdict, conflict, block)
-        return verdict if held_back is None else fallback_flag(verdict, held_back)
+        # A book-only account only flags: the sentence says which access is missing.
+        return access.held_back(
+            verdict, self._account_of(conflict.calendar_id), self._account_of(block.calendar_id)
+        )
 
-    def _book_only_reason(self, verdict: Verdict, conflict: Conflict, block: Block) -> str | None:
-        """Why a book-only account only flags: declining (the invite's account) or moving the
-        block (the block's account) needs full access. None when the action may go ahead."""
-        if verdict.action in ("decline", "decline_after"):
-            calendar_id, reason = conflict.calendar_id, BOOK_ONLY_DECLINE
-        elif verdict.action == "move_block":
-            calendar_id, reason = block.calendar_id, BOOK_ONLY_MOVE
-        else:
-            return None
+    def _account_of(self, calendar_id: int) -> Account:
         calendar = self.session.get_one(Calendar, calendar_id)
-        account = self.session.get_one(Account, calendar.account_id)
-        return reason if account.access_mode == AccessMode.BOOK_ONLY else None
+        return self.session.get_one(Account, calendar.account_id)
 
     def carry_out(
         self,

@@ -91,6 +91,18 @@ def test_book_only_asks_for_the_narrow_scopes_books_and_only_flags(
         page = client.get("/dashboard/accounts").text
         assert "book only (conflicts are flagged, never declined)" in page
 
+        # The policy's explanation of a sample invite says the same before anything happens.
+        policy_id = client.get(f"/plans/{plan['id']}/policy").json()["id"]
+        sample = {
+            "title": "Town hall",
+            "start": block["start"]["dateTime"],
+            "end": block["end"]["dateTime"],
+            "organizer_email": "cto@corp.example",
+            "attendee_count": 30,
+        }
+        explained = client.post(f"/policies/{policy_id}/explain", json=sample).json()
+        assert explained["action"] == "flag" and REASON in explained["explanation"]
+
 
 def test_the_connect_page_says_what_each_mode_can_and_cannot_do(
     fake: FakeGoogle, app_server: AppServer
