@@ -24,11 +24,15 @@ from app.db.models import (
     Notification,
     User,
 )
+from app.db.session import transaction
 from app.dispatch import Task
 from app.jobs import Job
+from app.main import create_app
 from app.runtime import Runtime, build_runtime
 from app.services import sync_health
+from app.services.connections import add_account
 from connectors.errors import PermissionDenied, ReauthRequired, TransientError
+from tests.support.dashboard import csrf, sign_up
 from tests.support.policy import ME, berlin, invite, plan_with, signed_in_client
 from tests.support.settings import make_settings
 from tests.support.world import FakeClock, MemoryWorld
@@ -338,3 +342,41 @@ def test_a_live_push_channel_and_a_calendar_that_is_not_watched(
     assert quiet.poll_seconds is None and quiet.is_busy_source is False
     assert quiet.sync_state.startswith("Not watched")
     assert quiet.can_sync is True  # on request it still can
+
+
+def test_the_page_queues_syncs_and_says_why_it_cannot(
+    runtime: Runtime, world: MemoryWorld, clock: FakeClock, dispatcher
+):
+    """The dashboard page: its buttons queue an incremental or a full sync; a calendar whose
+    account must be reconnected is refused on the page (422), with nothing queued."""
+    with TestClient(create_app(runtime, scheduler=False), follow_redirects=False) as browser:
+        sign_up(browser)
+        with transaction(runtime.sessions) as session:
+            user = session.scalars(select(User)).one()
+            add_account(session, user, "memory", ME, world.store(ME).calendars())
+        cal = calendar_id(runtime)
+        page = browser.get("/dashboard/sync-health")
+        assert page.status_code == 200 and "<h1>Sync health</h1>" in page.text
+        token = csrf(page.text)
+        assert f'aria-label="Sync {ME} now"' in page.text
+
+        now = browser.post(f"/dashboard/calendars/{cal}/sync", data={"csrf_token": token})
+        assert now.status_code == 303
+        assert now.headers["location"] == "/dashboard/sync-health"
+        assert "Sync requested" in browser.get("/dashboard/sync-health").text
+        full = browser.post(
+            f"/dashboard/calendars/{cal}/sync", data={"csrf_token": token, "full": "yes"}
+        )
+        assert full.status_code == 303
+        assert [k for k, _ in dispatcher.take("sync:")] == [f"sync:{cal}:0:0", f"sync:{cal}:0:1"]
+
+        with transaction(runtime.sessions) as session:
+            session.scalars(select(Account)).one().status = AccountStatus.NEEDS_REAUTH
+        refused = browser.post(f"/dashboard/calendars/{cal}/sync", data={"csrf_token": token})
+        assert refused.status_code == 422
+        assert "the account needs to be reconnected first" in refused.text
+        assert "Reconnect the account" in refused.text  # no sync buttons for it
+        assert dispatcher.take("sync:") == []
+
+        dry = browser.get("/dashboard/sync-health", params={"dry_run": "1"})
+        assert "No active plan: nothing would be booked." in dry.text
