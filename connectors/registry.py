@@ -173,7 +173,9 @@ class ProviderEntry:
     kind: ConnectKind
     build: ConnectorFactory
     finish: Finish
-    revoke: Callable[[bytes], None]  # best effort; the caller deletes the blob either way
+    # Revoke the grant where the provider can (Google), else only forget it (Microsoft, CalDAV);
+    # best effort: the caller deletes the blob either way.
+    revoke: Callable[[bytes], None]
     refresh: Callable[[bytes], bytes]  # a fresh blob, or ReauthRequired
     begin: Begin | None = None  # OAuth only
     # The ways to connect (OAuth providers offering a least-privilege mode list two).

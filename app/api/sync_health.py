@@ -11,7 +11,8 @@ from app import tasks
 from app.api.params import RowId
 from app.deps import CurrentUser, RuntimeDep, SessionDep
 from app.domain.intervals import Interval
-from app.services import sync_health
+from app.services.booking import dry_run as booking_dry_run
+from app.services.sync import health as sync_health
 
 router = APIRouter(tags=["sync health"])
 
@@ -125,7 +126,7 @@ def next_booking(
 ) -> list[PlanDryRunOut]:
     """Dry run of each active plan's next weekly booking: what it would create, keep and
     lose, and why. Reads the calendars; writes nothing."""
-    runs = sync_health.dry_run(session, user, runtime.connectors, runtime.clock())
+    runs = booking_dry_run.dry_run(session, user, runtime.connectors, runtime.clock())
     return [
         PlanDryRunOut(
             id=run.plan_id,

@@ -12,7 +12,8 @@ from app.api.params import RowId
 from app.deps import RuntimeDep, SessionDep
 from app.domain.time import resolve_zone
 from app.html.forms import see_other
-from app.services import sync_health
+from app.services.booking import dry_run as booking_dry_run
+from app.services.sync import health as sync_health
 from app.web.context import Page, form_action, signed_in
 
 router = APIRouter(include_in_schema=False)
@@ -28,7 +29,7 @@ def _sync_page(
     now = page.runtime.clock()
     runs = None
     if with_dry_run:  # reads the calendars: only when asked, never on every visit
-        runs = sync_health.dry_run(page.session, page.user, page.runtime.connectors, now)
+        runs = booking_dry_run.dry_run(page.session, page.user, page.runtime.connectors, now)
     return page.render(
         "sync_health.html",
         "sync-health",

@@ -29,8 +29,8 @@ from app.dispatch import Task
 from app.jobs import Job
 from app.main import create_app
 from app.runtime import Runtime, build_runtime
-from app.services import sync_health
-from app.services.connections import add_account
+from app.services.accounts.rows import add_account
+from app.services.sync import health as sync_health
 from connectors.errors import PermissionDenied, ReauthRequired, TransientError
 from tests.support.dashboard import csrf, sign_up
 from tests.support.policy import ME, berlin, invite, plan_with, signed_in_client
