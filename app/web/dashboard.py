@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 from urllib.parse import quote_plus
 
@@ -243,22 +244,46 @@ def _notifications(
     )
 
 
+def _page_with_secret(
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    cookie: str,
+    path: str,
+    render: Callable[[Page, str | None], Response],
+) -> Response:
+    """A signed-in page that shows, once, the secret a form just passed it in `cookie`."""
+
+    def view(page: Page) -> Response:
+        return show_secret_once(request, runtime, cookie, path, lambda secret: render(page, secret))
+
+    return signed_in(request, runtime, session, view)
+
+
+def _redirect_with_secret(
+    runtime: RuntimeDep, url: str, cookie: str, secret: str | None, path: str
+) -> Response:
+    """Post/redirect/get to `url`, handing `secret` (if any) to the page at `path` once."""
+    response = see_other(url)
+    if secret:
+        pass_secret(response, runtime, cookie, secret, path)
+    return response
+
+
 NEW_SECRET_COOKIE = "gg_new_channel_secret"  # a webhook's signing secret, for the next page
 
 
 @router.get("/dashboard/notifications", response_class=HTMLResponse)
 def notifications(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
-    def view(page: Page) -> Response:
-        # Shown once: the cookie set by adding a channel is read here and deleted with this page.
-        return show_secret_once(
-            request,
-            runtime,
-            NEW_SECRET_COOKIE,
-            "/dashboard/notifications",
-            lambda secret: _notifications(page, secret=secret),
-        )
-
-    return signed_in(request, runtime, session, view)
+    # Shown once: the cookie set by adding a channel is read here and deleted with this page.
+    return _page_with_secret(
+        request,
+        runtime,
+        session,
+        NEW_SECRET_COOKIE,
+        "/dashboard/notifications",
+        lambda page, secret: _notifications(page, secret=secret),
+    )
 
 
 @router.post("/dashboard/channels", response_class=HTMLResponse)
@@ -281,10 +306,13 @@ def add_channel(
         )
         # Post/redirect/get: a reload must not add the channel again. A webhook's signing
         # secret rides to the next page once, in a short-lived, encrypted, HttpOnly cookie.
-        response = see_other("/dashboard/notifications?flash=Channel+added")
-        if secret:
-            pass_secret(response, runtime, NEW_SECRET_COOKIE, secret, "/dashboard/notifications")
-        return response
+        return _redirect_with_secret(
+            runtime,
+            "/dashboard/notifications?flash=Channel+added",
+            NEW_SECRET_COOKIE,
+            secret,
+            "/dashboard/notifications",
+        )
 
     def failed(page: Page, errors: list[tuple[str, str]], status: int) -> Response:
         return _notifications(page, errors, status, typed={"kind": kind, "target": target})
@@ -345,17 +373,15 @@ def _tokens(
 
 @router.get("/dashboard/tokens", response_class=HTMLResponse)
 def tokens(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
-    def view(page: Page) -> Response:
-        # Shown once: the cookie set by the POST is read here and deleted with this answer.
-        return show_secret_once(
-            request,
-            runtime,
-            NEW_TOKEN_COOKIE,
-            "/dashboard/tokens",
-            lambda token: _tokens(page, new_token=token),
-        )
-
-    return signed_in(request, runtime, session, view)
+    # Shown once: the cookie set by the POST is read here and deleted with this answer.
+    return _page_with_secret(
+        request,
+        runtime,
+        session,
+        NEW_TOKEN_COOKIE,
+        "/dashboard/tokens",
+        lambda page, token: _tokens(page, new_token=token),
+    )
 
 
 @router.post("/dashboard/tokens", response_class=HTMLResponse)
@@ -370,9 +396,9 @@ def new_token(
         token = user_service.issue_token(page.session, page.user, name)
         # Post/redirect/get: a reload must not make another token. The token rides to the
         # next page in a short-lived, encrypted, HttpOnly cookie, never in the URL.
-        response = see_other("/dashboard/tokens")
-        pass_secret(response, runtime, NEW_TOKEN_COOKIE, token, "/dashboard/tokens")
-        return response
+        return _redirect_with_secret(
+            runtime, "/dashboard/tokens", NEW_TOKEN_COOKIE, token, "/dashboard/tokens"
+        )
 
     def failed(page: Page, errors: list[tuple[str, str]], status: int) -> Response:
         return _tokens(page, errors, status, typed_name=name)
