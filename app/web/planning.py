@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote_plus
@@ -332,6 +333,31 @@ def week_page(request: Request, runtime: RuntimeDep, session: SessionDep) -> Res
     return signed_in(request, runtime, session, lambda page: _week_page(page, week))
 
 
+def _back_to_week(week: str, message: str) -> Response:
+    """Post/redirect/get to the week page the form came from, with a done message."""
+    return see_other(f"/dashboard/week?week={quote_plus(week)}&flash={quote_plus(message)}")
+
+
+async def _week_form(
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    form: Any,
+    week: str,
+    act: Callable[[Page], Response],
+) -> Response:
+    """Run a form posted from the week page; on a problem, show that week again with it."""
+    return await run_in_threadpool(
+        form_action,
+        request,
+        runtime,
+        session,
+        str(form.get("csrf_token", "")),
+        act,
+        lambda page, errors, status: _week_page(page, week or None, errors, status),
+    )
+
+
 @router.post("/dashboard/conflicts/{conflict_id}/keep", response_class=HTMLResponse)
 async def keep_meeting(
     conflict_id: RowId, request: Request, runtime: RuntimeDep, session: SessionDep
@@ -348,18 +374,9 @@ async def keep_meeting(
         )
         conflict = choices.get_conflict(resolver, page.user, conflict_id)
         result = choices.keep_meeting(resolver, conflict, runtime.clock())
-        flash = quote_plus(choices.kept_message(result))
-        return see_other(f"/dashboard/week?week={quote_plus(week)}&flash={flash}")
+        return _back_to_week(week, choices.kept_message(result))
 
-    return await run_in_threadpool(
-        form_action,
-        request,
-        runtime,
-        session,
-        str(form.get("csrf_token", "")),
-        act,
-        lambda page, errors, status: _week_page(page, week or None, errors, status),
-    )
+    return await _week_form(request, runtime, session, form, week, act)
 
 
 def _local_time(text: str, zone: ZoneInfo, field: str) -> datetime:
@@ -403,18 +420,9 @@ async def pin_block(
         pins.pin_block(
             page.session, page.user, None, block_id, runtime.clock(), runtime.connectors, start
         )
-        flash = quote_plus("Pinned: booking keeps this block here.")
-        return see_other(f"/dashboard/week?week={quote_plus(week)}&flash={flash}")
+        return _back_to_week(week, "Pinned: booking keeps this block here.")
 
-    return await run_in_threadpool(
-        form_action,
-        request,
-        runtime,
-        session,
-        str(form.get("csrf_token", "")),
-        act,
-        lambda page, errors, status: _week_page(page, week or None, errors, status),
-    )
+    return await _week_form(request, runtime, session, form, week, act)
 
 
 @router.post("/dashboard/week/slots", response_class=HTMLResponse)
@@ -436,15 +444,6 @@ async def choose_slots(request: Request, runtime: RuntimeDep, session: SessionDe
         pins.choose_week(
             page.session, page.user, plan.id, week, slots, runtime.clock(), runtime.connectors
         )
-        flash = quote_plus("Booked the slots you chose; booking keeps them.")
-        return see_other(f"/dashboard/week?week={quote_plus(week_text)}&flash={flash}")
+        return _back_to_week(week_text, "Booked the slots you chose; booking keeps them.")
 
-    return await run_in_threadpool(
-        form_action,
-        request,
-        runtime,
-        session,
-        str(form.get("csrf_token", "")),
-        act,
-        lambda page, errors, status: _week_page(page, week_text or None, errors, status),
-    )
+    return await _week_form(request, runtime, session, form, week_text, act)
