@@ -19,12 +19,11 @@ from app.db.models import Account, Block, BlockState, Calendar, CalendarEvent, P
 from app.domain import defense
 from app.domain.intervals import Interval
 from app.domain.time import IsoWeek
-from app.services import audit
 from app.services.accounts.live import ConnectorFor
+from app.services.booking.rewrite import audit_block, rewrite_block
 from app.services.growth import titles as growth_titles
 from app.services.planning.plans import plan_spec, plan_working_hours, plan_zone
-from app.services.sync import channel_cache
-from connectors.base import BlockSpec, BlockTag, EventStatus, EventType, SelfResponse
+from connectors.base import EventStatus, EventType, SelfResponse
 from connectors.errors import ConnectorError
 
 log = logging.getLogger(__name__)
@@ -58,47 +57,28 @@ def harden(
     for block in live:
         if block.slot_key not in due:
             continue
-        calendar = session.get_one(Calendar, block.calendar_id)
-        account = session.get_one(Account, calendar.account_id)
         title, description = growth_titles.label_for(session, plan, spec, block.start, titles)
         label = titles.labels.get(block.slot_key) if titles is not None else None
-        block_spec = BlockSpec(
-            tag=BlockTag(plan_id=str(plan.id), slot_key=block.slot_key),
-            title=label.title if label is not None else title,
-            start=block.start,
-            end=block.end,
-            description=description,
-            busy=True,
-        )
         try:
-            channel_cache.expect_echo(calendar.id)
-            connectors(account).update_block(
-                calendar.provider_calendar_id, str(block.provider_event_id), block_spec
+            rewrite_block(
+                session,
+                connectors,
+                plan,
+                block,
+                title=label.title if label is not None else title,
+                description=description,
+                start=block.start,
+                end=block.end,
+                busy=True,
             )
         except ConnectorError as error:
             log.info("turning %s busy failed: %s", block.slot_key, type(error).__name__)
-            audit.record_write(
-                session,
-                user_id=plan.user_id,
-                calendar=calendar,
-                action="show_busy",
-                outcome="error",
-                provider_event_id=block.provider_event_id,
-                slot_key=block.slot_key,
-                detail={"error": type(error).__name__},
-            )
+            detail = {"error": type(error).__name__}
+            audit_block(session, plan.user_id, block, "show_busy", "error", detail)
             continue
         block.busy = True
-        audit.record_write(
-            session,
-            user_id=plan.user_id,
-            calendar=calendar,
-            action="show_busy",
-            outcome="ok",
-            provider_event_id=block.provider_event_id,
-            slot_key=block.slot_key,
-            detail={"start": block.start.isoformat()},
-        )
+        detail = {"start": block.start.isoformat()}
+        audit_block(session, plan.user_id, block, "show_busy", "ok", detail)
         switched.append(block.slot_key)
         (checkpoint or session.flush)()
     return switched

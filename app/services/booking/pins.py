@@ -22,11 +22,11 @@ from app.services import audit
 from app.services.accounts.live import ConnectorFor
 from app.services.accounts.rows import target_calendar
 from app.services.booking.reconcile import Wanted, create_blocks, slot_key
+from app.services.booking.rewrite import audit_block, rewrite_block
 from app.services.errors import ConflictError, InvalidInputError, NotFoundError
 from app.services.growth import titles as growth_titles
 from app.services.planning import plans
 from app.services.sync import channel_cache
-from connectors.base import BlockSpec, BlockTag
 
 __all__ = ["MAX_SLOTS", "SlotIn", "choose_week", "pin_block"]
 
@@ -99,33 +99,21 @@ def _move(
 ) -> None:
     """Move a block at the provider and on its row (its level and transparency stay)."""
     spec = plans.plan_spec(plan)
-    calendar = session.get_one(Calendar, block.calendar_id)
-    account = session.get_one(Account, calendar.account_id)
     title, description = growth_titles.label_for(session, plan, spec, to.start, titles)
-    channel_cache.expect_echo(calendar.id)
-    event = connectors(account).update_block(
-        calendar.provider_calendar_id,
-        str(block.provider_event_id),
-        BlockSpec(
-            tag=BlockTag(plan_id=str(plan.id), slot_key=block.slot_key),
-            title=title,
-            start=to.start,
-            end=to.end,
-            description=description,
-            busy=block.busy,
-        ),
+    event = rewrite_block(
+        session,
+        connectors,
+        plan,
+        block,
+        title=title,
+        description=description,
+        start=to.start,
+        end=to.end,
+        busy=block.busy,
     )
     growth_titles.remember(session, plan, block.slot_key, title, titles)
-    audit.record_write(
-        session,
-        user_id=plan.user_id,
-        calendar=calendar,
-        action="pin_block",
-        outcome="ok",
-        provider_event_id=event.id,
-        slot_key=block.slot_key,
-        detail={"start": to.start.isoformat(), "end": to.end.isoformat()},
-    )
+    detail = {"start": to.start.isoformat(), "end": to.end.isoformat()}
+    audit_block(session, plan.user_id, block, "pin_block", "ok", detail)
     block.start, block.end = event.start, event.end
 
 

@@ -22,12 +22,13 @@ from app.domain.time import IsoWeek
 from app.services import audit
 from app.services.accounts.live import ConnectorFor
 from app.services.accounts.rows import mark_needs_reauth
+from app.services.booking.rewrite import audit_block, rewrite_block
 from app.services.conflicts import tell
 from app.services.growth import titles as growth_titles
 from app.services.planning.plans import plan_spec, plan_working_hours, plan_zone
 from app.services.planning.policies import policy_spec
 from app.services.sync import channel_cache
-from connectors.base import BlockSpec, BlockTag, Response
+from connectors.base import Response
 from connectors.errors import ConnectorError, ReauthRequired
 
 log = logging.getLogger(__name__)
@@ -206,48 +207,30 @@ def move_block(
     if not result.new_blocks:
         return None
     target = result.new_blocks[0]
-    calendar = session.get_one(Calendar, block.calendar_id)
-    account = session.get_one(Account, calendar.account_id)
+    account = session.get_one(Account, session.get_one(Calendar, block.calendar_id).account_id)
     # The moved block keeps naming the milestone due at its new time (growth titles).
     title, description = growth_titles.label_for(session, plan, spec, target.start)
-    spec_block = BlockSpec(
-        tag=BlockTag(plan_id=str(plan.id), slot_key=block.slot_key),
-        title=title,
-        start=target.start,
-        end=target.end,
-        description=f"{description}\nMoved by GrowthGuard.",
-        busy=block.busy,  # a move never changes a flexible block's transparency
-    )
     try:
-        channel_cache.expect_echo(calendar.id)
-        connectors(account).update_block(
-            calendar.provider_calendar_id, block.provider_event_id or "", spec_block
+        rewrite_block(
+            session,
+            connectors,
+            plan,
+            block,
+            title=title,
+            description=f"{description}\nMoved by GrowthGuard.",
+            start=target.start,
+            end=target.end,
+            busy=block.busy,  # a move never changes a flexible block's transparency
         )
     except ConnectorError as error:
         log.warning("moving block %s failed: %s", block.id, error)
-        audit.record_write(
-            session,
-            user_id=user.id,
-            calendar=calendar,
-            action="move_block",
-            outcome="error",
-            provider_event_id=block.provider_event_id,
-            slot_key=block.slot_key,
-            detail={"error": f"{type(error).__name__}: {error}"},
-        )
+        detail = {"error": f"{type(error).__name__}: {error}"}
+        audit_block(session, user.id, block, "move_block", "error", detail)
         raise MoveRefusedError(
             f"{account.display_name} refused to move the block ({type(error).__name__}: {error})"
         ) from error
-    audit.record_write(
-        session,
-        user_id=user.id,
-        calendar=calendar,
-        action="move_block",
-        outcome="ok",
-        provider_event_id=block.provider_event_id,
-        slot_key=block.slot_key,
-        detail={"from": block.start.isoformat(), "to": target.start.isoformat()},
-    )
+    detail = {"from": block.start.isoformat(), "to": target.start.isoformat()}
+    audit_block(session, user.id, block, "move_block", "ok", detail)
     block.start, block.end = target.start, target.end
     growth_titles.remember(session, plan, block.slot_key, title)
     tell.block_moved(session, user.id, plan.id, target, zone)

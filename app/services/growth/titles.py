@@ -17,14 +17,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db.growth_models import BlockLabel, Milestone
-from app.db.models import Account, Block, BlockState, Calendar, Plan, User
+from app.db.models import Block, BlockState, Plan, User
 from app.domain import milestones as domain
 from app.domain.plan import PlanSpec
-from app.services import audit
 from app.services.accounts.live import ConnectorFor
+from app.services.booking.rewrite import audit_block, rewrite_block
 from app.services.growth.milestones import list_for_plan, views
 from app.services.planning.plans import plan_spec, plan_zone
-from connectors.base import BlockSpec, BlockTag
 from connectors.errors import ConnectorError
 
 log = logging.getLogger(__name__)
@@ -142,33 +141,24 @@ def refresh(
         written = label.title if label is not None else spec.block_title()
         if written == title:
             continue
-        calendar = session.get_one(Calendar, block.calendar_id)
-        account = session.get_one(Account, calendar.account_id)
-        block_spec = BlockSpec(
-            tag=BlockTag(plan_id=str(plan.id), slot_key=block.slot_key),
-            title=title,
-            start=block.start,
-            end=block.end,
-            description=description,
-            busy=block.busy,  # a retitle never changes a flexible block's transparency
-        )
         try:
-            connectors(account).update_block(
-                calendar.provider_calendar_id, str(block.provider_event_id), block_spec
+            # as before, a retitle's change notice is not marked as our own echo
+            rewrite_block(
+                session,
+                connectors,
+                plan,
+                block,
+                title=title,
+                description=description,
+                start=block.start,
+                end=block.end,
+                busy=block.busy,  # a retitle never changes a flexible block's transparency
+                expect_echo=False,
             )
         except ConnectorError as error:
             log.info("retitling %s failed: %s", block.slot_key, type(error).__name__)
             continue
-        audit.record_write(
-            session,
-            user_id=plan.user_id,
-            calendar=calendar,
-            action="retitle_block",
-            outcome="ok",
-            provider_event_id=block.provider_event_id,
-            slot_key=block.slot_key,
-            detail={"title": title},
-        )
+        audit_block(session, plan.user_id, block, "retitle_block", "ok", {"title": title})
         remember(session, plan, block.slot_key, title, titles)
         rewritten.append(block.slot_key)
     return rewritten
