@@ -18,7 +18,6 @@ from app.db.models import Account, Block, BlockState, Calendar, ChosenWeek, Plan
 from app.domain import defense
 from app.domain.intervals import Interval
 from app.domain.time import IsoWeek
-from app.services import audit
 from app.services.accounts.live import ConnectorFor
 from app.services.accounts.rows import target_calendar
 from app.services.booking.reconcile import Wanted, create_blocks, slot_key
@@ -259,14 +258,6 @@ def _delete(session: Session, plan: Plan, row: Block, connectors: ConnectorFor) 
     channel_cache.expect_echo(calendar.id)
     if row.provider_event_id:
         connectors(account).delete_block(calendar.provider_calendar_id, row.provider_event_id)
-    audit.record_write(
-        session,
-        user_id=plan.user_id,
-        calendar=calendar,
-        action="unchoose_block",
-        outcome="ok",
-        provider_event_id=row.provider_event_id,
-        slot_key=row.slot_key,
-        detail={"start": row.start.isoformat()},
-    )
+    detail = {"start": row.start.isoformat()}
+    audit_block(session, plan.user_id, row, "unchoose_block", "ok", detail)
     session.delete(row)
