@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
 
 from app.domain.plan import PlanSpec
+from app.services.booking.reconcile import BookingReport  # the API answers it as it is
 
 # Field limits: nothing a stranger sends is stored or parsed without a bound.
 Hours = Annotated[list[Annotated[str, Field(max_length=11)]], Field(max_length=8)]
@@ -127,18 +128,6 @@ class WeekSlotsIn(BaseModel):
     slots: list[ChosenSlot] = Field(max_length=30)
 
 
-class BookingOut(BaseModel):
-    plan_id: int
-    week: str
-    created: list[str]
-    kept: list[str]
-    lost: list[str]
-    adopted: list[str]
-    booked_minutes: int
-    target_minutes: int
-    shortfall_reason: str | None
-
-
 class BookingRunOut(BaseModel):
     """A booking request and what became of it."""
 
@@ -149,7 +138,7 @@ class BookingRunOut(BaseModel):
     attempts: int
     next_attempt_at: datetime | None = Field(description="When a retrying run tries again")
     reason: str | None = Field(description="Why it is retrying, blocked or failed")
-    reports: list[BookingOut] = Field(description="Per week, once done")
+    reports: list[BookingReport] = Field(description="Per week, once done")
     requested_at: datetime
     finished_at: datetime | None
     status_url: str
@@ -165,7 +154,7 @@ def run_out(run: Any) -> BookingRunOut:
         attempts=run.attempts,
         next_attempt_at=run.next_attempt_at,
         reason=detail.get("reason"),
-        reports=[BookingOut(**r) for r in detail.get("reports", [])],
+        reports=[BookingReport(**r) for r in detail.get("reports", [])],
         requested_at=run.requested_at,
         finished_at=run.finished_at,
         status_url=f"/plans/{run.plan_id}/bookings/{run.id}",
