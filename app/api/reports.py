@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
 from app.api.params import RowId
-from app.db.models import Plan, User
+from app.db.models import Plan
 from app.deps import CurrentUser, RuntimeDep, SessionDep
 from app.domain.ledger import WeekLedger
 from app.html.charts import growth_chart
@@ -62,7 +62,11 @@ class WeeklyReport(BaseModel):
 
 
 def _rows(
-    session: SessionDep, user: User, runtime: RuntimeDep, plan_id: int, weeks: int
+    plan_id: PlanQuery,
+    user: CurrentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    weeks: WeeksQuery = 8,
 ) -> tuple[Plan, list[WeekLedger]]:
     plan = plan_service.get_plan(session, user, plan_id)
     now = runtime.clock()
@@ -70,16 +74,21 @@ def _rows(
     return plan, report_service.weekly_report(session, user, plan, wanted, now)
 
 
+# The plan and its weekly rows, from the `plan_id` and `weeks` query parameters.
+ReportRows = Annotated[tuple[Plan, list[WeekLedger]], Depends(_rows)]
+
+
+def _file(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI `responses` of a route that answers a file instead of JSON."""
+    return {200: {"content": {media_type: {}}, "description": description}}
+
+
 @router.get("/reports/weekly", response_model=WeeklyReport)
 def weekly(
-    plan_id: PlanQuery,
-    user: CurrentUser,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    weeks: WeeksQuery = 8,
+    report: ReportRows, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
 ) -> WeeklyReport:
     """Booked, kept, moved and lost minutes, ratios and conflicts per week, plus the summary."""
-    plan, rows = _rows(session, user, runtime, plan_id, weeks)
+    plan, rows = report
     summary = report_service.summary(session, user, plan, runtime.clock())
     spec = plan_service.plan_spec(plan)
     return WeeklyReport(
@@ -93,17 +102,11 @@ def weekly(
 @router.get(
     "/reports/weekly.csv",
     response_class=Response,
-    responses={200: {"content": {"text/csv": {}}, "description": "One row per week"}},
+    responses=_file("text/csv", "One row per week"),
 )
-def weekly_csv(
-    plan_id: PlanQuery,
-    user: CurrentUser,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    weeks: WeeksQuery = 8,
-) -> Response:
+def weekly_csv(report: ReportRows) -> Response:
     """The weekly rows as a CSV download."""
-    plan, rows = _rows(session, user, runtime, plan_id, weeks)
+    plan, rows = report
     return Response(
         report_service.to_csv(rows),
         media_type="text/csv; charset=utf-8",
@@ -114,17 +117,11 @@ def weekly_csv(
 @router.get(
     "/reports/chart.svg",
     response_class=Response,
-    responses={200: {"content": {"image/svg+xml": {}}, "description": "An accessible SVG chart"}},
+    responses=_file("image/svg+xml", "An accessible SVG chart"),
 )
-def chart(
-    plan_id: PlanQuery,
-    user: CurrentUser,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    weeks: WeeksQuery = 8,
-) -> Response:
+def chart(report: ReportRows) -> Response:
     """Kept, moved and lost growth minutes per week against the target."""
-    plan, rows = _rows(session, user, runtime, plan_id, weeks)
+    plan, rows = report
     title = f"Growth time per week: {plan.goal}"
     return Response(str(growth_chart(rows, title=title)), media_type="image/svg+xml")
 
