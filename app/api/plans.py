@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Query, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 
@@ -75,18 +76,29 @@ def _reschedule(scheduler: PlanSchedule | None, plan_id: int) -> None:
         scheduler.plan_changed(plan_id)
 
 
+def _plan_changed(scheduler: SchedulerDep, background: BackgroundTasks) -> Callable[[int], None]:
+    """Reschedules a changed plan once the request's transaction has committed."""
+
+    def changed(plan_id: int) -> None:
+        background.add_task(_reschedule, scheduler, plan_id)
+
+    return changed
+
+
+PlanChanged = Annotated[Callable[[int], None], Depends(_plan_changed)]
+
+
 @router.post("/plans", response_model=PlanOut, status_code=status.HTTP_201_CREATED)
 def create_plan(
     spec: PlanSpec,
     user: CurrentUser,
     session: SessionDep,
-    scheduler: SchedulerDep,
     runtime: RuntimeDep,
-    background: BackgroundTasks,
+    changed: PlanChanged,
 ) -> PlanOut:
     """Create a plan; its first booking runs right away, then weekly at `book_at`."""
     plan = plan_service.create_plan(session, user, spec, runtime.clock())
-    background.add_task(_reschedule, scheduler, plan.id)
+    changed(plan.id)
     return _out(plan, user, runtime)
 
 
@@ -110,13 +122,12 @@ def replace_plan(
     spec: PlanSpec,
     user: CurrentUser,
     session: SessionDep,
-    scheduler: SchedulerDep,
     runtime: RuntimeDep,
-    background: BackgroundTasks,
+    changed: PlanChanged,
 ) -> PlanOut:
     """Replace a plan's document."""
     plan = plan_service.replace_plan(session, user, plan_id, spec)
-    background.add_task(_reschedule, scheduler, plan.id)
+    changed(plan.id)
     return _out(plan, user, runtime)
 
 
@@ -126,13 +137,12 @@ def set_active(
     body: PlanActive,
     user: CurrentUser,
     session: SessionDep,
-    scheduler: SchedulerDep,
     runtime: RuntimeDep,
-    background: BackgroundTasks,
+    changed: PlanChanged,
 ) -> PlanOut:
     """Pause or resume a plan."""
     plan = plan_service.set_active(session, user, plan_id, body.active)
-    background.add_task(_reschedule, scheduler, plan.id)
+    changed(plan.id)
     return _out(plan, user, runtime)
 
 
