@@ -44,6 +44,7 @@ from app.services.booking.reconcile import (
 from app.services.conflicts import choices, detection
 from app.services.conflicts.deciding import ConflictResolver
 from app.services.growth import log as growth_log
+from app.services.growth import titles as growth_titles
 from app.services.notifications import delivery
 from app.services.planning.plans import plan_spec, plan_zone
 from app.services.reports import baseline as baseline_service
@@ -317,6 +318,20 @@ def _tell_failed(session: Session, plan_id: int, reason: str) -> None:
             "booking.failed",
             {"plan_id": plan_id, "message": f"Growth blocks could not be booked: {reason}"},
         )
+
+
+def retitle_plan(plan_id: int) -> None:
+    """After a milestone change: rewrite the plan's future blocks' titles.
+
+    Called after the request's commit (it writes at the provider, never inside a request's
+    transaction). The title is cosmetic: a provider that fails now is retried by the next
+    booking.
+    """
+    rt = runtime.current()
+    with transaction(rt.sessions) as session:
+        plan = session.get(Plan, plan_id)
+        if plan is not None:
+            growth_titles.refresh(session, plan, rt.clock(), rt.connectors)
 
 
 def book_user_plans(user_id: int) -> int:

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Path, Query, Response, status
 
+from app import tasks
 from app.api.growth_schemas import (
     AnswersDoc,
     EntryIn,
@@ -23,12 +24,10 @@ from app.api.growth_schemas import (
 )
 from app.api.params import RowId
 from app.db.growth_models import LogEntry, Milestone
-from app.db.models import Plan
-from app.db.session import transaction
 from app.deps import CurrentUser, RuntimeDep, SessionDep
 from app.domain.growth_rules import GrowthRules
 from app.runtime import Runtime
-from app.services.growth import counting, export, review, titles
+from app.services.growth import counting, export, review
 from app.services.growth import log as growth_log
 from app.services.growth import milestones as milestone_service
 from app.services.planning import plans as plan_service
@@ -55,14 +54,6 @@ def _entry_out(row: LogEntry) -> EntryOut:
         outcome=row.outcome,
         milestone_id=row.milestone_id,
     )
-
-
-def retitle(runtime: Runtime, plan_id: int) -> None:
-    """After a milestone change: rewrite the future blocks' titles (runs after the commit)."""
-    with transaction(runtime.sessions) as session:
-        plan = session.get(Plan, plan_id)
-        if plan is not None:
-            titles.refresh(session, plan, runtime.clock(), runtime.connectors)
 
 
 # --- milestones ---------------------------------------------------------------------------
@@ -96,14 +87,13 @@ def add_milestones(
     body: MilestonesIn,
     user: CurrentUser,
     session: SessionDep,
-    runtime: RuntimeDep,
     background: BackgroundTasks,
 ) -> list[MilestoneOut]:
     """Add milestones (e.g. the accepted proposal, renamed or moved as the person likes)."""
     plan = plan_service.get_plan(session, user, plan_id)
     items = [milestone_service.MilestoneInput(m.title, m.due, m.done_on) for m in body.milestones]
     rows = milestone_service.add(session, user, plan, items)
-    background.add_task(retitle, runtime, plan.id)
+    background.add_task(tasks.retitle_plan, plan.id)
     return [_milestone_out(row) for row in rows]
 
 
@@ -113,13 +103,12 @@ def update_milestone(
     body: MilestoneIn,
     user: CurrentUser,
     session: SessionDep,
-    runtime: RuntimeDep,
     background: BackgroundTasks,
 ) -> MilestoneOut:
     """Rename, move, or mark done (``done_on``) one milestone; block titles follow."""
     item = milestone_service.MilestoneInput(body.title, body.due, body.done_on)
     row = milestone_service.update(session, user, milestone_id, item)
-    background.add_task(retitle, runtime, row.plan_id)
+    background.add_task(tasks.retitle_plan, row.plan_id)
     return _milestone_out(row)
 
 
@@ -128,12 +117,11 @@ def delete_milestone(
     milestone_id: RowId,
     user: CurrentUser,
     session: SessionDep,
-    runtime: RuntimeDep,
     background: BackgroundTasks,
 ) -> Response:
     """Delete one milestone; block titles follow."""
     plan_id = milestone_service.delete(session, user, milestone_id)
-    background.add_task(retitle, runtime, plan_id)
+    background.add_task(tasks.retitle_plan, plan_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

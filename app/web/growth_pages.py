@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
-from app.api.growth import retitle
+from app import tasks
 from app.api.params import RowId
 from app.db.models import Plan
 from app.deps import RuntimeDep, SessionDep
@@ -200,7 +200,7 @@ async def _post(
 def _retitle(page: Page, plan_id: int) -> None:
     # At the provider, so after the request's commit (never inside its transaction). The
     # title is cosmetic: a provider that fails then is retried by the next booking.
-    page.after_commit(retitle, page.runtime, plan_id)
+    page.after_commit(tasks.retitle_plan, plan_id)
 
 
 # --- milestones ---------------------------------------------------------------------------
