@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import quote_plus
 
@@ -244,45 +245,50 @@ def _notifications(
     )
 
 
+@dataclass(frozen=True)
+class _Handoff:
+    """How a secret just made reaches the one page that shows it: a cookie scoped to `path`."""
+
+    cookie: str
+    path: str
+
+
 def _page_with_secret(
     request: Request,
     runtime: RuntimeDep,
     session: SessionDep,
-    cookie: str,
-    path: str,
+    handoff: _Handoff,
     render: Callable[[Page, str | None], Response],
 ) -> Response:
-    """A signed-in page that shows, once, the secret a form just passed it in `cookie`."""
+    """A signed-in page that shows, once, the secret a form just handed it."""
 
     def view(page: Page) -> Response:
-        return show_secret_once(request, runtime, cookie, path, lambda secret: render(page, secret))
+        return show_secret_once(
+            request, runtime, handoff.cookie, handoff.path, lambda secret: render(page, secret)
+        )
 
     return signed_in(request, runtime, session, view)
 
 
 def _redirect_with_secret(
-    runtime: RuntimeDep, url: str, cookie: str, secret: str | None, path: str
+    runtime: RuntimeDep, url: str, handoff: _Handoff, secret: str | None
 ) -> Response:
-    """Post/redirect/get to `url`, handing `secret` (if any) to the page at `path` once."""
+    """Post/redirect/get to `url`, handing `secret` (if any) to its page once."""
     response = see_other(url)
     if secret:
-        pass_secret(response, runtime, cookie, secret, path)
+        pass_secret(response, runtime, handoff.cookie, secret, handoff.path)
     return response
 
 
-NEW_SECRET_COOKIE = "gg_new_channel_secret"  # a webhook's signing secret, for the next page
+# a webhook's signing secret, for the next page
+NEW_SECRET = _Handoff("gg_new_channel_secret", "/dashboard/notifications")
 
 
 @router.get("/dashboard/notifications", response_class=HTMLResponse)
 def notifications(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
     # Shown once: the cookie set by adding a channel is read here and deleted with this page.
     return _page_with_secret(
-        request,
-        runtime,
-        session,
-        NEW_SECRET_COOKIE,
-        "/dashboard/notifications",
-        lambda page, secret: _notifications(page, secret=secret),
+        request, runtime, session, NEW_SECRET, lambda page, s: _notifications(page, secret=s)
     )
 
 
@@ -306,13 +312,8 @@ def add_channel(
         )
         # Post/redirect/get: a reload must not add the channel again. A webhook's signing
         # secret rides to the next page once, in a short-lived, encrypted, HttpOnly cookie.
-        return _redirect_with_secret(
-            runtime,
-            "/dashboard/notifications?flash=Channel+added",
-            NEW_SECRET_COOKIE,
-            secret,
-            "/dashboard/notifications",
-        )
+        added = "/dashboard/notifications?flash=Channel+added"
+        return _redirect_with_secret(runtime, added, NEW_SECRET, secret)
 
     def failed(page: Page, errors: list[tuple[str, str]], status: int) -> Response:
         return _notifications(page, errors, status, typed={"kind": kind, "target": target})
@@ -352,7 +353,7 @@ def delete_channel(
 # --- API tokens ----------------------------------------------------------------------------
 
 
-NEW_TOKEN_COOKIE = "gg_new_token"  # the token just made, for the page after the redirect
+NEW_TOKEN = _Handoff("gg_new_token", "/dashboard/tokens")  # the token just made, for the next page
 TOKEN_FIELDS = FormFields({"token-name": "Name"}, {"name": "token-name"})
 
 
@@ -375,12 +376,7 @@ def _tokens(
 def tokens(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
     # Shown once: the cookie set by the POST is read here and deleted with this answer.
     return _page_with_secret(
-        request,
-        runtime,
-        session,
-        NEW_TOKEN_COOKIE,
-        "/dashboard/tokens",
-        lambda page, token: _tokens(page, new_token=token),
+        request, runtime, session, NEW_TOKEN, lambda page, token: _tokens(page, new_token=token)
     )
 
 
@@ -396,9 +392,7 @@ def new_token(
         token = user_service.issue_token(page.session, page.user, name)
         # Post/redirect/get: a reload must not make another token. The token rides to the
         # next page in a short-lived, encrypted, HttpOnly cookie, never in the URL.
-        return _redirect_with_secret(
-            runtime, "/dashboard/tokens", NEW_TOKEN_COOKIE, token, "/dashboard/tokens"
-        )
+        return _redirect_with_secret(runtime, "/dashboard/tokens", NEW_TOKEN, token)
 
     def failed(page: Page, errors: list[tuple[str, str]], status: int) -> Response:
         return _tokens(page, errors, status, typed_name=name)
