@@ -113,29 +113,35 @@ def decline_invite(
         mark_needs_reauth(session, account, str(error))
         return "failed", {"error": "the account needs to be reconnected"}
     except ConnectorError as error:
-        audit.record_write(
-            session,
-            user_id=user.id,
-            calendar=calendar,
-            action="decline",
-            outcome="error",
-            provider_event_id=conflict.provider_event_id,
-            detail={"error": type(error).__name__},
+        _audit_reply(
+            session, user.id, conflict, "decline", "error", {"error": type(error).__name__}
         )
         return "failed", {"error": f"{type(error).__name__}"}
-    audit.record_write(
-        session,
-        user_id=user.id,
-        calendar=calendar,
-        action="decline",
-        outcome="ok",
-        provider_event_id=conflict.provider_event_id,
-        detail={"message": message},
-    )
+    _audit_reply(session, user.id, conflict, "decline", "ok", {"message": message})
     return "done", {
         "message": message,
         "alternatives": [[o.start.isoformat(), o.end.isoformat()] for o in offers],
     }
+
+
+def _audit_reply(
+    session: Session,
+    user_id: int,
+    conflict: Conflict,
+    action: str,
+    outcome: str,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Audit GrowthGuard's answer to the conflicting invite (its calendar and event)."""
+    audit.record_write(
+        session,
+        user_id=user_id,
+        calendar=session.get_one(Calendar, conflict.calendar_id),
+        action=action,
+        outcome=outcome,
+        provider_event_id=conflict.provider_event_id,
+        detail=detail,
+    )
 
 
 def reaccept_invite(session: Session, connectors: ConnectorFor, conflict: Conflict) -> None:
@@ -146,14 +152,7 @@ def reaccept_invite(session: Session, connectors: ConnectorFor, conflict: Confli
     connectors(account).respond(
         calendar.provider_calendar_id, conflict.provider_event_id, Response.ACCEPT
     )
-    audit.record_write(
-        session,
-        user_id=conflict.user_id,
-        calendar=calendar,
-        action="accept",
-        outcome="ok",
-        provider_event_id=conflict.provider_event_id,
-    )
+    _audit_reply(session, conflict.user_id, conflict, "accept", "ok")
 
 
 def move_block(
