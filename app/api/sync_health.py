@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app import tasks
 from app.api.params import RowId
@@ -17,25 +17,8 @@ from app.services.sync import health as sync_health
 router = APIRouter(tags=["sync health"])
 
 
-class CalendarHealthOut(BaseModel):
-    id: int  # the calendar's
-    calendar_name: str
-    account_id: int
-    account_name: str
-    provider: str
-    account_status: str
-    access_mode: str
-    is_busy_source: bool
-    is_target: bool
-    last_synced_at: datetime | None
-    last_error: str | None
-    last_error_at: datetime | None
-    push_active: bool
-    push_expires_at: datetime | None
-    poll_seconds: int | None
-    sync_state: str
-    events_this_week: int
-    can_sync: bool
+class CalendarHealthOut(sync_health.CalendarHealth):
+    calendar_id: int = Field(serialization_alias="id")  # answered as the calendar's `id`
 
 
 class SyncRequested(BaseModel):
@@ -73,8 +56,7 @@ class PlanDryRunOut(BaseModel):
 
 
 def _out(health: sync_health.CalendarHealth) -> CalendarHealthOut:
-    fields = dict(health.__dict__)
-    return CalendarHealthOut(id=fields.pop("calendar_id"), **fields)
+    return CalendarHealthOut(**health.model_dump())
 
 
 def _intervals(items: list[Interval]) -> list[IntervalOut]:

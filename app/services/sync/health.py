@@ -9,9 +9,9 @@ calls a provider. The dry run of the next booking is `booking.dry_run`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -24,9 +24,10 @@ from app.services.accounts.rows import user_calendars
 from app.services.errors import InvalidInputError
 
 
-@dataclass(frozen=True)
-class CalendarHealth:
-    """What the sync-health page and API show for one calendar."""
+class CalendarHealth(BaseModel):
+    """What the sync-health page and API show for one calendar (the API answers it as it is)."""
+
+    model_config = ConfigDict(frozen=True)
 
     calendar_id: int
     calendar_name: str
