@@ -1,1 +1,3 @@
-"""ASGI middleware, one role per module, each registered with one line in app/main.py."""
+"""ASGI middleware, one role per module, each registered with one line in app/main.py.
+
+Each is an `HttpMiddleware` (app/middleware/http.py): other scopes pass through untouched."""

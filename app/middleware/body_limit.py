@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from app.html.errorpage import accepts_html, error_page
+from app.middleware.http import HttpMiddleware
 
 KIB = 1024
 # (path prefix, limit); the first match wins.
@@ -34,16 +35,10 @@ def limit_for(path: str) -> int:
     return DEFAULT_LIMIT
 
 
-class BodyLimitMiddleware:
+class BodyLimitMiddleware(HttpMiddleware):
     """413 Payload Too Large for bodies over the route class's limit."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit = limit_for(scope["path"])
         declared = _content_length(scope)
         if declared is not None and declared > limit:

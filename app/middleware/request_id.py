@@ -6,22 +6,17 @@ from __future__ import annotations
 import uuid
 
 import re2
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from app.logsetup import REQUEST_ID
+from app.middleware.http import HttpMiddleware
 
 # A proxy's id is kept when it is short and plain; anything else is replaced.
 _SAFE = re2.compile(r"[A-Za-z0-9._-]{8,64}")
 
 
-class RequestIdMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class RequestIdMiddleware(HttpMiddleware):
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         given = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
         request_id = given if _SAFE.fullmatch(given) else uuid.uuid4().hex
         token = REQUEST_ID.set(request_id)

@@ -7,7 +7,9 @@ and may start a worker, so its page allows exactly that, and still no script fro
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+from app.middleware.http import HttpMiddleware
 
 PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -36,16 +38,10 @@ def _behind_https(scope: Scope) -> bool:
     return isinstance(public_url, str) and public_url.startswith("https://")
 
 
-class SecurityHeadersMiddleware:
+class SecurityHeadersMiddleware(HttpMiddleware):
     """Adds the headers unless a response set its own."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         csp = DOCS_CSP if path.startswith(DOCS_PATHS) else PAGE_CSP
 
