@@ -10,7 +10,7 @@ from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 from zoneinfo import ZoneInfo
 
 from app.domain.intervals import Interval
@@ -135,23 +135,14 @@ def _minutes(moment: datetime) -> tuple[int, int]:
     return low, low + (1 if seconds % 60 or delta.microseconds else 0)
 
 
-def _pre_merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Sorted, disjoint union of minute spans; touching spans are joined."""
+_Point = TypeVar("_Point", int, datetime)  # whole minutes, or exact instants
+
+
+def _union(spans: list[tuple[_Point, _Point]]) -> list[tuple[_Point, _Point]]:
+    """Sorted, disjoint union of spans (sorts `spans` in place); touching spans are joined."""
     spans.sort()
-    out: list[tuple[int, int]] = []
+    out: list[tuple[_Point, _Point]] = []
     for start, end in spans:
-        if out and start <= out[-1][1]:
-            if end > out[-1][1]:
-                out[-1] = (out[-1][0], end)
-        else:
-            out.append((start, end))
-    return out
-
-
-def _merge_exact(pieces: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
-    pieces.sort()
-    out: list[tuple[datetime, datetime]] = []
-    for start, end in pieces:
         if out and start <= out[-1][1]:
             if end > out[-1][1]:
                 out[-1] = (out[-1][0], end)
@@ -163,7 +154,7 @@ def _merge_exact(pieces: list[tuple[datetime, datetime]]) -> list[tuple[datetime
 def _intersect_exact(
     left: list[tuple[datetime, datetime]], right: list[tuple[datetime, datetime]]
 ) -> list[tuple[datetime, datetime]]:
-    left, right = _merge_exact(left), _merge_exact(right)
+    left, right = _union(left), _union(right)
     out = []
     i = j = 0
     while i < len(left) and j < len(right):
@@ -250,7 +241,7 @@ def _build_days(
         elif buffer or b.end != b.start:  # an empty interval occupies nothing
             spans.append((_minutes(b.start)[0] - buffer, _minutes(b.end)[1] + buffer))
     spans.extend((_minutes(k.start)[0], _minutes(k.end)[1]) for k in kept if not k.empty)
-    cuts = _pre_merge(spans)
+    cuts = _union(spans)
     cut_ends = [end for _, end in cuts]
     not_before = None if now is None else _minutes(now)[1]
     kept_days = [k.start.astimezone(zone).date() for k in kept]

@@ -20,7 +20,7 @@ from app.domain.intervals import Interval
 from app.domain.time import IsoWeek
 from app.services.accounts.live import ConnectorFor
 from app.services.accounts.rows import target_calendar
-from app.services.booking.reconcile import Wanted, create_blocks, slot_key
+from app.services.booking.reconcile import Wanted, block_row, create_blocks
 from app.services.booking.rewrite import audit_block, rewrite_block
 from app.services.errors import ConflictError, InvalidInputError, NotFoundError
 from app.services.growth import titles as growth_titles
@@ -179,18 +179,7 @@ def choose_week(
     plan = plans.get_plan(session, user, plan_id)
     chosen = _check_slots(slots, week, _week_interval(session, plan, user, week), now, "slots")
     spec = plans.plan_spec(plan)
-    rows = list(
-        session.scalars(
-            select(Block)
-            .where(
-                Block.plan_id == plan.id,
-                Block.week == str(week),
-                Block.state == BlockState.BOOKED,
-                Block.end > now,
-            )
-            .order_by(Block.start)
-        )
-    )
+    rows = _future_blocks(session, plan, week, now)
     titles = growth_titles.Titles.load(session, plan)
     # ordinals only grow: a deleted block's slot key is never reused (Google keeps its id)
     ordinals = session.scalars(
@@ -219,25 +208,15 @@ def choose_week(
         for number, event in create_blocks(
             session, plan, week, spec, calendar, connector, orders, titles, pinned=True
         ):
-            session.add(
-                Block(
-                    plan_id=plan.id,
-                    calendar_id=calendar.id,
-                    week=str(week),
-                    ordinal=number,
-                    slot_key=slot_key(plan.id, week, number),
-                    provider_event_id=event.id,
-                    start=event.start,
-                    end=event.end,
-                    state=BlockState.BOOKED,
-                    level=spec.defense,
-                    busy=event.busy,
-                    pinned=True,
-                )
-            )
+            session.add(block_row(plan, week, number, calendar, event, spec.defense, pinned=True))
     if session.get(ChosenWeek, (plan.id, str(week))) is None:
         session.add(ChosenWeek(plan_id=plan.id, week=str(week), chosen_at=now))
     session.flush()
+    return _future_blocks(session, plan, week, now)
+
+
+def _future_blocks(session: Session, plan: Plan, week: IsoWeek, now: datetime) -> list[Block]:
+    """The week's booked blocks that have not ended, by start."""
     return list(
         session.scalars(
             select(Block)

@@ -342,7 +342,7 @@ def apply_assessment(
     if assessment.target is not None:
         account, calendar = assessment.target
         for event, ordinal in assessment.adopted:
-            session.add(_block_row(plan, week, ordinal, calendar, event, spec.defense))
+            session.add(block_row(plan, week, ordinal, calendar, event, spec.defense))
             adopted.append(event.tag.slot_key if event.tag else "")
         save()
         if assessment.result.new_blocks:
@@ -359,7 +359,7 @@ def apply_assessment(
             for ordinal, event in create_blocks(
                 session, plan, week, spec, calendar, connector, wanted, titles
             ):
-                session.add(_block_row(plan, week, ordinal, calendar, event, spec.defense))
+                session.add(block_row(plan, week, ordinal, calendar, event, spec.defense))
                 created.append(slot_key(plan.id, week, ordinal))
             save()
 
@@ -493,7 +493,7 @@ def create_blocks(
     if refused:
         for ordinal, event in done:
             session.add(
-                _block_row(plan, week, ordinal, calendar, event, spec.defense, pinned=pinned)
+                block_row(plan, week, ordinal, calendar, event, spec.defense, pinned=pinned)
             )
         session.flush()
         raise _worst(refused)
@@ -511,7 +511,7 @@ def _worst(errors: list[ConnectorError]) -> ConnectorError:
     return errors[0]
 
 
-def _block_row(
+def block_row(
     plan: Plan,
     week: IsoWeek,
     ordinal: int,
@@ -520,6 +520,7 @@ def _block_row(
     level: str,
     pinned: bool = False,
 ) -> Block:
+    """The row of a block just created at the provider as `event`."""
     return Block(
         level=level,
         busy=event.busy,
