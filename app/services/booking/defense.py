@@ -60,17 +60,9 @@ def harden(
         title, description = growth_titles.label_for(session, plan, spec, block.start, titles)
         label = titles.labels.get(block.slot_key) if titles is not None else None
         try:
-            rewrite_block(
-                session,
-                connectors,
-                plan,
-                block,
-                title=label.title if label is not None else title,
-                description=description,
-                start=block.start,
-                end=block.end,
-                busy=True,
-            )
+            written = label.title if label is not None else title
+            when = Interval(block.start, block.end)
+            rewrite_block(session, connectors, plan, block, when, written, description, busy=True)
         except ConnectorError as error:
             log.info("turning %s busy failed: %s", block.slot_key, type(error).__name__)
             detail = {"error": type(error).__name__}

@@ -99,17 +99,7 @@ def _move(
     """Move a block at the provider and on its row (its level and transparency stay)."""
     spec = plans.plan_spec(plan)
     title, description = growth_titles.label_for(session, plan, spec, to.start, titles)
-    event = rewrite_block(
-        session,
-        connectors,
-        plan,
-        block,
-        title=title,
-        description=description,
-        start=to.start,
-        end=to.end,
-        busy=block.busy,
-    )
+    event = rewrite_block(session, connectors, plan, block, to, title, description)
     growth_titles.remember(session, plan, block.slot_key, title, titles)
     detail = {"start": to.start.isoformat(), "end": to.end.isoformat()}
     audit_block(session, plan.user_id, block, "pin_block", "ok", detail)

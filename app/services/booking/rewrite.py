@@ -6,12 +6,12 @@ other fields; this module is that one write, so they tag, address and audit it a
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from app.db.models import Account, Block, Calendar, Plan
+from app.domain.intervals import Interval
 from app.services import audit
 from app.services.accounts.live import ConnectorFor
 from app.services.sync import channel_cache
@@ -46,16 +46,16 @@ def rewrite_block(
     connectors: ConnectorFor,
     plan: Plan,
     block: Block,
-    *,
+    when: Interval,
     title: str,
     description: str,
-    start: datetime,
-    end: datetime,
-    busy: bool,
+    *,
+    busy: bool | None = None,
     expect_echo: bool = True,
 ) -> Event:
-    """Write `block`'s event again at its provider with these fields; its tag stays.
+    """Write `block`'s event again at its provider at `when`, with this title; its tag stays.
 
+    `busy`: None keeps the block's transparency (only the defense switch changes it).
     `expect_echo`: the provider's change notice for this write is ours, not a person's.
     A `ConnectorError` is the caller's to handle (retry later, refuse, or skip).
     """
@@ -64,10 +64,10 @@ def rewrite_block(
     spec = BlockSpec(
         tag=BlockTag(plan_id=str(plan.id), slot_key=block.slot_key),
         title=title,
-        start=start,
-        end=end,
+        start=when.start,
+        end=when.end,
         description=description,
-        busy=busy,
+        busy=block.busy if busy is None else busy,
     )
     if expect_echo:
         channel_cache.expect_echo(calendar.id)

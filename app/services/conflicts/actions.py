@@ -210,17 +210,9 @@ def move_block(
     # The moved block keeps naming the milestone due at its new time (growth titles).
     title, description = growth_titles.label_for(session, plan, spec, target.start)
     try:
-        rewrite_block(
-            session,
-            connectors,
-            plan,
-            block,
-            title=title,
-            description=f"{description}\nMoved by GrowthGuard.",
-            start=target.start,
-            end=target.end,
-            busy=block.busy,  # a move never changes a flexible block's transparency
-        )
+        # a move never changes a flexible block's transparency (busy stays the row's)
+        moved = f"{description}\nMoved by GrowthGuard."
+        rewrite_block(session, connectors, plan, block, target, title, moved)
     except ConnectorError as error:
         log.warning("moving block %s failed: %s", block.id, error)
         detail = {"error": f"{type(error).__name__}: {error}"}

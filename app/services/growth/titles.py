@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from app.db.growth_models import BlockLabel, Milestone
 from app.db.models import Block, BlockState, Plan, User
 from app.domain import milestones as domain
+from app.domain.intervals import Interval
 from app.domain.plan import PlanSpec
 from app.services.accounts.live import ConnectorFor
 from app.services.booking.rewrite import audit_block, rewrite_block
@@ -142,18 +143,11 @@ def refresh(
         if written == title:
             continue
         try:
-            # as before, a retitle's change notice is not marked as our own echo
+            # a retitle never changes a flexible block's transparency (busy stays the row's);
+            # as before, its change notice is not marked as our own echo
+            when = Interval(block.start, block.end)
             rewrite_block(
-                session,
-                connectors,
-                plan,
-                block,
-                title=title,
-                description=description,
-                start=block.start,
-                end=block.end,
-                busy=block.busy,  # a retitle never changes a flexible block's transparency
-                expect_echo=False,
+                session, connectors, plan, block, when, title, description, expect_echo=False
             )
         except ConnectorError as error:
             log.info("retitling %s failed: %s", block.slot_key, type(error).__name__)
