@@ -9,6 +9,7 @@ from fastapi import APIRouter, BackgroundTasks, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
 
 from app.api.params import RowId
+from app.db.models import Account, Calendar
 from app.deps import CurrentUser, RuntimeDep, SessionDep
 from app.services.accounts import connect as account_service
 from app.services.accounts import manage as calendar_service
@@ -76,20 +77,23 @@ def _calendar_out(calendar: object) -> CalendarOut:
     return out
 
 
+def _account_out(account: Account, calendars: list[Calendar]) -> AccountOut:
+    return AccountOut(
+        id=account.id,
+        provider=account.provider,
+        email=account.display_name,
+        status=account.status,
+        status_detail=account.status_detail,
+        access_mode=account.access_mode,
+        calendars=[_calendar_out(c) for c in calendars],
+    )
+
+
 @router.get("/accounts", response_model=list[AccountOut])
 def list_accounts(user: CurrentUser, session: SessionDep) -> list[AccountOut]:
     """Connected accounts with their calendars and status."""
     return [
-        AccountOut(
-            id=account.id,
-            provider=account.provider,
-            email=account.display_name,
-            status=account.status,
-            status_detail=account.status_detail,
-            access_mode=account.access_mode,
-            calendars=[_calendar_out(c) for c in calendars],
-        )
-        for account, calendars in calendar_service.accounts_of(session, user)
+        _account_out(a, calendars) for a, calendars in calendar_service.accounts_of(session, user)
     ]
 
 
@@ -128,20 +132,13 @@ def connect(
     # The first sync reads the account: it starts once the request's commit is done.
     background.add_task(onboarding.after_connect, runtime, connected.account_id)
     account = calendar_service.get_account(session, user, connected.account_id)
-    return AccountOut(
-        id=account.id,
-        provider=account.provider,
-        email=account.display_name,
-        status=account.status,
-        status_detail=account.status_detail,
-        access_mode=account.access_mode,
-        calendars=[
-            _calendar_out(c)
-            for _, calendars in calendar_service.accounts_of(session, user)
-            for c in calendars
-            if c.account_id == account.id
-        ],
-    )
+    mine = [
+        c
+        for _, calendars in calendar_service.accounts_of(session, user)
+        for c in calendars
+        if c.account_id == account.id
+    ]
+    return _account_out(account, mine)
 
 
 @router.patch("/calendars/{calendar_id}", response_model=CalendarOut)
