@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from app.api.params import RowId
 from app.db.models import Plan
@@ -24,27 +24,6 @@ WeeksQuery = Annotated[
 ]
 
 
-class WeekRow(BaseModel):
-    week: str
-    complete: bool
-    target_minutes: int
-    booked_minutes: int
-    kept_minutes: int
-    moved_minutes: int
-    lost_minutes: int
-    tagged_minutes: int
-    working_minutes: int
-    growth_minutes: int
-    meeting_minutes: int
-    growth_ratio: float
-    meeting_ratio: float
-    on_target: bool
-    conflicts: dict[str, int]
-    before_plan: bool = Field(
-        default=False, description="The week ended before the first plan began: not counted"
-    )
-
-
 class SummaryOut(BaseModel):
     streak_weeks: int
     latest_complete_week: str
@@ -57,7 +36,7 @@ class SummaryOut(BaseModel):
 class WeeklyReport(BaseModel):
     plan_id: int
     timezone: str
-    rows: list[WeekRow]
+    rows: list[WeekLedger]  # the domain's rows, answered as they are
     summary: SummaryOut
 
 
@@ -94,7 +73,7 @@ def weekly(
     return WeeklyReport(
         plan_id=plan.id,
         timezone=str(plan_service.plan_zone(spec, user)),
-        rows=[WeekRow.model_validate(report_service.row_dict(row)) for row in rows],
+        rows=rows,
         summary=SummaryOut.model_validate(summary, from_attributes=True),
     )
 
