@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
-from app.db.models import Account, AccountStatus, Calendar, User
+from app.db.models import Account, AccountStatus, Calendar, CalendarEvent, User
 from app.services.notifications import outbox
 from connectors.base import CalendarInfo
 
@@ -69,6 +69,30 @@ def user_calendars(session: Session, user: User) -> list[tuple[Account, Calendar
         .order_by(Account.id, Calendar.id)
     )
     return [(account, calendar) for account, calendar in rows]
+
+
+def busy_source_events(
+    session: Session,
+    user: User,
+    start: datetime,
+    end: datetime,
+    *conditions: ColumnElement[bool],
+) -> list[CalendarEvent]:
+    """Cached events of the person's busy-source calendars overlapping [start, end) that also
+    meet `conditions` (the callers differ on which events count)."""
+    query = (
+        select(CalendarEvent)
+        .join(Calendar, Calendar.id == CalendarEvent.calendar_id)
+        .join(Account, Account.id == Calendar.account_id)
+        .where(
+            Account.user_id == user.id,
+            Calendar.is_busy_source.is_(True),
+            CalendarEvent.end > start,
+            CalendarEvent.start < end,
+            *conditions,
+        )
+    )
+    return list(session.scalars(query))
 
 
 def target_calendar(session: Session, user: User) -> tuple[Account, Calendar] | None:

@@ -13,6 +13,7 @@ from app.db.models import Account, Block, Calendar, CalendarEvent, Plan, User
 from app.domain import defense
 from app.domain.plan import PlanSpec
 from app.domain.time import IsoWeek
+from app.services.accounts.rows import busy_source_events
 from app.services.conflicts import detection as conflict_service
 from app.services.growth import counting as growth_counting
 
@@ -53,20 +54,13 @@ def _busy_events(
     session: Session, user: User, start: datetime, end: datetime
 ) -> list[CalendarEvent]:
     """Busy events that are not ours, on calendars that count as busy, overlapping the range."""
-    return list(
-        session.scalars(
-            select(CalendarEvent)
-            .join(Calendar, Calendar.id == CalendarEvent.calendar_id)
-            .join(Account, Account.id == Calendar.account_id)
-            .where(
-                Account.user_id == user.id,
-                Calendar.is_busy_source.is_(True),
-                CalendarEvent.start < end,
-                CalendarEvent.end > start,
-                CalendarEvent.tag_slot_key.is_(None),
-                CalendarEvent.busy.is_(True),
-            )
-        ).all()
+    return busy_source_events(
+        session,
+        user,
+        start,
+        end,
+        CalendarEvent.tag_slot_key.is_(None),
+        CalendarEvent.busy.is_(True),
     )
 
 

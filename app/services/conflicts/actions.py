@@ -21,7 +21,7 @@ from app.domain.planner import Busy, plan_week
 from app.domain.time import IsoWeek
 from app.services import audit
 from app.services.accounts.live import ConnectorFor
-from app.services.accounts.rows import mark_needs_reauth
+from app.services.accounts.rows import busy_source_events, mark_needs_reauth
 from app.services.booking.rewrite import audit_block, rewrite_block
 from app.services.conflicts import tell
 from app.services.growth import titles as growth_titles
@@ -59,18 +59,13 @@ def busy_events(
     session: Session, user: User, start: datetime, end: datetime
 ) -> list[CalendarEvent]:
     """The person's cached busy events overlapping [start, end), declined ones left out."""
-    rows = session.scalars(
-        select(CalendarEvent)
-        .join(Calendar, Calendar.id == CalendarEvent.calendar_id)
-        .join(Account, Account.id == Calendar.account_id)
-        .where(
-            Account.user_id == user.id,
-            Calendar.is_busy_source.is_(True),
-            CalendarEvent.busy.is_(True),
-            CalendarEvent.status != "cancelled",
-            CalendarEvent.end > start,
-            CalendarEvent.start < end,
-        )
+    rows = busy_source_events(
+        session,
+        user,
+        start,
+        end,
+        CalendarEvent.busy.is_(True),
+        CalendarEvent.status != "cancelled",
     )
     return [r for r in rows if r.self_response != "declined"]
 

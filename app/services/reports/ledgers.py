@@ -18,10 +18,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.db.models import (
-    Account,
     Block,
     BlockState,
-    Calendar,
     CalendarEvent,
     Conflict,
     Decision,
@@ -41,6 +39,7 @@ from app.domain.ledger import (
     week_ledger,
 )
 from app.domain.time import IsoWeek
+from app.services.accounts.rows import busy_source_events
 from app.services.growth import counting as growth_counting
 from app.services.planning.plans import plan_spec, plan_working_hours, plan_zone
 from connectors.base import Event, EventStatus, SelfResponse
@@ -98,18 +97,7 @@ def event_fact(event: Event) -> EventFact:
 
 def cached_facts(session: Session, user: User, start: datetime, end: datetime) -> list[EventFact]:
     """Events of the user's busy-source calendars overlapping [start, end), from the cache."""
-    rows = session.scalars(
-        select(CalendarEvent)
-        .join(Calendar, Calendar.id == CalendarEvent.calendar_id)
-        .join(Account, Account.id == Calendar.account_id)
-        .where(
-            Account.user_id == user.id,
-            Calendar.is_busy_source.is_(True),
-            CalendarEvent.end > start,
-            CalendarEvent.start < end,
-        )
-    )
-    found = list(rows)
+    found = busy_source_events(session, user, start, end)
     # Growth hook: the person's rules and marks decide which events count as growth.
     decide = growth_counting.decider(session, user)
     return [replace(_fact_of_row(row), growth=decide.row(row)) for row in found]
