@@ -1,6 +1,13 @@
-"""Errors services raise; the API maps them to status codes in one place."""
+"""Errors services raise; the API maps them to status codes in one place.
+
+`owned` reads a row on behalf of a person: theirs, or NotFoundError.
+"""
 
 from __future__ import annotations
+
+from typing import Protocol, TypeVar
+
+from sqlalchemy.orm import Session
 
 
 class ServiceError(Exception):
@@ -28,3 +35,20 @@ class ConflictError(ServiceError):
 
 class MalformedRequestError(InvalidInputError):
     """The request itself is malformed (e.g. a forged form value), not a field to correct: 400."""
+
+
+class _Owned(Protocol):
+    @property
+    def user_id(self) -> int: ...
+
+
+_Row = TypeVar("_Row", bound=_Owned)
+
+
+def owned(session: Session, model: type[_Row], row_id: int, user_id: int, what: str) -> _Row:
+    """The `model` row `row_id` if it belongs to `user_id`; otherwise NotFoundError(`what`):
+    a missing row and someone else's answer alike, so ids reveal nothing."""
+    row = session.get(model, row_id)
+    if row is None or row.user_id != user_id:
+        raise NotFoundError(what)
+    return row

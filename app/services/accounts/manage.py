@@ -11,7 +11,7 @@ from app.db.models import Account, AccountStatus, Calendar, User
 from app.providers import Providers
 from app.security import CredentialCipher
 from app.services.accounts.live import ConnectorFor
-from app.services.errors import InvalidInputError, NotFoundError
+from app.services.errors import InvalidInputError, NotFoundError, owned
 from app.services.sync import watches
 from connectors.errors import ConnectorError, ReauthRequired
 
@@ -33,10 +33,7 @@ def accounts_of(session: Session, user: User) -> list[tuple[Account, list[Calend
 
 
 def get_account(session: Session, user: User, account_id: int) -> Account:
-    account = session.get(Account, account_id)
-    if account is None or account.user_id != user.id:
-        raise NotFoundError("account")
-    return account
+    return owned(session, Account, account_id, user.id, "account")
 
 
 def get_calendar(session: Session, user: User, calendar_id: int) -> Calendar:

@@ -12,14 +12,11 @@ from app.db.models import Block, Conflict, ConflictState, Decision, Plan, User
 from app.services import links
 from app.services.conflicts import actions
 from app.services.conflicts.deciding import CHOICE_LINK_TTL, CHOICE_PURPOSE, ConflictResolver
-from app.services.errors import NotFoundError
+from app.services.errors import owned
 
 
 def get_conflict(resolver: ConflictResolver, user: User, conflict_id: int) -> Conflict:
-    conflict = resolver.session.get(Conflict, conflict_id)
-    if conflict is None or conflict.user_id != user.id:
-        raise NotFoundError("conflict")
-    return conflict
+    return owned(resolver.session, Conflict, conflict_id, user.id, "conflict")
 
 
 def decision_of(resolver: ConflictResolver, conflict: Conflict) -> Decision | None:

@@ -22,7 +22,7 @@ from app.db.growth_models import LogEntry, Milestone
 from app.db.models import Block, BlockState, NotificationStatus, Plan, User
 from app.domain.time import resolve_zone
 from app.services import links
-from app.services.errors import InvalidInputError, NotFoundError
+from app.services.errors import InvalidInputError, NotFoundError, owned
 from app.services.growth import milestones as milestone_service
 from app.services.notifications import outbox
 
@@ -176,10 +176,7 @@ def create(
 
 
 def get(session: Session, user: User, entry_id: int) -> LogEntry:
-    row = session.get(LogEntry, entry_id)
-    if row is None or row.user_id != user.id:
-        raise NotFoundError("log entry")
-    return row
+    return owned(session, LogEntry, entry_id, user.id, "log entry")
 
 
 def update(session: Session, user: User, entry_id: int, entry: EntryInput) -> LogEntry:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.db.growth_models import Milestone
 from app.db.models import Plan, User
 from app.domain import milestones as domain
-from app.services.errors import InvalidInputError, NotFoundError
+from app.services.errors import InvalidInputError, owned
 from app.services.planning import plans as plan_service
 
 MAX_MILESTONES = 60
@@ -59,10 +59,7 @@ def proposal(plan: Plan, user: User, now: datetime) -> list[domain.Proposal]:
 
 def get(session: Session, user: User, milestone_id: int) -> Milestone:
     """The user's milestone; another user's is reported as not found."""
-    row = session.get(Milestone, milestone_id)
-    if row is None or row.user_id != user.id:
-        raise NotFoundError("milestone")
-    return row
+    return owned(session, Milestone, milestone_id, user.id, "milestone")
 
 
 def add(session: Session, user: User, plan: Plan, items: list[MilestoneInput]) -> list[Milestone]:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.db.models import NotificationChannel
 from app.security import CredentialCipher
-from app.services.errors import InvalidInputError, NotFoundError
+from app.services.errors import InvalidInputError, owned
 from app.services.notifications import egress
 
 CHANNEL_KINDS = ("email", "slack", "webhook")
@@ -71,10 +71,7 @@ def list_channels(session: Session, user_id: int) -> list[NotificationChannel]:
 
 def get_channel(session: Session, user_id: int, channel_id: int) -> NotificationChannel:
     """One of the user's channels; NotFoundError for missing ones and other people's alike."""
-    channel = session.get(NotificationChannel, channel_id)
-    if channel is None or channel.user_id != user_id:
-        raise NotFoundError("channel")
-    return channel
+    return owned(session, NotificationChannel, channel_id, user_id, "channel")
 
 
 def delete_channel(session: Session, user_id: int, channel_id: int) -> None:

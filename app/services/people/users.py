@@ -13,7 +13,7 @@ from app.db.models import Account, ApiToken, User
 from app.domain.plan import DEFAULT_WORKING_HOURS
 from app.domain.time import WEEKDAYS, TimeRange, Weekday, resolve_zone
 from app.security import hash_token, new_api_token
-from app.services.errors import ConflictError, InvalidInputError, NotFoundError
+from app.services.errors import ConflictError, InvalidInputError, NotFoundError, owned
 
 WorkingHours = dict[Weekday, list[TimeRange]]
 
@@ -128,10 +128,7 @@ def list_tokens(session: Session, user: User) -> list[ApiToken]:
 
 def get_token(session: Session, user: User, token_id: int) -> ApiToken:
     """One of the user's tokens (NotFoundError for anyone else's)."""
-    token = session.get(ApiToken, token_id)
-    if token is None or token.user_id != user.id:
-        raise NotFoundError("token")
-    return token
+    return owned(session, ApiToken, token_id, user.id, "token")
 
 
 def revoke_token(session: Session, user: User, token_id: int) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from app.db.models import Block, Plan, User
 from app.domain.plan import PlanSpec, plan_problems
 from app.domain.time import IsoWeek, resolve_zone, weekday_of
-from app.services.errors import InvalidInputError, NotFoundError
+from app.services.errors import InvalidInputError, owned
 from app.services.people.users import WorkingHours, working_hours_of
 
 
@@ -101,10 +101,7 @@ def delete_plan(session: Session, user: User, plan_id: int) -> None:
 
 def get_plan(session: Session, user: User, plan_id: int) -> Plan:
     """The user's plan; another user's plan is reported as not found."""
-    plan = session.get(Plan, plan_id)
-    if plan is None or plan.user_id != user.id:
-        raise NotFoundError("plan")
-    return plan
+    return owned(session, Plan, plan_id, user.id, "plan")
 
 
 def list_plans(session: Session, user: User) -> list[Plan]:

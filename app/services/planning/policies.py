@@ -18,7 +18,7 @@ from app.domain.policy import DEFAULT_PRESET, PRESETS, PolicySpec
 from app.domain.time import resolve_zone
 from app.services.accounts.rows import target_calendar
 from app.services.conflicts import access
-from app.services.errors import InvalidInputError, NotFoundError
+from app.services.errors import InvalidInputError, owned
 from app.services.people.users import user_domains
 from app.services.planning.plans import get_plan, plan_spec, plan_zone
 
@@ -116,10 +116,7 @@ def set_policy(
 
 
 def get_policy(session: Session, user: User, policy_id: int) -> Policy:
-    row = session.get(Policy, policy_id)
-    if row is None or row.user_id != user.id:
-        raise NotFoundError("policy")
-    return row
+    return owned(session, Policy, policy_id, user.id, "policy")
 
 
 def list_policies(session: Session, user: User) -> list[Policy]:
