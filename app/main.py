@@ -17,6 +17,7 @@ from app.api import (
     auth,
     channels,
     conflicts,
+    days_off,
     growth,
     health,
     metrics,
@@ -41,6 +42,7 @@ from app.web import (
     auth_pages,
     boundary,
     dashboard,
+    days_off_page,
     dev_pages,
     docs_pages,
     growth_pages,
@@ -129,6 +131,7 @@ def create_app(
     app.include_router(channels.router)
     app.include_router(reports.router)
     app.include_router(growth.router)
+    app.include_router(days_off.router)
     app.include_router(auth.router)
     app.include_router(auth_pages.router)
     app.include_router(dashboard.router)
@@ -136,6 +139,7 @@ def create_app(
     app.include_router(boundary.router)
     app.include_router(report_page.router)
     app.include_router(growth_pages.router)
+    app.include_router(days_off_page.router)
     app.include_router(dev_pages.router)
     app.include_router(docs_pages.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")

@@ -28,7 +28,7 @@ from app.domain.intervals import Interval
 from app.domain.plan import PlanSpec
 from app.domain.planner import Busy, PlannerResult, plan_week
 from app.domain.time import IsoWeek
-from app.services import audit, notify, push_channels
+from app.services import audit, days_off, notify, push_channels
 from app.services.connections import (
     ConnectorProvider,
     mark_gone,
@@ -249,6 +249,10 @@ def assess_week(
     ]
     kept_intervals += [Interval(event.start, event.end) for event, _ in adopted]
     consumed = sum(round((row.end - row.start).total_seconds() / 60) for row in lost)
+    # Leave, public holidays and mostly-away days offer no time and shrink the target.
+    reduced = days_off.week_targets(
+        session, user, spec, [week], away=days_off.away_of_events(events)
+    )[week]
     result = plan_week(
         spec,
         week,
@@ -258,6 +262,8 @@ def assess_week(
         working_hours=plan_working_hours(spec, user),
         kept=kept_intervals,
         consumed_minutes=consumed,
+        days_off={d.day for d in reduced.days_off},
+        target_minutes=reduced.minutes,
     )
     ordinals = [row.ordinal for row in rows] + [ordinal for _, ordinal in adopted]
     return WeekAssessment(
