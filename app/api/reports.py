@@ -23,6 +23,12 @@ WeeksQuery = Annotated[
 ]
 
 
+class DayOffOut(BaseModel):
+    day: str
+    reason: str = Field(description="leave, holiday or out_of_office")
+    name: str = Field(description="The public holiday's name; empty otherwise")
+
+
 class WeekRow(BaseModel):
     week: str
     complete: bool
@@ -42,6 +48,14 @@ class WeekRow(BaseModel):
     before_plan: bool = Field(
         default=False, description="The week ended before the first plan began: not counted"
     )
+    base_target_minutes: int = Field(description="The plan's target before days off")
+    away: bool = Field(
+        default=False, description="Every working day was off: no target, the streak skips it"
+    )
+    target_note: str = Field(
+        default="", description='Why the target was reduced ("2 days of leave: target 4 h → 2.4 h")'
+    )
+    days_off: list[DayOffOut] = Field(default_factory=list)
 
 
 class SummaryOut(BaseModel):

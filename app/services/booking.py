@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -71,6 +71,7 @@ class Preloaded:
     rows: list[Block]
     run: BookingRun | None
     titles: growth_titles.Titles | None = None
+    leave: set[date] | None = None  # the person's leave days in the week
 
 
 class BookingBlockedError(Exception):
@@ -251,7 +252,12 @@ def assess_week(
     consumed = sum(round((row.end - row.start).total_seconds() / 60) for row in lost)
     # Leave, public holidays and mostly-away days offer no time and shrink the target.
     reduced = days_off.week_targets(
-        session, user, spec, [week], away=days_off.away_of_events(events)
+        session,
+        user,
+        spec,
+        [week],
+        away=days_off.away_of_events(events),
+        leave=preloaded.leave if preloaded is not None else None,
     )[week]
     result = plan_week(
         spec,

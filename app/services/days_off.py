@@ -3,7 +3,7 @@ they reduce (the pure rules are in app/domain/days_off.py; this module reads and
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
@@ -171,6 +171,20 @@ def leave_dates(session: Session, user: User, first: date, last: date) -> set[da
     )
 
 
+def leave_dates_many(
+    session: Session, user_ids: Iterable[int], first: date, last: date
+) -> dict[int, set[date]]:
+    """Leave days in [first, last] of several people at once (batch booking), by user id."""
+    out: dict[int, set[date]] = {}
+    for user_id, day in session.execute(
+        select(LeaveDay.user_id, LeaveDay.day).where(
+            LeaveDay.user_id.in_(list(user_ids)), LeaveDay.day >= first, LeaveDay.day <= last
+        )
+    ):
+        out.setdefault(user_id, set()).add(day)
+    return out
+
+
 def is_away(event: Event) -> bool:
     """An out-of-office event the person has not declined or cancelled."""
     return (
@@ -211,11 +225,12 @@ def week_targets(
     spec: PlanSpec,
     weeks: Sequence[IsoWeek],
     away: Sequence[Away] | None = None,
+    leave: Collection[date] | None = None,
 ) -> dict[IsoWeek, WeekTarget]:
     """Each week's target after leave, public holidays and out-of-office time.
 
     ``away``: out-of-office spans already read (booking reads the calendars live); None reads
-    them from the events cache.
+    them from the events cache. ``leave``: leave days already read (batch booking), or None.
     """
     if not weeks:
         return {}
@@ -224,7 +239,8 @@ def week_targets(
     windows = spec.window_ranges()
     ordered = sorted(set(weeks))
     first, last = ordered[0].monday(), ordered[-1].monday() + timedelta(days=6)
-    leave = leave_dates(session, user, first, last)
+    if leave is None:
+        leave = leave_dates(session, user, first, last)
     holidays = public_holidays(user.holiday_country, user.holiday_subdivision, first, last)
     if away is None:
         away = cached_away(session, user, ordered[0].start(zone), ordered[-1].end(zone))

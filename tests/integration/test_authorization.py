@@ -130,6 +130,7 @@ OTHER_PARAMS = {
     "provider": "google",
     "quarter": "2027-Q1",
     "event_id": "evt-growth",
+    "day": "2027-01-11",
 }
 
 # Realistic bodies for every route that takes one (a 404 must not hide behind a 422).
@@ -161,6 +162,8 @@ BODIES: dict[Route, Any] = {
     ("PUT", "/growth/rules"): {"keyword": "#bob", "organizers": ["mentor@bob.example"]},
     ("PUT", "/calendars/{calendar_id}/events/{event_id}/growth"): {"growth": True},
     ("PUT", "/reviews/{quarter}/answers"): {"worked": "bob mornings"},
+    ("PUT", "/users/me/holiday-region"): {"country": "DE", "subdivision": "BY"},
+    ("POST", "/users/me/leave"): {"day": "2027-01-11", "note": "bob off"},
 }
 # Form fields of the browser pages' POSTs (the CSRF token is added by `call`). The plan and
 # boundary forms act on "the current plan", which a `plan_id` query parameter can select.
@@ -193,6 +196,9 @@ FORMS: dict[Route, dict[str, str]] = {
     },
     ("POST", "/dashboard/review/answers"): {"quarter": "2027-Q1", "worked": "bob mornings"},
     ("POST", "/dashboard/review/goal"): {"goal": "bob adjusted", "goal_by": "2027-06-30"},
+    ("POST", "/dashboard/days-off/region"): {"country": "DE", "subdivision": "BY"},
+    ("POST", "/dashboard/days-off/leave"): {"day": "2027-01-11", "note": "bob off"},
+    ("POST", "/dashboard/days-off/leave/remove"): {"day": "2027-01-11"},
 }
 # Forms whose honest answer in this setup is a refusal (nothing to connect to): status expected.
 REFUSED_FORMS: dict[Route, int] = {
@@ -568,6 +574,7 @@ def snapshot(s: Setup, party: Party) -> dict[str, Any]:
         "milestones": get(f"/plans/{party.ids['plan']}/milestones"),
         "growth log": get("/growth/log"),
         "growth rules": get("/growth/rules"),
+        "days off": get("/users/me/days-off"),
         "review": get(f"/plans/{party.ids['plan']}/reviews/2027-Q1"),
         "growth marks": marks,
     }
