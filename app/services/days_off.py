@@ -113,15 +113,16 @@ def add_leave(
     today: date,
 ) -> list[LeaveDay]:
     """Mark ``first`` (through ``last``, inclusive) as leave; days already marked are kept."""
-    last = last or first
     problems: list[tuple[str, str]] = []
     for name, day in (("day", first), ("until", last)):
-        problem = leave_day_problem(day, today)
+        problem = leave_day_problem(day, today) if day is not None else None
         if problem:
             problems.append((name, problem))
-    if last < first:
+    last = last or first
+    # With a day out of range the span checks would only repeat it.
+    if not problems and last < first:
         problems.append(("until", "must not be before the first day"))
-    elif (last - first).days >= MAX_LEAVE_SPAN_DAYS:
+    elif not problems and (last - first).days >= MAX_LEAVE_SPAN_DAYS:
         problems.append(("until", f"add at most {MAX_LEAVE_SPAN_DAYS} days at once"))
     note = note.strip()
     if len(note) > NOTE_MAX:

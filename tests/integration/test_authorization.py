@@ -130,7 +130,7 @@ OTHER_PARAMS = {
     "provider": "google",
     "quarter": "2027-Q1",
     "event_id": "evt-growth",
-    "day": "2027-01-11",
+    "day": "2027-03-15",
 }
 
 # Realistic bodies for every route that takes one (a 404 must not hide behind a 422).
@@ -163,7 +163,7 @@ BODIES: dict[Route, Any] = {
     ("PUT", "/calendars/{calendar_id}/events/{event_id}/growth"): {"growth": True},
     ("PUT", "/reviews/{quarter}/answers"): {"worked": "bob mornings"},
     ("PUT", "/users/me/holiday-region"): {"country": "DE", "subdivision": "BY"},
-    ("POST", "/users/me/leave"): {"day": "2027-01-11", "note": "bob off"},
+    ("POST", "/users/me/leave"): {"day": "2027-03-15", "note": "bob off"},
 }
 # Form fields of the browser pages' POSTs (the CSRF token is added by `call`). The plan and
 # boundary forms act on "the current plan", which a `plan_id` query parameter can select.
@@ -197,8 +197,8 @@ FORMS: dict[Route, dict[str, str]] = {
     ("POST", "/dashboard/review/answers"): {"quarter": "2027-Q1", "worked": "bob mornings"},
     ("POST", "/dashboard/review/goal"): {"goal": "bob adjusted", "goal_by": "2027-06-30"},
     ("POST", "/dashboard/days-off/region"): {"country": "DE", "subdivision": "BY"},
-    ("POST", "/dashboard/days-off/leave"): {"day": "2027-01-11", "note": "bob off"},
-    ("POST", "/dashboard/days-off/leave/remove"): {"day": "2027-01-11"},
+    ("POST", "/dashboard/days-off/leave"): {"day": "2027-03-15", "note": "bob off"},
+    ("POST", "/dashboard/days-off/leave/remove"): {"day": "2027-03-15"},
 }
 # Forms whose honest answer in this setup is a refusal (nothing to connect to): status expected.
 REFUSED_FORMS: dict[Route, int] = {
@@ -383,6 +383,10 @@ def _party(client: TestClient, runtime: Runtime, world: MemoryWorld, name: str) 
     )
     assert entry.status_code == 201, entry.text
     party.ids["entry"] = entry.json()["id"]
+    leave = client.post(
+        "/users/me/leave", json={"day": "2027-03-15", "note": f"{name} leave"}, headers=auth
+    )
+    assert leave.status_code == 201, leave.text
 
     store = world.store(email)
     store.put_event(
