@@ -23,6 +23,7 @@ from app.main import create_app
 from app.runtime import Runtime
 from app.services import days_off, reports
 from app.services.connections import add_account
+from app.services.growth import export, review
 from app.services.plans import create_plan, get_plan
 from app.services.users import create_user
 from connectors.base import Event, EventType
@@ -92,6 +93,14 @@ def test_a_week_with_two_days_of_leave_has_a_reduced_target_and_booking_skips_th
     (row,) = rows(runtime, user_id, plan_id, [W02])
     assert (row.target_minutes, row.base_target_minutes, row.on_target) == (144, 240, True)
     assert row.target_note == "2 days of leave: target 4 h → 2.4 h"
+
+    # the quarterly review and its export say so too
+    with runtime.sessions() as session:
+        user = session.get_one(User, user_id)
+        plan = get_plan(session, user, plan_id)
+        quarter = review.build(session, user, plan, review.Quarter(2027, 1), clock.now)
+    assert quarter.reduced_weeks == [("2027-W02", "2 days of leave: target 4 h → 2.4 h")]
+    assert "Week of 11 Jan 2027: 2 days of leave: target 4 h → 2.4 h." in export.markdown(quarter)
 
 
 def test_booking_books_the_reduced_target_in_kolkata(
