@@ -7,6 +7,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.domain.days_off import (
     Away,
@@ -249,3 +251,20 @@ def test_the_planner_says_a_day_off_is_why_a_target_falls_short() -> None:
 @pytest.mark.parametrize("zone", [BERLIN, KOLKATA, LORD_HOWE])
 def test_no_days_off_keeps_the_plans_target(zone: ZoneInfo) -> None:
     assert target(zone=zone).minutes == 240 and not target(zone=zone).reduced
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    base=st.integers(min_value=15, max_value=3000),
+    off=st.sets(st.integers(min_value=0, max_value=6)),
+    more=st.integers(min_value=0, max_value=6),
+)
+def test_the_reduced_target_shrinks_with_each_day_off(base: int, off: set[int], more: int) -> None:
+    working = working_days(WEEK, WEEKDAYS, NINE_TO_FIVE, EVERY_DAY, BERLIN)
+    monday = WEEK.monday()
+    leave = {monday + timedelta(days=n) for n in off}
+    fewer = week_target(WEEK, base, working, leave)
+    more_leave = week_target(WEEK, base, working, leave | {monday + timedelta(days=more)})
+    assert 0 <= more_leave.minutes <= fewer.minutes <= base
+    assert fewer.away == (len(off) == 7) and (fewer.minutes == 0) == fewer.away
+    assert abs(fewer.minutes - base * (7 - len(off)) / 7) <= 0.5
