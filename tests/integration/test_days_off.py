@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from app import tasks
-from app.db.models import BookingRun, User
+from app.db.models import BookingRun, Calendar, User
 from app.db.session import transaction
 from app.domain.plan import PlanSpec
 from app.domain.time import IsoWeek
@@ -214,7 +214,7 @@ def test_out_of_office_events_reduce_the_target_and_block_booking(
     assert all(e.start.astimezone(BERLIN).day >= 13 for e in provider_blocks(world))
 
     with runtime.sessions() as session:
-        calendar_id = session.scalars(select(reports.Calendar.id)).one()
+        calendar_id = session.scalars(select(Calendar.id)).one()
     tasks.sync_calendar(calendar_id)  # the report reads out-of-office time from the cache
     clock.now = datetime(2027, 1, 18, 8, tzinfo=BERLIN)
     (row,) = rows(runtime, user_id, plan_id, [W02])
