@@ -92,6 +92,7 @@ class WeekAssessment:
     target: tuple[Account, Calendar] | None
     next_ordinal: int
     time_left: bool = True  # an allowed day still had time when assessed (else: no alert)
+    target_note: str = ""  # why days off reduced the week's target ("" when they did not)
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ class BookingReport:
     booked_minutes: int
     target_minutes: int
     shortfall_reason: str | None
+    target_note: str = ""
 
 
 def to_busy(event: Event) -> Busy:
@@ -283,6 +285,7 @@ def assess_week(
         target=target,
         next_ordinal=max(ordinals, default=-1) + 1,
         time_left=allowed_time_left(spec, user, week, now),
+        target_note=reduced.explanation(),
     )
 
 
@@ -376,6 +379,7 @@ def apply_assessment(
         booked_minutes=booked,
         target_minutes=assessment.result.target_minutes,
         shortfall_reason=reason,
+        target_note=assessment.target_note,
     )
 
 
@@ -540,6 +544,7 @@ class Preview:
     target_minutes: int
     booked_minutes: int
     shortfall_reason: str | None
+    target_note: str = ""
 
 
 def preview_week(
@@ -563,4 +568,5 @@ def preview_week(
         target_minutes=result.target_minutes,
         booked_minutes=result.booked_minutes,
         shortfall_reason=result.shortfall_reason,
+        target_note=assessment.target_note,
     )

@@ -89,6 +89,7 @@ def test_a_week_with_two_days_of_leave_has_a_reduced_target_and_booking_skips_th
     assert [s.date() for s in starts] == [date(2027, 1, 13), date(2027, 1, 14)]
     # 2.4 h wanted; two-hour blocks: two of them, and nothing on the leave days
     assert report is not None and (report.target_minutes, report.booked_minutes) == (144, 240)
+    assert report.target_note == "2 days of leave: target 4 h → 2.4 h"
     clock.now = datetime(2027, 1, 18, 8, tzinfo=BERLIN)
     (row,) = rows(runtime, user_id, plan_id, [W02])
     assert (row.target_minutes, row.base_target_minutes, row.on_target) == (144, 240, True)
@@ -166,6 +167,13 @@ def test_a_public_holiday_in_the_chosen_region_reduces_the_target(
         "/users/me/holiday-region", json={"country": "de", "subdivision": "by"}, headers=auth
     )
     assert good.status_code == 200 and good.json()["country"] == "DE"
+    preview = client.get(
+        f"/plans/{plan_id}/preview", params={"week": "2026-W52"}, headers=auth
+    ).json()
+    assert (preview["target_minutes"], preview["target_note"]) == (
+        120,
+        "public holiday: Christmas Day: target 4 h → 2 h",
+    )
 
     week = IsoWeek(2026, 52)  # Thursday 24 Dec, Friday 25 Dec (Christmas Day)
     report = tasks.book_plan(plan_id, str(week))
