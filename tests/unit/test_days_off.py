@@ -268,3 +268,22 @@ def test_the_reduced_target_shrinks_with_each_day_off(base: int, off: set[int], 
     assert 0 <= more_leave.minutes <= fewer.minutes <= base
     assert fewer.away == (len(off) == 7) and (fewer.minutes == 0) == fewer.away
     assert abs(fewer.minutes - base * (7 - len(off)) / 7) <= 0.5
+
+
+def test_st_johns_dst_week_out_of_office_given_in_utc() -> None:
+    # St John's springs forward on Sunday 14 Mar 2027 (-03:30 -> -02:30).
+    zone = ZoneInfo("America/St_Johns")
+    week = IsoWeek(2027, 10)
+    working = working_days(week, WEEKDAYS, NINE_TO_FIVE, EVERY_DAY, zone)
+    assert sum(i.minutes for i in working[date(2027, 3, 14)]) == 480
+    # 09:00-13:00 NDT on the Sunday is 11:30-15:30 UTC: half the window, a day off;
+    # the same UTC hours on the Saturday (NST) are 08:00-12:00 local: only 3 h of the window.
+    sunday = Away(
+        datetime(2027, 3, 14, 11, 30, tzinfo=UTC), datetime(2027, 3, 14, 15, 30, tzinfo=UTC)
+    )
+    saturday = Away(
+        datetime(2027, 3, 13, 11, 30, tzinfo=UTC), datetime(2027, 3, 13, 15, 30, tzinfo=UTC)
+    )
+    reduced = week_target(week, 280, working, away=[sunday, saturday])
+    assert [d.day for d in reduced.days_off] == [date(2027, 3, 14)]
+    assert reduced.minutes == 240
