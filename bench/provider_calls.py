@@ -42,7 +42,7 @@ from app.db.session import make_engine
 from app.domain.time import IsoWeek
 from app.main import create_app
 from app.runtime import build_runtime
-from app.services.push_channels import ECHO_DEFER
+from app.services.sync.channel_cache import ECHO_DEFER
 from bench.reaction_time import POLICY, ZONE, providers_for
 from tests.booking_helpers import book
 from tests.conftest import make_settings

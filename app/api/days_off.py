@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.db.models import User
 from app.deps import CurrentUser, RuntimeDep, SessionDep
 from app.domain.time import resolve_zone
-from app.services import days_off
+from app.services.planning import days_off
 
 router = APIRouter(tags=["days off"])
 

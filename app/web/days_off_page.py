@@ -14,8 +14,8 @@ from app.deps import RuntimeDep, SessionDep
 from app.domain.time import resolve_zone
 from app.html.fielderrors import NO_FIELDS, FormFields
 from app.html.forms import see_other
-from app.services import days_off
 from app.services.errors import InvalidInputError
+from app.services.planning import days_off
 from app.web.context import Page, form_action, signed_in
 
 router = APIRouter(include_in_schema=False)

@@ -21,11 +21,12 @@ from app.domain.plan import PlanSpec
 from app.domain.time import IsoWeek
 from app.main import create_app
 from app.runtime import Runtime
-from app.services import days_off, reports
-from app.services.connections import add_account
+from app.services.accounts.rows import add_account
 from app.services.growth import export, review
-from app.services.plans import create_plan, get_plan
-from app.services.users import create_user
+from app.services.people.users import create_user
+from app.services.planning import days_off
+from app.services.planning.plans import create_plan, get_plan
+from app.services.reports import ledgers as reports
 from connectors.base import Event, EventType
 from tests.support.booking import provider_blocks
 from tests.support.dashboard import csrf, plan_form, sign_up
