@@ -31,6 +31,7 @@ from app.domain.time import IsoWeek
 from app.jobs import Job
 from app.services.accounts.failures import account_of
 from app.services.accounts.rows import mark_gone, mark_needs_reauth
+from app.services.booking import defense
 from app.services.booking import jobs as booking_jobs
 from app.services.booking.reconcile import (
     BookingBlockedError,
@@ -613,6 +614,15 @@ def ask_growth_log() -> int:
             if user is not None:
                 asked += len(growth_log.ask(session, user, now, secret))
     return asked
+
+
+def harden_flexible_blocks() -> int:
+    """Turn busy every free flexible block whose threshold has come (once: the row then says
+    busy, so a second run writes nothing)."""
+    rt = runtime.current()
+    now = rt.clock()
+    with transaction(rt.sessions) as session:
+        return len(defense.harden_due(session, now, rt.connectors, checkpoint=session.commit))
 
 
 def renew_watches() -> int:

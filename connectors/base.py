@@ -152,6 +152,9 @@ class BlockSpec:
     description: str = ""
     focus_time: bool = False  # native focus-time event where Capability.FOCUS_TIME
     auto_decline: str | None = None  # provider mode, e.g. "declineOnlyNewConflictingInvitations"
+    # Shown busy (opaque) or free (transparent): a flexible block is written free until its
+    # threshold. A focus-time event is always busy, so `busy=False` books a plain event.
+    busy: bool = True
 
     def __post_init__(self) -> None:
         start, end = as_utc(self.start, "start"), as_utc(self.end, "end")
@@ -220,9 +223,11 @@ class CalendarConnector(Protocol):
       Raises `CursorExpired` when the provider rejects the cursor; the caller then full-syncs.
     - `create_block(calendar_id, spec)`: idempotent by `spec.tag.slot_key` - when a block with
       that slot key exists it is returned unchanged, never duplicated (use `update_block` to
-      change it). The block is busy, owned by the user and carries `spec.tag`.
+      change it). The block is busy or free as `spec.busy` says, owned by the user and
+      carries `spec.tag`.
     - `find_block(calendar_id, slot_key)`: the growth block with that slot key, or None.
-    - `update_block(calendar_id, event_id, spec)`: reshape a block, keeping its id.
+    - `update_block(calendar_id, event_id, spec)`: reshape a block, keeping its id; its
+      transparency follows `spec.busy` (how a flexible block turns busy).
     - `delete_block(calendar_id, event_id)`.
       Both raise `NotAGrowthBlock` for untagged events (left untouched) and `NotFound` for
       unknown ids.

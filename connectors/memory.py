@@ -125,6 +125,7 @@ class MemoryConnector:
                 organizer_email=self.owner_email,
                 self_is_organizer=True,
                 tag=spec.tag,
+                busy=spec.busy,
                 updated=self.store.clock(),
             )
             self.store.put_event(event)
@@ -151,6 +152,7 @@ class MemoryConnector:
                 start=spec.start,
                 end=spec.end,
                 tag=spec.tag,
+                busy=spec.busy,
                 updated=self.store.clock(),
             )
             self.store.put_event(event)

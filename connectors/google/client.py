@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import email.utils
 import functools
 import json
 import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import google_auth_httplib2
@@ -21,10 +19,11 @@ from connectors.errors import (
     Collision,
     ConnectorError,
     NotFound,
-    PermissionDenied,
     RateLimited,
     ReauthRequired,
     TransientError,
+    error_for_status,
+    retry_after_seconds,
 )
 from connectors.google.oauth import GoogleConfig, dump_credentials, load_credentials
 
@@ -52,18 +51,7 @@ def _reason(error: HttpError) -> str:
 
 
 def _retry_after(error: HttpError) -> float | None:
-    value = error.resp.get("retry-after") if error.resp is not None else None
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:  # the HTTP-date form
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max((moment - datetime.now(UTC)).total_seconds(), 0.0)
+    return retry_after_seconds(error.resp.get("retry-after") if error.resp is not None else None)
 
 
 def is_rate_limit(status: int, reason: str) -> bool:
@@ -77,22 +65,8 @@ def map_http_error(
     """The one place Google HTTP errors become `connectors.errors` (messages carry no tokens)."""
     detail = f"Google {what} failed: HTTP {status}" + (f" ({reason})" if reason else "")
     if is_rate_limit(status, reason):
-        return RateLimited(None, detail)
-    if status == 400:
-        return BadRequest(detail)
-    if status == 401:
-        return ReauthRequired(detail)
-    if status == 403:
-        return PermissionDenied(detail)
-    if status == 404:
-        return NotFound(detail)
-    if status in (409, 412):
-        return Collision(detail)
-    if status == 410:
-        return gone(detail)
-    if status >= 500 or status == 408:
-        return TransientError(detail)
-    return ConnectorError(detail)
+        return RateLimited(None, detail)  # `execute` adds Google's Retry-After
+    return error_for_status(status, detail, special={400: BadRequest, 410: gone, 412: Collision})
 
 
 def _call_with_token(

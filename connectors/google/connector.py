@@ -177,7 +177,8 @@ class GoogleConnector:
     def create_block(self, calendar_id: str, spec: BlockSpec) -> Event:
         """Insert the block under its slot-derived id; an existing block is returned as is."""
         event_id = event_id_for_slot(spec.tag.slot_key)
-        focus = spec.focus_time and calendar_id not in self._focus_unsupported
+        # focus time is always busy: a block written free is a plain event
+        focus = spec.focus_time and spec.busy and calendar_id not in self._focus_unsupported
         try:
             item = self._insert(calendar_id, spec, event_id, focus)
         except BadRequest:

@@ -6,23 +6,18 @@ Every Graph answer is mapped onto `connectors.errors` here and nowhere else.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
 from connectors.errors import (
-    Collision,
     ConnectorError,
     CursorExpired,
-    NotFound,
-    PermissionDenied,
     RateLimited,
-    ReauthRequired,
     TransientError,
+    error_for_status,
 )
 from connectors.microsoft.oauth import MicrosoftConfig, TokenSource
 
@@ -52,20 +47,6 @@ def segment(value: str) -> str:
     return quote(value, safe="")
 
 
-def _retry_after(headers: httpx.Headers) -> float | None:
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
-
-
 def _error_code(response: httpx.Response) -> str:
     try:
         body = response.json()
@@ -84,19 +65,7 @@ def raise_for(response: httpx.Response) -> None:
     what = f"Graph answered {status}" + (f" ({code})" if code else "")
     if status == 410 or (400 <= status < 500 and code.lower() in _CURSOR_CODES):
         raise CursorExpired(what)
-    if status == 401:
-        raise ReauthRequired(what)
-    if status == 403:
-        raise PermissionDenied(what)
-    if status == 404:
-        raise NotFound(what)
-    if status == 409:
-        raise Collision(what)
-    if status == 429:
-        raise RateLimited(_retry_after(response.headers))
-    if status >= 500:
-        raise TransientError(what)
-    raise ConnectorError(what)
+    raise error_for_status(status, what, retry_after=response.headers.get("retry-after"))
 
 
 class GraphClient:
@@ -181,6 +150,4 @@ class GraphClient:
                 # the cached token may have been revoked or expired early: refresh once
                 refreshed = True
                 continue
-            if response.status_code == 503 and response.headers.get("retry-after"):
-                raise RateLimited(_retry_after(response.headers))
             return response

@@ -141,6 +141,37 @@ class ConnectorContract:
         [listed] = self.window(connector, calendar_id)
         assert (listed.id, listed.start, listed.end) == (created.id, moved.start, moved.end)
 
+    def test_a_free_block_is_written_free_and_turns_busy(
+        self, connector: CalendarConnector, calendar_id: str
+    ) -> None:
+        require(connector, Capability.WRITE)
+        free = dataclasses.replace(spec("w10-1", T0), busy=False, focus_time=True)
+        created = connector.create_block(calendar_id, free)
+        assert created.busy is False
+        found = connector.find_block(calendar_id, "w10-1")
+        assert found is not None and found.busy is False
+        [listed] = self.window(connector, calendar_id)
+        assert listed.busy is False
+        changed = connector.update_block(
+            calendar_id, created.id, dataclasses.replace(free, busy=True)
+        )
+        assert changed.busy is True
+        assert changed.id == created.id
+        assert (changed.start, changed.end) == (created.start, created.end)
+        [listed] = self.window(connector, calendar_id)
+        assert listed.busy is True
+        found = connector.find_block(calendar_id, "w10-1")
+        assert found is not None and found.busy is True
+
+    def test_blocks_are_busy_unless_asked_otherwise(
+        self, connector: CalendarConnector, calendar_id: str
+    ) -> None:
+        require(connector, Capability.WRITE)
+        created = connector.create_block(calendar_id, spec("w10-1", T0))
+        assert created.busy is True
+        [listed] = self.window(connector, calendar_id)
+        assert listed.busy is True
+
     def test_delete_block_removes_it(self, connector: CalendarConnector, calendar_id: str) -> None:
         require(connector, Capability.WRITE)
         created = connector.create_block(calendar_id, spec("w10-1", T0))

@@ -20,8 +20,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
@@ -29,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.fakes.faults import Faults
 from tests.fakes.google_discovery import check_body, check_params
 from tests.fakes.google_oauth import (
     ALL_SCOPES,
@@ -43,7 +43,7 @@ from tests.fakes.google_oauth import (
 )
 from tests.fakes.google_push import Delivery, PushHub
 from tests.fakes.google_store import JSON, ApiError, Calendar, CalendarStore
-from tests.fakes.http_server import BackgroundServer
+from tests.support.servers import AsgiServer, Startable
 
 __all__ = [
     "ALL_SCOPES",
@@ -68,20 +68,11 @@ class Recorded:
     json: Any
 
 
-@dataclass
-class _Failure:
-    target: str
-    status: int
-    retry_after: float | None
-    body: Any
-    count: int
-
-
 def _error(status: int, reason: str, message: str) -> JSONResponse:
     return JSONResponse(ApiError(status, reason, message).body(), status_code=status)
 
 
-class FakeGoogle:
+class FakeGoogle(Startable):
     """Fake Google server; use as a context manager or call `start()`/`stop()`."""
 
     def __init__(
@@ -96,12 +87,12 @@ class FakeGoogle:
         self.requests: list[Recorded] = []
         self.max_page_size = 250
         self.oauth = OAuthServer(self.accounts, client_id, client_secret, redirect_uris)
-        self._failures: list[_Failure] = []
+        self.faults = Faults()  # planned failures: `fake.faults.fail_next(...)`
         # Called for every Calendar API request, "before" it takes effect and "after" (the
         # answer not yet sent): the crash tests SIGKILL their worker from here.
         self.crash_hook: Callable[[Recorded, str], None] | None = None
         self.push = PushHub(self.lock)
-        self._server = BackgroundServer(
+        self._server = AsgiServer(
             Starlette(
                 routes=[
                     Route(
@@ -151,7 +142,7 @@ class FakeGoogle:
             "api_endpoint": f"{base}/calendar/v3/",
         }
 
-    def start(self) -> FakeGoogle:
+    def start(self) -> Self:
         self._server.start()
         self.push.start()
         return self
@@ -159,14 +150,6 @@ class FakeGoogle:
     def stop(self) -> None:
         self.push.stop()
         self._server.stop()
-
-    def __enter__(self) -> FakeGoogle:
-        return self.start()
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # --- test control ------------------------------------------------------------------------
 
@@ -211,24 +194,6 @@ class FakeGoogle:
         """The user removed the app's access: calls get 401, refreshes invalid_grant."""
         with self.lock:
             self.oauth.revoke_grant(email)
-
-    def fail_next(
-        self,
-        target: str,
-        status: int,
-        *,
-        retry_after: float | None = None,
-        body: Any = None,
-        count: int = 1,
-    ) -> None:
-        """Answer the next `count` requests whose method or path contains `target` with `status`."""
-        with self.lock:
-            self._failures.append(_Failure(target, status, retry_after, body, count))
-
-    def clear_failures(self) -> None:
-        """Forget failures that were planned but not used up."""
-        with self.lock:
-            self._failures.clear()
 
     def expire_sync_tokens(self, calendar_id: str) -> None:
         with self.lock:
@@ -322,7 +287,7 @@ class FakeGoogle:
             ctx.json = json.loads(body)
         with self.lock:
             self.requests.append(Recorded(ctx.method, path, ctx.query, ctx.json))
-            failed = self._take_failure(ctx)
+            failed = self._failure(ctx)
             if failed is not None:
                 return failed
             api = path.startswith("/calendar/v3/") and self.crash_hook is not None
@@ -341,21 +306,15 @@ class FakeGoogle:
                     return answer
         return _error(404, "notFound", "Not Found")
 
-    def _take_failure(self, ctx: _Ctx) -> Response | None:
-        for failure in self._failures:
-            if failure.target == ctx.method or failure.target in ctx.path:
-                failure.count -= 1
-                if failure.count <= 0:
-                    self._failures.remove(failure)
-                headers = {}
-                if failure.retry_after is not None:
-                    headers["Retry-After"] = f"{failure.retry_after:g}"
-                body = failure.body
-                if body is None:
-                    reason = _RATE_REASONS.get(failure.status, "backendError")
-                    body = ApiError(failure.status, reason, "Injected failure").body()
-                return JSONResponse(body, status_code=failure.status, headers=headers)
-        return None
+    def _failure(self, ctx: _Ctx) -> Response | None:
+        fault = self.faults.take(ctx.method, ctx.path, ctx.body)
+        if fault is None:
+            return None
+        body = fault.body
+        if body is None:
+            reason = _RATE_REASONS.get(fault.status, "backendError")
+            body = ApiError(fault.status, reason, "Injected failure").body()
+        return JSONResponse(body, status_code=fault.status, headers=fault.response_headers())
 
     # --- Calendar v3 -------------------------------------------------------------------------
 

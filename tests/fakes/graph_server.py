@@ -22,8 +22,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
 import anyio
@@ -34,11 +33,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.asgi_thread import AsgiThread
+from tests.fakes.faults import Faults
 from tests.fakes.graph_api import ApiRequest, GraphApi
 from tests.fakes.graph_identity import Identity
 from tests.fakes.graph_push import Delivery, Push
 from tests.fakes.graph_state import FakeEvent, FakeUser, GraphState, RecordedResponse
+from tests.support.servers import AsgiServer, Startable
 
 REROUTED_HOSTS = ("login.microsoftonline.com", "graph.microsoft.com")
 CLIENT_ID = "6731de76-14a6-49ae-97bc-6eba6914391e"
@@ -58,17 +58,7 @@ class RecordedRequest:
     body: Any
 
 
-@dataclass
-class PlannedFailure:
-    fragment: str
-    method: str | None
-    status: int
-    retry_after: float | None
-    body: dict[str, Any] | None
-    count: int
-
-
-class FakeGraphServer:
+class FakeGraphServer(Startable):
     """The fake identity + Graph server; start with `with` or `start()`/`stop()`."""
 
     def __init__(self) -> None:
@@ -80,7 +70,7 @@ class FakeGraphServer:
         self.requests: list[RecordedRequest] = []
         self.latency = 0.0  # seconds each Graph call takes (to observe concurrency)
         self.throttled = 0  # requests refused for going over the mailbox concurrency
-        self._failures: list[PlannedFailure] = []
+        self.faults = Faults()  # planned failures: `fake.faults.fail_next(...)`
         self._lock = threading.Lock()
         self._in_flight: dict[str, int] = {}
         self._max_in_flight: dict[str, int] = {}
@@ -94,12 +84,12 @@ class FakeGraphServer:
                 Route("/v1.0/{rest:path}", self._graph, methods=["GET", "POST", "PATCH", "DELETE"]),
             ]
         )
-        self._server = AsgiThread(self.app)
+        self._server = AsgiServer(self.app)
         self.base_url = self._server.base_url
 
     # --- running ------------------------------------------------------------------------------
 
-    def start(self) -> FakeGraphServer:
+    def start(self) -> Self:
         self.push.start()
         self._server.start()
         return self
@@ -107,14 +97,6 @@ class FakeGraphServer:
     def stop(self) -> None:
         self._server.stop()
         self.push.stop()
-
-    def __enter__(self) -> FakeGraphServer:
-        return self.start()
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def routing_session(self) -> RoutingSession:
         return RoutingSession(self.base_url)
@@ -195,27 +177,6 @@ class FakeGraphServer:
     def responses(self, email: str, event_id: str | None = None) -> list[RecordedResponse]:
         return self.state.responses(email, event_id)
 
-    def fail_next(
-        self,
-        path_fragment: str,
-        status: int,
-        *,
-        method: str | None = None,
-        retry_after: float | None = None,
-        body: dict[str, Any] | None = None,
-        count: int = 1,
-    ) -> None:
-        """The next `count` requests (of `method`, if given) whose path contains
-        `path_fragment` get `status`, before they take any effect."""
-        with self._lock:
-            self._failures.append(
-                PlannedFailure(path_fragment, method, status, retry_after, body, count)
-            )
-
-    def clear_failures(self) -> None:
-        with self._lock:
-            self._failures.clear()
-
     def expire_delta_tokens(self, style: str = "syncStateNotFound") -> None:
         """Invalidate every delta token: 400 `syncStateNotFound`, or 410 with style "gone"."""
         self.api.expire_delta_tokens(style)
@@ -244,22 +205,16 @@ class FakeGraphServer:
 
     # --- request handling ---------------------------------------------------------------------
 
-    def _take_failure(self, method: str, path: str) -> Response | None:
-        with self._lock:
-            for planned in self._failures:
-                wanted = planned.method in (None, method)
-                if wanted and planned.fragment in path and planned.count > 0:
-                    planned.count -= 1
-                    break
-            else:
-                return None
-        code = {429: "TooManyRequests", 503: "ServiceUnavailable"}.get(planned.status, "Error")
-        body = planned.body or {"error": {"code": code, "message": "Injected failure"}}
-        headers = {} if planned.retry_after is None else {"Retry-After": f"{planned.retry_after:g}"}
-        return JSONResponse(body, planned.status, headers=headers)
+    def _failure(self, method: str, path: str, raw: bytes = b"") -> Response | None:
+        fault = self.faults.take(method, path, raw)
+        if fault is None:
+            return None
+        code = {429: "TooManyRequests", 503: "ServiceUnavailable"}.get(fault.status, "Error")
+        body = fault.body or {"error": {"code": code, "message": "Injected failure"}}
+        return JSONResponse(body, fault.status, headers=fault.response_headers())
 
     async def _token(self, request: Request) -> Response:
-        return self._take_failure("POST", request.url.path) or await self.identity.token(request)
+        return self._failure("POST", request.url.path) or await self.identity.token(request)
 
     async def _graph(self, request: Request) -> Response:
         raw = await request.body()
@@ -292,7 +247,7 @@ class FakeGraphServer:
         body = json.loads(raw) if raw else None
         with self._lock:
             self.requests.append(RecordedRequest(method, path, query, prefer, bool(auth), body))
-        failure = self._take_failure(method, path)
+        failure = self._failure(method, path, raw)
         if failure is not None:
             return failure
         email = self.identity.user_for(auth.removeprefix("Bearer ")) if auth else None

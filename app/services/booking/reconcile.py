@@ -21,9 +21,11 @@ from app.db.models import (
     BlockState,
     BookingRun,
     Calendar,
+    ChosenWeek,
     Plan,
     User,
 )
+from app.domain import defense
 from app.domain.intervals import Interval
 from app.domain.plan import PlanSpec
 from app.domain.planner import Busy, PlannerResult, plan_week
@@ -31,6 +33,7 @@ from app.domain.time import IsoWeek
 from app.services import audit
 from app.services.accounts.live import ConnectorFor
 from app.services.accounts.rows import mark_gone, mark_needs_reauth, target_calendar, user_calendars
+from app.services.booking import defense as defense_service
 from app.services.growth import titles as growth_titles
 from app.services.notifications import outbox
 from app.services.planning import days_off
@@ -70,6 +73,7 @@ class Preloaded:
     run: BookingRun | None
     titles: growth_titles.Titles | None = None
     leave: set[date] | None = None  # the person's leave days in the week
+    chosen: bool | None = None  # the person chose this week's slots (None: not read yet)
 
 
 class BookingBlockedError(Exception):
@@ -91,6 +95,8 @@ class WeekAssessment:
     next_ordinal: int
     time_left: bool = True  # an allowed day still had time when assessed (else: no alert)
     target_note: str = ""  # why days off reduced the week's target ("" when they did not)
+    now: datetime | None = None  # when assessed: whether a new flexible block starts free
+    free_minutes: float | None = None  # the week's free window time left (flexible squeeze)
 
 
 @dataclass(frozen=True)
@@ -212,10 +218,13 @@ def assess_week(
 
     ours: dict[str, Event] = {}
     busy: list[Busy] = []
+    own_busy: list[Interval] = []  # this plan's blocks shown busy: taken, for the squeeze
     for event in events:
         if event.tag is not None and event.tag.plan_id == str(plan.id):
             if event.tag.slot_key.split(".")[1:2] == [str(week)]:
                 ours[event.tag.slot_key] = event
+                if event.busy:
+                    own_busy.append(Interval(event.start, event.end))
             continue  # this plan's own blocks are never busy time for itself
         if counts_as_busy(event):
             busy.append(to_busy(event))
@@ -271,6 +280,23 @@ def assess_week(
         days_off={d.day for d in reduced.days_off},
         target_minutes=reduced.minutes,
     )
+    chosen = preloaded.chosen if preloaded is not None else None
+    if chosen is None:
+        chosen = session.get(ChosenWeek, (plan.id, str(week))) is not None
+    if chosen:
+        # the person chose this week's slots: exactly their pinned blocks, nothing added
+        result = PlannerResult(
+            new_blocks=[],
+            target_minutes=result.target_minutes,
+            booked_minutes=result.booked_minutes - sum(round(i.minutes) for i in result.new_blocks),
+            shortfall_reason=None,
+        )
+    free_minutes = None
+    if spec.defense == defense.FLEXIBLE:
+        taken = [Interval(b.start, b.end) for b in busy if not b.all_day] + own_busy
+        free_minutes = defense.free_minutes_left(
+            spec, week, zone, plan_working_hours(spec, user), taken, now
+        )
     ordinals = [row.ordinal for row in rows] + [ordinal for _, ordinal in adopted]
     return WeekAssessment(
         plan=plan,
@@ -284,6 +310,8 @@ def assess_week(
         next_ordinal=max(ordinals, default=-1) + 1,
         time_left=allowed_time_left(spec, user, week, now),
         target_note=reduced.explanation(),
+        now=now,
+        free_minutes=free_minutes,
     )
 
 
@@ -329,7 +357,7 @@ def apply_assessment(
     if assessment.target is not None:
         account, calendar = assessment.target
         for event, ordinal in assessment.adopted:
-            session.add(_block_row(plan, week, ordinal, calendar, event))
+            session.add(_block_row(plan, week, ordinal, calendar, event, spec.defense))
             adopted.append(event.tag.slot_key if event.tag else "")
         save()
         if assessment.result.new_blocks:
@@ -337,10 +365,21 @@ def apply_assessment(
             for offset, interval in enumerate(assessment.result.new_blocks):
                 ordinal = assessment.next_ordinal + offset
                 key = slot_key(plan.id, week, ordinal)
-                event = _create(
-                    session, plan, spec, calendar, connector, key, interval, titles=titles
+                busy = assessment.now is None or defense.busy_at_booking(
+                    spec, interval.start, assessment.now
                 )
-                session.add(_block_row(plan, week, ordinal, calendar, event))
+                event = _create(
+                    session,
+                    plan,
+                    spec,
+                    calendar,
+                    connector,
+                    key,
+                    interval,
+                    titles=titles,
+                    busy=busy,
+                )
+                session.add(_block_row(plan, week, ordinal, calendar, event, spec.defense))
                 save()  # each block is recorded as soon as it exists at the provider
                 created.append(key)
 
@@ -391,8 +430,16 @@ def _create(
     interval: Interval,
     *,
     titles: growth_titles.Titles | None = None,
+    busy: bool = True,
+    pinned: bool = False,
 ) -> Event:
-    focus = spec.focus_time and not calendar.focus_time_unsupported
+    locked = spec.defense == defense.LOCKED
+    # a free block is never focus time (always busy at the provider); a locked one always
+    # asks for it, with the provider declining new conflicting invites itself
+    focus = (spec.focus_time or locked) and busy and not calendar.focus_time_unsupported
+    auto = spec.auto_decline
+    if locked and auto == "declineNone":
+        auto = "declineOnlyNewConflictingInvitations"
     # Growth hook: the title names the block's current milestone (app/services/growth).
     title, description = growth_titles.label_for(session, plan, spec, interval.start, titles)
     block = BlockSpec(
@@ -402,7 +449,8 @@ def _create(
         end=interval.end,
         description=description,
         focus_time=focus,
-        auto_decline=spec.auto_decline if focus else None,
+        auto_decline=auto if focus else None,
+        busy=busy,
     )
     try:
         # before the write: the provider may announce it before its answer reaches us
@@ -436,8 +484,22 @@ def _create(
     return event
 
 
-def _block_row(plan: Plan, week: IsoWeek, ordinal: int, calendar: Calendar, event: Event) -> Block:
+create_block_event = _create  # what pinning (app/services/pins.py) writes new blocks with
+
+
+def _block_row(
+    plan: Plan,
+    week: IsoWeek,
+    ordinal: int,
+    calendar: Calendar,
+    event: Event,
+    level: str,
+    pinned: bool = False,
+) -> Block:
     return Block(
+        level=level,
+        busy=event.busy,
+        pinned=pinned,
         plan_id=plan.id,
         calendar_id=calendar.id,
         week=str(week),
@@ -464,6 +526,21 @@ def book_week(
     titles = preloaded.titles if preloaded is not None else None
     titles = titles or growth_titles.Titles.load(session, plan)
     report = apply_assessment(session, assessment, connectors, checkpoint, titles)
+    if plan_spec(plan).defense == defense.FLEXIBLE:
+        # the switch free -> busy is part of booking: by time, or squeezed by the week
+        rows = session.scalars(
+            select(Block).where(Block.plan_id == plan.id, Block.week == str(week))
+        ).all()
+        defense_service.harden(
+            session,
+            plan,
+            rows,
+            now,
+            connectors,
+            free_minutes=assessment.free_minutes,
+            titles=titles,
+            checkpoint=checkpoint,
+        )
     # Growth hook: kept blocks follow milestone changes (a renamed or finished milestone).
     growth_titles.refresh(
         session,
