@@ -21,8 +21,9 @@ from connectors.base import (
     SyncPage,
     Watch,
     as_utc,
+    create_each,
 )
-from connectors.errors import Collision, NotAGrowthBlock, NotFound, PermissionDenied
+from connectors.errors import Collision, ConnectorError, NotAGrowthBlock, NotFound, PermissionDenied
 from connectors.memory_store import MemoryStore, RecordedResponse
 
 __all__ = ["MemoryConnector", "MemoryStore", "RecordedResponse", "default_store", "memory_factory"]
@@ -105,6 +106,12 @@ class MemoryConnector:
         return SyncPage(
             changed=_by_start(live), removed_ids=sorted(removed), next_cursor=next_cursor
         )
+
+    def create_blocks(
+        self, calendar_id: str, specs: list[BlockSpec]
+    ) -> list[Event | ConnectorError]:
+        """One `create_block` after another (no batching here)."""
+        return create_each(self, calendar_id, specs)
 
     @_injectable
     def create_block(self, calendar_id: str, spec: BlockSpec) -> Event:

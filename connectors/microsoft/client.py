@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -21,10 +22,18 @@ from connectors.errors import (
 )
 from connectors.microsoft.oauth import MicrosoftConfig, TokenSource
 
-__all__ = ["MAX_CONCURRENT_PER_MAILBOX", "GraphClient", "mailbox_semaphore", "segment"]
+__all__ = [
+    "MAX_BATCH",
+    "MAX_CONCURRENT_PER_MAILBOX",
+    "BatchPart",
+    "GraphClient",
+    "mailbox_semaphore",
+    "segment",
+]
 
 # Outlook allows 4 concurrent requests per app and mailbox; more just earns 429s.
 MAX_CONCURRENT_PER_MAILBOX = 4
+MAX_BATCH = 20  # requests in one JSON batch (Graph's limit)
 # Exchange's default timezone would be the mailbox's; UTC makes times unambiguous. Immutable ids
 # survive moves between folders, so stored event ids stay valid.
 PREFER = 'outlook.timezone="UTC", IdType="ImmutableId"'
@@ -68,6 +77,37 @@ def raise_for(response: httpx.Response) -> None:
     raise error_for_status(status, what, retry_after=response.headers.get("retry-after"))
 
 
+@dataclass(frozen=True)
+class BatchPart:
+    """One request of a JSON batch: `path` relative to the Graph version root."""
+
+    method: str
+    path: str
+    params: dict[str, str] | None = None
+    json: Any = None
+
+
+def _part_answer(reply: dict[str, Any] | None) -> Any:
+    """A batch answer's body, or the typed error its status means (as `raise_for` maps it)."""
+    if reply is None:
+        return TransientError("Graph left a request of the batch unanswered")
+    try:
+        status = int(reply.get("status", 0))
+    except (TypeError, ValueError):
+        return TransientError("Graph answered a batch request without a status")
+    headers = reply.get("headers")
+    response = httpx.Response(
+        status,
+        headers=headers if isinstance(headers, dict) else {},
+        json=reply.get("body"),
+    )
+    try:  # a 503 with Retry-After counts as throttling here too (`error_for_status`)
+        raise_for(response)
+    except ConnectorError as error:
+        return error
+    return reply.get("body")
+
+
 class GraphClient:
     """Graph calls for one account. One attempt per call: throttling and outages surface as
     `RateLimited(retry_after)` / `TransientError`, and the caller decides when to try again
@@ -106,6 +146,36 @@ class GraphClient:
         if not response.content:
             return None
         return response.json()
+
+    def batch(self, parts: list[BatchPart]) -> list[Any]:
+        """Several calls in one JSON batch request (at most `MAX_BATCH`): per part its decoded
+        body, or the `ConnectorError` its own status means, in order. Parts do not depend on
+        each other. A failure of the batch request itself raises (then none was run)."""
+        if not parts:
+            return []
+        if len(parts) > MAX_BATCH:
+            raise ValueError(f"at most {MAX_BATCH} requests per Graph batch")
+        requests = []
+        for index, part in enumerate(parts):
+            url = part.path + (f"?{urlencode(part.params, quote_via=quote)}" if part.params else "")
+            request: dict[str, Any] = {
+                "id": str(index + 1),
+                "method": part.method,
+                "url": url,
+                "headers": {"Prefer": PREFER},
+            }
+            if part.json is not None:
+                request["body"] = part.json
+                request["headers"]["Content-Type"] = "application/json"
+            requests.append(request)
+        answer = self.request("POST", "/$batch", json={"requests": requests})
+        replies = answer.get("responses") if isinstance(answer, dict) else None
+        by_id = {
+            str(reply.get("id")): reply
+            for reply in (replies if isinstance(replies, list) else [])
+            if isinstance(reply, dict)
+        }
+        return [_part_answer(by_id.get(str(index + 1))) for index in range(len(parts))]
 
     def pages(
         self, path: str, params: dict[str, str] | None = None, page_size: int | None = None

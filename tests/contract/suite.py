@@ -116,6 +116,45 @@ class ConnectorContract:
             [first.id, other.id]
         )
 
+    def test_create_blocks_answers_each_in_order(
+        self, connector: CalendarConnector, calendar_id: str
+    ) -> None:
+        require(connector, Capability.WRITE)
+        st_johns = ZoneInfo("America/St_Johns")
+        specs = [
+            spec(f"w10-{n}", (T0 + n * 24 * H).astimezone(st_johns), hours=1 + n / 2)
+            for n in range(4)
+        ]
+        created = connector.create_blocks(calendar_id, specs)
+        assert [type(c) for c in created] == [Event] * 4
+        events = [c for c in created if isinstance(c, Event)]
+        assert [e.tag for e in events] == [s.tag for s in specs]
+        assert [(e.start, e.end) for e in events] == [(s.start, s.end) for s in specs]
+        assert all(e.start.tzinfo == UTC and e.busy for e in events)
+        listed = self.window(connector, calendar_id)
+        assert sorted(e.id for e in listed) == sorted(e.id for e in events)
+        assert connector.create_blocks(calendar_id, []) == []
+
+    def test_create_blocks_adopts_existing_slot_keys(
+        self, connector: CalendarConnector, calendar_id: str
+    ) -> None:
+        require(connector, Capability.WRITE)
+        first = connector.create_block(calendar_id, spec("w10-1", T0))
+        again = connector.create_blocks(
+            calendar_id, [spec("w10-1", T0), spec("w10-2", T0 + 24 * H), spec("w10-1", T0)]
+        )
+        assert isinstance(again[0], Event) and again[0].id == first.id
+        assert isinstance(again[1], Event) and again[1].id != first.id
+        assert isinstance(again[2], Event) and again[2].id == first.id
+        assert len(self.window(connector, calendar_id)) == 2
+        twice = connector.create_blocks(
+            calendar_id, [spec("w10-3", T0 + 48 * H), spec("w10-3", T0 + 48 * H)]
+        )
+        assert [type(e) for e in twice] == [Event, Event]
+        assert isinstance(twice[0], Event) and isinstance(twice[1], Event)
+        assert twice[0].id == twice[1].id
+        assert len(self.window(connector, calendar_id)) == 3
+
     def test_find_block(
         self, connector: CalendarConnector, calendar_id: str, provider_side: ProviderSide
     ) -> None:

@@ -12,6 +12,9 @@ process; the HTTP side runs in a uvicorn thread. Calendar semantics live in `goo
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
+import http
 import json
 import random
 import re
@@ -21,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Self
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -56,6 +59,20 @@ __all__ = [
     "when",
 ]
 _RATE_REASONS = {429: "rateLimitExceeded", 403: "rateLimitExceeded"}
+BATCH_PATH = "/batch/calendar/v3"
+MAX_BATCH = 1000  # Google's limit of calls per batch request
+
+
+def _http_answer(response: Response) -> bytes:
+    """A response as the `application/http` text of a batch part."""
+    status = response.status_code
+    lines = [f"HTTP/1.1 {status} {http.HTTPStatus(status).phrase}"]
+    for name, value in response.headers.items():
+        if name.lower() not in ("content-length",):
+            lines.append(f"{name}: {value}")
+    body = bytes(response.body)
+    lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
 @dataclass
@@ -66,6 +83,7 @@ class Recorded:
     path: str
     query: dict[str, list[str]]
     json: Any
+    batched: bool = False  # a part of a batch request (the batch itself is recorded too)
 
 
 def _error(status: int, reason: str, message: str) -> JSONResponse:
@@ -290,20 +308,25 @@ class FakeGoogle(Startable):
             failed = self._failure(ctx)
             if failed is not None:
                 return failed
-            api = path.startswith("/calendar/v3/") and self.crash_hook is not None
-            if api and self.crash_hook is not None:
-                self.crash_hook(self.requests[-1], "before")
-            for method, pattern, handler in self._routes:
-                found = pattern.fullmatch(path)
-                if found and method in ("*", ctx.method):
-                    ctx.match = found.groupdict()
-                    try:
-                        answer = handler(ctx)
-                    except ApiError as error:
-                        answer = JSONResponse(error.body(), status_code=error.status)
-                    if api and self.crash_hook is not None:
-                        self.crash_hook(self.requests[-1], "after")
-                    return answer
+            if ctx.method == "POST" and path == BATCH_PATH:
+                return self._batch(ctx)
+            return self._route(ctx)
+
+    def _route(self, ctx: _Ctx) -> Response:
+        api = ctx.path.startswith("/calendar/v3/") and self.crash_hook is not None
+        if api and self.crash_hook is not None:
+            self.crash_hook(self.requests[-1], "before")
+        for method, pattern, handler in self._routes:
+            found = pattern.fullmatch(ctx.path)
+            if found and method in ("*", ctx.method):
+                ctx.match = found.groupdict()
+                try:
+                    answer = handler(ctx)
+                except ApiError as error:
+                    answer = JSONResponse(error.body(), status_code=error.status)
+                if api and self.crash_hook is not None:
+                    self.crash_hook(self.requests[-1], "after")
+                return answer
         return _error(404, "notFound", "Not Found")
 
     def _failure(self, ctx: _Ctx) -> Response | None:
@@ -315,6 +338,62 @@ class FakeGoogle(Startable):
             reason = _RATE_REASONS.get(fault.status, "backendError")
             body = ApiError(fault.status, reason, "Injected failure").body()
         return JSONResponse(body, status_code=fault.status, headers=fault.response_headers())
+
+    def _batch(self, ctx: _Ctx) -> Response:
+        """Google's batch endpoint: a multipart/mixed body of `application/http` parts, each
+        run as its own request (with the batch's headers unless the part overrides them) and
+        answered in a multipart/mixed body of the same order, each with its own status."""
+        content_type = ctx.headers.get("content-type", "")
+        if not content_type.startswith("multipart/mixed"):
+            return _error(400, "badRequest", "Batch requests must be multipart/mixed.")
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+            f"Content-Type: {content_type}\r\n\r\n".encode() + ctx.body
+        )
+        parts = message.get_payload() if message.is_multipart() else None
+        if not isinstance(parts, list) or not parts:
+            return _error(400, "badRequest", "Batch request has no parts.")
+        if len(parts) > MAX_BATCH:
+            return _error(400, "badRequest", f"A batch holds at most {MAX_BATCH} requests.")
+        boundary = f"batch_{secrets.token_hex(8)}"
+        out: list[bytes] = []
+        for part in parts:
+            content_id = str(part.get("Content-ID", ""))
+            raw = part.get_payload(decode=True) or b""
+            inner = self._batch_part(ctx, raw)
+            reply_id = f"<response-{content_id.strip('<>')}>" if content_id else ""
+            out.append(
+                f"--{boundary}\r\nContent-Type: application/http\r\n".encode()
+                + (f"Content-ID: {reply_id}\r\n" if reply_id else "").encode()
+                + b"\r\n"
+                + _http_answer(inner)
+                + b"\r\n"
+            )
+        out.append(f"--{boundary}--\r\n".encode())
+        return Response(
+            b"".join(out), status_code=200, media_type=f"multipart/mixed; boundary={boundary}"
+        )
+
+    def _batch_part(self, outer: _Ctx, raw: bytes) -> Response:
+        head, _, body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")
+        lines = head.decode("latin-1").split("\n")
+        try:
+            method, target, _version = lines[0].split(" ", 2)
+        except ValueError:
+            return _error(400, "badRequest", "Malformed batch part.")
+        headers = dict(outer.headers)
+        headers.pop("content-type", None)
+        headers.pop("content-length", None)
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            if name.strip():
+                headers[name.strip().lower()] = value.strip()
+        raw_path, _, query = target.partition("?")
+        path = unquote(raw_path)  # as the server decodes a request's own path
+        ctx = _Ctx(method.upper(), path, parse_qs(query), headers, body)
+        if body and "json" in headers.get("content-type", ""):
+            ctx.json = json.loads(body)
+        self.requests.append(Recorded(ctx.method, path, ctx.query, ctx.json, batched=True))
+        return self._failure(ctx) or self._route(ctx)
 
     # --- Calendar v3 -------------------------------------------------------------------------
 

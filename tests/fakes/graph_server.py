@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Self
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import anyio
 import httpx
@@ -46,6 +46,7 @@ CLIENT_SECRET = "fake-client-secret"  # not a real credential
 REDIRECT_URI = "https://growthguard.example/auth/microsoft/callback"
 # Outlook: 4 concurrent requests per app and mailbox; the fifth gets 429.
 MAILBOX_CONCURRENCY = 4
+MAX_BATCH = 20  # Graph's limit of requests in one JSON batch
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class RecordedRequest:
     prefer: list[str]
     authorized: bool  # a bearer token was sent (the token itself is not kept)
     body: Any
+    batched: bool = False  # a part of a `$batch` request (which is recorded too)
 
 
 class FakeGraphServer(Startable):
@@ -276,13 +278,70 @@ class FakeGraphServer(Startable):
         try:
             if self.latency:
                 time.sleep(self.latency)
-            status, answer = self.api.handle(ApiRequest(method, path, query, prefer, body, email))
+            if method == "POST" and path == "/$batch":
+                status, answer = self._batch(body, email)
+            else:
+                status, answer = self.api.handle(
+                    ApiRequest(method, path, query, prefer, body, email)
+                )
         finally:
             with self._lock:
                 self._in_flight[email] -= 1
         if answer is None:
             return Response(status_code=status)
         return JSONResponse(answer, status)
+
+    def _batch(self, body: Any, email: str) -> tuple[int, Any]:
+        """JSON batching: up to 20 requests, each answered with its own status, headers and
+        body; `dependsOn` runs a request after the ones it names and fails it with 424 when
+        one of them failed. Answers come back in no particular order (here: reversed), so
+        clients must match them by id."""
+        parts = body.get("requests") if isinstance(body, dict) else None
+        if not isinstance(parts, list) or not parts:
+            return 400, _graph_error("BadRequest", "Invalid batch payload format.")
+        if len(parts) > MAX_BATCH:
+            return 400, _graph_error(
+                "BadRequest", f"Number of batch requests exceeds the maximum of {MAX_BATCH}."
+            )
+        statuses: dict[str, int] = {}
+        answers: list[dict[str, Any]] = []
+        for part in parts:
+            if not isinstance(part, dict) or not all(
+                isinstance(part.get(k), str) and part.get(k) for k in ("id", "method", "url")
+            ):
+                return 400, _graph_error("BadRequest", "Each request needs id, method and url.")
+            if part["id"] in statuses:
+                return 400, _graph_error("BadRequest", "Batch request ids must be unique.")
+            depends = part.get("dependsOn") or []
+            if not isinstance(depends, list) or any(d not in statuses for d in depends):
+                return 400, _graph_error("BadRequest", "dependsOn names an unknown request.")
+            if any(statuses[d] >= 400 for d in depends):
+                status, headers, answer = 424, {}, _graph_error("FailedDependency", "Failed.")
+            else:
+                status, headers, answer = self._batch_part(part, email)
+            statuses[part["id"]] = status
+            reply: dict[str, Any] = {"id": part["id"], "status": status, "headers": headers}
+            if answer is not None:
+                reply["body"] = answer
+            answers.append(reply)
+        return 200, {"responses": answers[::-1]}
+
+    def _batch_part(self, part: dict[str, Any], email: str) -> tuple[int, dict[str, str], Any]:
+        url = urlsplit(part["url"])
+        path = "/" + unquote(url.path).lstrip("/")
+        query = dict(parse_qsl(url.query))
+        headers = {str(k).lower(): str(v) for k, v in (part.get("headers") or {}).items()}
+        prefer = [p.strip() for p in headers.get("prefer", "").split(",") if p.strip()]
+        method, body = part["method"].upper(), part.get("body")
+        with self._lock:
+            self.requests.append(RecordedRequest(method, path, query, prefer, True, body, True))
+        raw = json.dumps(body).encode() if body is not None else b""
+        failure = self._failure(method, path, raw)
+        if failure is not None:
+            failed_headers = {k: v for k, v in failure.headers.items() if k == "retry-after"}
+            return failure.status_code, failed_headers, json.loads(bytes(failure.body))
+        status, answer = self.api.handle(ApiRequest(method, path, query, prefer, body, email))
+        return status, {"Content-Type": "application/json"} if answer is not None else {}, answer
 
     # --- the "browser" ------------------------------------------------------------------------
 
@@ -296,6 +355,10 @@ class FakeGraphServer(Startable):
             fields = re.findall(r'name="([^"]*)" value="([^"]*)"', reply.text)
             return {html.unescape(k): html.unescape(v) for k, v in fields}
         raise AssertionError(f"authorize answered {reply.status_code}: {reply.text}")
+
+
+def _graph_error(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
 
 
 def _reroute(url: str, base_url: str) -> str:

@@ -20,6 +20,7 @@ from app.services.accounts.rows import add_account
 from app.services.people.users import create_user
 from app.services.planning.plans import create_plan
 from connectors.base import BlockSpec, CalendarConnector, CalendarInfo, Event
+from connectors.errors import ConnectorError
 from tests.support.settings import make_settings
 from tests.support.world import FakeClock
 
@@ -38,6 +39,12 @@ class CountingConnector:
     def create_block(self, calendar_id: str, spec: BlockSpec) -> Event:
         self.creates.append(spec)
         return self.inner.create_block(calendar_id, spec)
+
+    def create_blocks(
+        self, calendar_id: str, specs: list[BlockSpec]
+    ) -> list[Event | ConnectorError]:
+        self.creates.extend(specs)
+        return self.inner.create_blocks(calendar_id, specs)
 
     def update_block(self, calendar_id: str, event_id: str, spec: BlockSpec) -> Event:
         self.updates.append(spec)

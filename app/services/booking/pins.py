@@ -21,7 +21,7 @@ from app.domain.time import IsoWeek
 from app.services import audit
 from app.services.accounts.live import ConnectorFor
 from app.services.accounts.rows import target_calendar
-from app.services.booking.reconcile import create_block_event, slot_key
+from app.services.booking.reconcile import Wanted, create_blocks, slot_key
 from app.services.errors import ConflictError, InvalidInputError, NotFoundError
 from app.services.growth import titles as growth_titles
 from app.services.planning import plans
@@ -225,19 +225,20 @@ def choose_week(
             raise ConflictError("no calendar is chosen for growth blocks; connect one first")
         account, calendar = target
         connector = connectors(account)
-        for interval in wanted:
-            key = slot_key(plan.id, week, ordinal)
-            busy = defense.busy_at_booking(spec, interval.start, now)
-            event = create_block_event(
-                session, plan, spec, calendar, connector, key, interval, titles=titles, busy=busy
-            )
+        orders = [
+            Wanted(ordinal + n, interval, busy=defense.busy_at_booking(spec, interval.start, now))
+            for n, interval in enumerate(wanted)
+        ]
+        for number, event in create_blocks(
+            session, plan, week, spec, calendar, connector, orders, titles, pinned=True
+        ):
             session.add(
                 Block(
                     plan_id=plan.id,
                     calendar_id=calendar.id,
                     week=str(week),
-                    ordinal=ordinal,
-                    slot_key=key,
+                    ordinal=number,
+                    slot_key=slot_key(plan.id, week, number),
                     provider_event_id=event.id,
                     start=event.start,
                     end=event.end,
@@ -247,7 +248,6 @@ def choose_week(
                     pinned=True,
                 )
             )
-            ordinal += 1
     if session.get(ChosenWeek, (plan.id, str(week))) is None:
         session.add(ChosenWeek(plan_id=plan.id, week=str(week), chosen_at=now))
     session.flush()

@@ -48,7 +48,7 @@ from connectors.base import (
     EventType,
     SelfResponse,
 )
-from connectors.errors import ConnectorError, NotFound, ReauthRequired
+from connectors.errors import ConnectorError, NotFound, RateLimited, ReauthRequired
 
 
 def slot_key(plan_id: int, week: IsoWeek, ordinal: int) -> str:
@@ -324,9 +324,10 @@ def apply_assessment(
 ) -> BookingReport:
     """Write what the assessment decided: rows for what exists, provider events for what not.
 
-    `checkpoint` (the task passes `session.commit`) runs before the first provider write and
-    after each block is recorded, so no database lock is held while a provider answers and a
-    crash loses at most the block being created (which the next run adopts by its tag).
+    `checkpoint` (the task passes `session.commit`) runs before the provider writes and after
+    the new blocks are recorded, so no database lock is held while a provider answers. The new
+    blocks go to the provider together (`create_blocks`, batched where the provider can); a
+    crash loses at most the rows of that one write, whose blocks the next run adopts by tag.
     """
     save = checkpoint or session.flush
     plan, week = assessment.plan, assessment.week
@@ -362,26 +363,21 @@ def apply_assessment(
         save()
         if assessment.result.new_blocks:
             connector = connectors(account)
-            for offset, interval in enumerate(assessment.result.new_blocks):
-                ordinal = assessment.next_ordinal + offset
-                key = slot_key(plan.id, week, ordinal)
-                busy = assessment.now is None or defense.busy_at_booking(
-                    spec, interval.start, assessment.now
-                )
-                event = _create(
-                    session,
-                    plan,
-                    spec,
-                    calendar,
-                    connector,
-                    key,
+            wanted = [
+                Wanted(
+                    assessment.next_ordinal + offset,
                     interval,
-                    titles=titles,
-                    busy=busy,
+                    busy=assessment.now is None
+                    or defense.busy_at_booking(spec, interval.start, assessment.now),
                 )
+                for offset, interval in enumerate(assessment.result.new_blocks)
+            ]
+            for ordinal, event in create_blocks(
+                session, plan, week, spec, calendar, connector, wanted, titles
+            ):
                 session.add(_block_row(plan, week, ordinal, calendar, event, spec.defense))
-                save()  # each block is recorded as soon as it exists at the provider
-                created.append(key)
+                created.append(slot_key(plan.id, week, ordinal))
+            save()
 
     reason = assessment.result.shortfall_reason
     booked = assessment.result.booked_minutes
@@ -420,71 +416,116 @@ def apply_assessment(
     )
 
 
-def _create(
+@dataclass(frozen=True)
+class Wanted:
+    """A block to create: its ordinal in the week, its time, and whether it starts busy."""
+
+    ordinal: int
+    interval: Interval
+    busy: bool = True
+
+
+def create_blocks(
     session: Session,
     plan: Plan,
+    week: IsoWeek,
     spec: PlanSpec,
     calendar: Calendar,
     connector: CalendarConnector,
-    key: str,
-    interval: Interval,
+    wanted: list[Wanted],
+    titles: growth_titles.Titles | None,
     *,
-    titles: growth_titles.Titles | None = None,
-    busy: bool = True,
     pinned: bool = False,
-) -> Event:
+) -> list[tuple[int, Event]]:
+    """Create the week's new blocks on one calendar in as few provider calls as it allows
+    (`create_blocks`: Google and Graph batch them); the (ordinal, event) of each created.
+
+    Blocks the provider refused are audited and left out; when any was refused, the caller
+    gets the created ones recorded first and then the refusal raised (the job retries, and
+    the retry books only what is still missing: the rest is adopted by its slot key).
+    """
     locked = spec.defense == defense.LOCKED
-    # a free block is never focus time (always busy at the provider); a locked one always
-    # asks for it, with the provider declining new conflicting invites itself
-    focus = (spec.focus_time or locked) and busy and not calendar.focus_time_unsupported
     auto = spec.auto_decline
     if locked and auto == "declineNone":
         auto = "declineOnlyNewConflictingInvitations"
-    # Growth hook: the title names the block's current milestone (app/services/growth).
-    title, description = growth_titles.label_for(session, plan, spec, interval.start, titles)
-    block = BlockSpec(
-        tag=BlockTag(plan_id=str(plan.id), slot_key=key),
-        title=title,
-        start=interval.start,
-        end=interval.end,
-        description=description,
-        focus_time=focus,
-        auto_decline=auto if focus else None,
-        busy=busy,
-    )
-    try:
+    specs: list[BlockSpec] = []
+    labels: list[str] = []
+    for item in wanted:
+        # a free block is never focus time (always busy at the provider); a locked one always
+        # asks for it, with the provider declining new conflicting invites itself
+        focus = (spec.focus_time or locked) and item.busy and not calendar.focus_time_unsupported
+        # Growth hook: the title names the block's current milestone (app/services/growth).
+        title, description = growth_titles.label_for(
+            session, plan, spec, item.interval.start, titles
+        )
+        labels.append(title)
+        specs.append(
+            BlockSpec(
+                tag=BlockTag(plan_id=str(plan.id), slot_key=slot_key(plan.id, week, item.ordinal)),
+                title=title,
+                start=item.interval.start,
+                end=item.interval.end,
+                description=description,
+                focus_time=focus,
+                auto_decline=auto if focus else None,
+                busy=item.busy,
+            )
+        )
+    for _ in specs:
         # before the write: the provider may announce it before its answer reaches us
         channel_cache.expect_echo(calendar.id)
-        event = connector.create_block(calendar.provider_calendar_id, block)
-    except ConnectorError as error:
+    results = connector.create_blocks(calendar.provider_calendar_id, specs)
+    if any(b.focus_time for b in specs) and (
+        calendar.provider_calendar_id in connector.focus_time_unsupported
+    ):
+        calendar.focus_time_unsupported = True  # remembered, so later blocks do not retry
+    done: list[tuple[int, Event]] = []
+    refused: list[ConnectorError] = []
+    for item, block, title, result in zip(wanted, specs, labels, results, strict=True):
+        key = block.tag.slot_key
+        if isinstance(result, ConnectorError):
+            refused.append(result)
+            audit.record_write(
+                session,
+                user_id=plan.user_id,
+                calendar=calendar,
+                action="create_block",
+                outcome="error",
+                slot_key=key,
+                detail={"error": type(result).__name__, "start": item.interval.start.isoformat()},
+            )
+            continue
+        growth_titles.remember(session, plan, key, title, titles)
         audit.record_write(
             session,
             user_id=plan.user_id,
             calendar=calendar,
             action="create_block",
-            outcome="error",
+            outcome="ok",
+            provider_event_id=result.id,
             slot_key=key,
-            detail={"error": type(error).__name__, "start": interval.start.isoformat()},
+            detail={"start": result.start.isoformat(), "end": result.end.isoformat()},
         )
+        done.append((item.ordinal, result))
+    if refused:
+        for ordinal, event in done:
+            session.add(
+                _block_row(plan, week, ordinal, calendar, event, spec.defense, pinned=pinned)
+            )
         session.flush()
-        raise
-    growth_titles.remember(session, plan, key, title, titles)
-    if focus and calendar.provider_calendar_id in connector.focus_time_unsupported:
-        calendar.focus_time_unsupported = True  # remembered, so later blocks do not retry
-    audit.record_write(
-        session,
-        user_id=plan.user_id,
-        calendar=calendar,
-        action="create_block",
-        outcome="ok",
-        provider_event_id=event.id,
-        slot_key=key,
-        detail={"start": event.start.isoformat(), "end": event.end.isoformat()},
-    )
-    return event
+        raise _worst(refused)
+    return done
 
 
-create_block_event = _create  # what pinning (app/services/pins.py) writes new blocks with
+def _worst(errors: list[ConnectorError]) -> ConnectorError:
+    """The refusal to surface: a lost grant first, then throttling (its longest wait)."""
+    for error in errors:
+        if isinstance(error, ReauthRequired):
+            return error
+    limited = [e for e in errors if isinstance(e, RateLimited)]
+    if limited:
+        return max(limited, key=lambda e: e.retry_after or 0.0)
+    return errors[0]
 
 
 def _block_row(
