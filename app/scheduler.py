@@ -227,6 +227,8 @@ class BookingScheduler:
             "prune-old-rows": ("app.tasks:prune_old_rows", DAY),
             # Growth blocks that ended: "what did you do?" in the in-app list, once per block.
             "ask-growth-log": ("app.tasks:ask_growth_log", 15 * 60),
+            # Quiet during blocks: Slack status and snooze at each block's start and end.
+            "quiet-sweep": ("app.tasks:quiet_sweep", 60),
         }
         if demo_poll_seconds is not None:
             every["poll-demo-calendars"] = ("app.tasks:poll_demo_calendars", demo_poll_seconds)

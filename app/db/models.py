@@ -413,6 +413,7 @@ class UsedLink(Base):
 
 # Registers the growth and report tables on Base.metadata whenever the models are loaded.
 import app.db.growth_models  # noqa: E402
+import app.db.quiet_models  # noqa: E402
 import app.db.reports_models  # noqa: E402, F401
 
 
