@@ -22,6 +22,7 @@ from app.api import (
     metrics,
     plans,
     policies,
+    quiet,
     reports,
     users,
     webhooks,
@@ -45,6 +46,7 @@ from app.web import (
     docs_pages,
     growth_pages,
     planning,
+    quiet_pages,
     report_page,
 )
 
@@ -127,6 +129,7 @@ def create_app(
     app.include_router(policies.router)
     app.include_router(conflicts.router)
     app.include_router(channels.router)
+    app.include_router(quiet.router)
     app.include_router(reports.router)
     app.include_router(growth.router)
     app.include_router(auth.router)
@@ -136,6 +139,7 @@ def create_app(
     app.include_router(boundary.router)
     app.include_router(report_page.router)
     app.include_router(growth_pages.router)
+    app.include_router(quiet_pages.router)
     app.include_router(dev_pages.router)
     app.include_router(docs_pages.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
