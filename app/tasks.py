@@ -701,10 +701,14 @@ def quiet_user(user_id: int) -> str | None:
             checkpoint=session.commit,
         )
     if outcome.retry_in is not None:
-        log.info("quiet mode for user %s: %s; retry in %.0fs", user_id, outcome.problem, outcome.retry_in)
+        log.info(
+            "quiet mode for user %s: %s; retry in %.0fs", user_id, outcome.problem, outcome.retry_in
+        )
         enqueue_quiet(user_id, outcome.retry_in)
     if outcome.started or outcome.ended:
-        log.info("quiet mode for user %s: %s started, %s ended", user_id, outcome.started, outcome.ended)
+        log.info(
+            "quiet mode for user %s: %s started, %s ended", user_id, outcome.started, outcome.ended
+        )
     return outcome.problem
 
 

@@ -30,7 +30,7 @@ class ChatStatus:
 
 
 def status_for(end: datetime, zone: ZoneInfo, label: str = LABEL) -> ChatStatus:
-    """"Growth work until 11:00" (the block's end on the person's wall clock), expiring at the
+    """ "Growth work until 11:00" (the block's end on the person's wall clock), expiring at the
     end so the status clears itself even if GrowthGuard is down then."""
     if end.tzinfo is None:
         raise ValueError("end must be timezone-aware")

@@ -40,7 +40,9 @@ def quiet_page(request: Request, runtime: RuntimeDep, session: SessionDep) -> Re
 
 
 @router.post(PAGE + "/connect", response_class=HTMLResponse)
-def connect(request: Request, runtime: RuntimeDep, session: SessionDep, csrf: Csrf = "") -> Response:
+def connect(
+    request: Request, runtime: RuntimeDep, session: SessionDep, csrf: Csrf = ""
+) -> Response:
     """To Slack's consent page; the state is one-time and bound to this browser and person."""
     browser_id = request.cookies.get(BROWSER_COOKIE) or account_service.new_browser_id()
 

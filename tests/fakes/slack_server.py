@@ -182,7 +182,10 @@ class FakeSlackServer:
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()
 
@@ -196,8 +199,8 @@ class FakeSlackServer:
         if self.redirect_uris and redirect not in self.redirect_uris:
             return HTMLResponse("<p>redirect_uri did not match</p>", status_code=400)
         if self.approve_as is None:
-            target = f"{redirect}?{urlencode({'error': 'access_denied', 'state': query.get('state', '')})}"
-            return RedirectResponse(target, status_code=302)
+            refusal = {"error": "access_denied", "state": query.get("state", "")}
+            return RedirectResponse(f"{redirect}?{urlencode(refusal)}", status_code=302)
         asked = tuple(s for s in query.get("user_scope", "").split(",") if s)
         scopes = frozenset(self.grant_scopes if self.grant_scopes is not None else asked)
         code = secrets.token_hex(8)
@@ -247,7 +250,9 @@ class FakeSlackServer:
         grant = self._grant(params, headers)
         needed = METHOD_SCOPES[method]
         if needed is not None and needed not in grant.scopes:
-            raise SlackError("missing_scope", needed=needed, provided=",".join(sorted(grant.scopes)))
+            raise SlackError(
+                "missing_scope", needed=needed, provided=",".join(sorted(grant.scopes))
+            )
         person = self.state.users[grant.user_id]
         self._expire(person)
         now = int(self.clock().timestamp())

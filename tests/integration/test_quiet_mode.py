@@ -193,7 +193,7 @@ class TestAroundABlock:
     def test_quiet_mode_off_starts_nothing_and_ends_a_running_period(
         self, quiet, person, slack: FakeSlackServer, clock: FakeClock
     ) -> None:
-        rt, dispatcher = quiet
+        rt, _ = quiet
         clock.now = berlin(11, 9)
         tasks.quiet_sweep()
         with transaction(rt.sessions) as session:

@@ -147,7 +147,10 @@ def test_mode_form_api_and_disconnect(
     on = browser.put("/quiet", json={"enabled": True}, headers={"X-CSRF-Token": token})
     assert on.status_code == 200 and on.json()["enabled"] is True
     assert on.json()["status"] == "ok"
-    assert browser.put("/quiet", json={"enabled": "x"}, headers={"X-CSRF-Token": token}).status_code == 422
+    assert (
+        browser.put("/quiet", json={"enabled": "x"}, headers={"X-CSRF-Token": token}).status_code
+        == 422
+    )
 
     gone = browser.post("/dashboard/quiet/disconnect", data={"csrf_token": token})
     assert gone.status_code == 303

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 from dataclasses import dataclass
@@ -166,8 +167,6 @@ def disconnect(
             end_period(chat, period, now)
         except ConnectorError:
             period.state, period.outcome, period.ended_at = QuietState.DONE, "disconnected", now
-    try:
+    with contextlib.suppress(ConnectorError):  # the token is forgotten either way
         chat.revoke()
-    except ConnectorError:
-        pass  # the token is forgotten either way
     session.delete(link)

@@ -281,7 +281,10 @@ def _failed(session: Session, link: SlackLink, detail: str, started: int, ended:
             session,
             link.user_id,
             "slack.failed",
-            {"message": f"Your Slack status could not be changed: {detail}", "url": "/dashboard/quiet"},
+            {
+                "message": f"Your Slack status could not be changed: {detail}",
+                "url": "/dashboard/quiet",
+            },
         )
     link.status, link.status_detail = SlackStatus.ERROR, detail
     return Outcome(started=started, ended=ended, problem=detail)
