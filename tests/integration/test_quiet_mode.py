@@ -17,6 +17,7 @@ from app.db.quiet_models import QuietState, SlackStatus
 from app.db.session import transaction
 from app.jobs import Job
 from app.runtime import Runtime
+from app.scheduler import BookingScheduler
 from app.services.quiet import periods as quiet_periods
 from tests.fakes.slack_server import FakeSlackServer
 from tests.support.booking import WEEK, berlin, setup_plan
@@ -336,3 +337,24 @@ def test_due_users_is_empty_without_links(quiet, world: MemoryWorld, clock: Fake
     clock.now = berlin(11, 9)
     with rt.sessions() as session:
         assert quiet_periods.due_users(session, clock.now) == []
+
+
+def test_the_sweep_is_scheduled_every_minute_and_queued_when_scaled(
+    quiet: tuple[Runtime, RecordingDispatcher], engine: Engine
+) -> None:
+    scheduler = BookingScheduler(engine)
+    scheduler.start(paused=True)
+    try:
+        scheduler.schedule_maintenance(poll_seconds=300, push_enabled=False)
+        job = scheduler._scheduler.get_job("quiet-sweep")
+        assert job is not None and job.trigger.interval.total_seconds() == 60
+        assert job.func_ref == "app.tasks:quiet_sweep"
+        scheduler.schedule_maintenance(poll_seconds=300, push_enabled=False, via_queue=True)
+        queued = scheduler._scheduler.get_job("quiet-sweep")
+        assert queued.func_ref == "app.tasks:queued" and queued.args == ("app.tasks:quiet_sweep",)
+    finally:
+        scheduler.shutdown()
+    _, dispatcher = quiet
+    assert tasks.queued("app.tasks:quiet_sweep")
+    [(key, job_, _)] = dispatcher.submitted
+    assert key == "job:app.tasks:quiet_sweep" and job_ == Job("app.tasks:quiet_sweep")
