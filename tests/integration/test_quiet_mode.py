@@ -18,6 +18,7 @@ from app.db.session import transaction
 from app.jobs import Job
 from app.runtime import Runtime
 from app.scheduler import BookingScheduler
+from app.services.quiet import link as quiet_link
 from app.services.quiet import periods as quiet_periods
 from tests.fakes.slack_server import FakeSlackServer
 from tests.support.booking import WEEK, berlin, setup_plan
@@ -198,8 +199,6 @@ class TestAroundABlock:
         clock.now = berlin(11, 9)
         tasks.quiet_sweep()
         with transaction(rt.sessions) as session:
-            from app.services.quiet import link as quiet_link
-
             user = session.get(User, person)
             assert user is not None
             quiet_link.set_quiet(session, user, False)
@@ -261,7 +260,8 @@ class TestSlackFailures:
         assert status(slack) == ("Growth work until 11:00", ":seedling:")
         assert periods(rt)[0].state == QuietState.ON
         assert (periods(rt)[0].previous_text, periods(rt)[0].previous_emoji) == BEFORE
-        assert the_link(rt, person).failures == 0
+        link = the_link(rt, person)
+        assert (link.failures, link.retry_at, link.status_detail) == (0, None, "")
 
         clock.now = berlin(11, 11)
         tasks.quiet_sweep()

@@ -137,9 +137,9 @@ def run_user(
         return _back_off(session, link, error, now, retry, started, ended)
     except ConnectorError as error:
         return _failed(session, link, f"Slack refused the change ({error})", started, ended)
+    # Slack answered: a back-off or an earlier failure is over.
     link.failures, link.retry_at = 0, None
-    if link.status == SlackStatus.ERROR:
-        link.status, link.status_detail = SlackStatus.OK, ""
+    link.status, link.status_detail = SlackStatus.OK, ""
     return Outcome(started=started, ended=ended)
 
 
