@@ -277,7 +277,8 @@ class TestSlackFailures:
         for _ in range(8):
             tasks.quiet_user(person)
             link = the_link(rt, person)
-            if link.retry_at is not None:
+            if link.failures:  # backing off: the retry's turn
+                assert link.retry_at is not None
                 clock.now = link.retry_at
 
         delays = [delay for _, _, delay in dispatcher.submitted]
@@ -287,9 +288,13 @@ class TestSlackFailures:
         assert link.status == SlackStatus.ERROR
         assert "503" in link.status_detail
         assert len(notes(rt, "slack.failed")) == 1
+        # Given up: the sweep waits a quarter of an hour before a new round.
+        assert link.retry_at == clock.now + timedelta(minutes=15)
+        assert tasks.quiet_sweep() == 0
 
         slack.state.failures.clear()
-        tasks.quiet_user(person)
+        clock.now = link.retry_at
+        assert tasks.quiet_sweep() == 1
         link = the_link(rt, person)
         assert (link.status, link.status_detail) == (SlackStatus.OK, "")
         assert status(slack) == ("Growth work until 11:00", ":seedling:")

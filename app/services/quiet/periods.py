@@ -26,6 +26,8 @@ from app.services.quiet.slack import ChatApi, ChatFactory
 from connectors.errors import ConnectorError, RateLimited, ReauthRequired, TransientError
 
 MIN_QUIET = timedelta(minutes=1)  # a block with less left than this is not worth a status
+# Retries spent: the sweep leaves the person alone this long, then a new round of back-off.
+GIVE_UP_PAUSE = timedelta(minutes=15)
 Retry = Callable[[BaseException, int], "float | None"]  # (error, attempt) -> delay or give up
 
 
@@ -267,7 +269,7 @@ def _back_off(
     attempt = link.failures + 1
     delay = retry(error, attempt)
     if delay is None:
-        link.failures, link.retry_at = 0, None
+        link.failures, link.retry_at = 0, now + GIVE_UP_PAUSE
         return _failed(session, link, f"Slack did not answer: {error}", started, ended)
     link.failures, link.retry_at = attempt, now + timedelta(seconds=delay)
     what = "Slack asked us to slow down" if isinstance(error, RateLimited) else str(error)
