@@ -20,6 +20,7 @@ from app.runtime import Runtime
 from app.scheduler import BookingScheduler
 from app.services.quiet import link as quiet_link
 from app.services.quiet import periods as quiet_periods
+from app.services.quiet.slack import ChatApi
 from tests.fakes.slack_server import FakeSlackServer
 from tests.support.booking import WEEK, berlin, setup_plan
 from tests.support.quiet import RecordingDispatcher, link_slack, periods, quiet_runtime, the_link
@@ -363,3 +364,28 @@ def test_the_sweep_is_scheduled_every_minute_and_queued_when_scaled(
     assert tasks.queued("app.tasks:quiet_sweep")
     [(key, job_, _)] = dispatcher.submitted
     assert key == "job:app.tasks:quiet_sweep" and job_ == Job("app.tasks:quiet_sweep")
+
+
+def test_a_token_no_key_can_decrypt_asks_to_reconnect(
+    quiet: tuple[Runtime, RecordingDispatcher], person: int, clock: FakeClock
+) -> None:
+    rt, _ = quiet
+    with transaction(rt.sessions) as session:
+        link = quiet_link.link_of(session, person)
+        assert link is not None
+        link.credentials = b"gAAAAAB-written-with-a-retired-key"
+    clock.now = berlin(11, 9)
+
+    tasks.quiet_sweep()
+
+    assert the_link(rt, person).status == SlackStatus.NEEDS_REAUTH
+    with transaction(rt.sessions) as session:
+        user = session.get(User, person)
+        assert user is not None
+        quiet_link.disconnect(session, rt.cipher, no_slack_calls, user, clock.now)
+    with rt.sessions() as session:
+        assert quiet_link.link_of(session, person) is None
+
+
+def no_slack_calls(token: str) -> ChatApi:
+    raise AssertionError("nothing can be sent to Slack without a token")

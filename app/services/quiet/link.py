@@ -17,7 +17,7 @@ from app.db.quiet_models import QuietPeriod, QuietState, SlackLink, SlackStatus
 from app.security import CredentialCipher, hash_token
 from app.services.accounts import STATE_TTL, ConnectRejectedError, consume_state
 from app.services.errors import ConflictError, NotFoundError
-from app.services.quiet.slack import ChatFactory, slack_app
+from app.services.quiet.slack import ChatApi, ChatFactory, slack_app
 from connectors.errors import ConnectorError, TransientError
 from connectors.slack.oauth import GrantRefused, authorize_url, exchange
 
@@ -157,16 +157,22 @@ def disconnect(
     link = link_of(session, user.id)
     if link is None:
         raise NotFoundError("Slack connection")
-    chat = chat_for(token_of(cipher, link))
+    try:
+        chat: ChatApi | None = chat_for(token_of(cipher, link))
+    except ValueError:  # encrypted with a key no longer configured: nothing to call Slack with
+        chat = None
     for period in session.scalars(
         select(QuietPeriod).where(
             QuietPeriod.user_id == user.id, QuietPeriod.state != QuietState.DONE
         )
     ):
         try:
+            if chat is None:
+                raise ConnectorError("no usable token")
             end_period(chat, period, now)
         except ConnectorError:
             period.state, period.outcome, period.ended_at = QuietState.DONE, "disconnected", now
-    with contextlib.suppress(ConnectorError):  # the token is forgotten either way
-        chat.revoke()
+    if chat is not None:
+        with contextlib.suppress(ConnectorError):  # the token is forgotten either way
+            chat.revoke()
     session.delete(link)

@@ -114,7 +114,10 @@ def run_user(
         return Outcome()
     if link.retry_at is not None and link.retry_at > now:
         return Outcome()
-    chat = chat_for(token_of(cipher, link))
+    try:
+        chat = chat_for(token_of(cipher, link))
+    except ValueError:  # encrypted with a key no longer configured
+        return _needs_reauth(session, link, "the stored Slack token cannot be decrypted", 0, 0)
     started = ended = 0
     try:
         still_open = False
