@@ -193,6 +193,29 @@ class TestAroundABlock:
         assert slack.user("U1").snooze_endtime == 0
         assert len(slack.writes("dnd.endSnooze")) == 1
 
+    def test_a_block_moved_later_is_quiet_again_when_it_starts(
+        self, quiet, person, slack: FakeSlackServer, clock: FakeClock
+    ) -> None:
+        rt, _ = quiet
+        clock.now = berlin(11, 9)
+        tasks.quiet_sweep()
+        with transaction(rt.sessions) as session:
+            block = session.scalars(select(Block).order_by(Block.start)).first()
+            assert block is not None
+            block.start, block.end = berlin(11, 14), berlin(11, 16)  # the person moved it
+        clock.now = berlin(11, 9, 10)
+
+        tasks.quiet_sweep()
+        assert status(slack) == BEFORE
+
+        clock.now = berlin(11, 14)
+        tasks.quiet_sweep()
+        assert status(slack) == ("Growth work until 16:00", ":seedling:")
+        clock.now = berlin(11, 16)
+        tasks.quiet_sweep()
+        assert status(slack) == BEFORE
+        assert [p.outcome for p in periods(rt)] == ["restored", "restored"]
+
     def test_quiet_mode_off_starts_nothing_and_ends_a_running_period(
         self, quiet, person, slack: FakeSlackServer, clock: FakeClock
     ) -> None:

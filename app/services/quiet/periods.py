@@ -130,6 +130,10 @@ def run_user(
                     checkpoint()
                 continue
             end_period(chat, period, now)
+            if block is not None and block.end > now:
+                # Moved later, or quiet turned off mid-block: the block may be quiet again
+                # when it (re)starts; the period row no longer claims it.
+                period.block_id = None
             ended += 1
             checkpoint()
         block = None if still_open or not link.quiet_enabled else _block_now(session, user_id, now)
