@@ -207,7 +207,7 @@ def _cmd_migrate(_: argparse.Namespace) -> int:
     from app.db.migrate import upgrade
     from app.db.session import make_engine, make_session_factory, transaction
     from app.security import CredentialCipher
-    from app.services.channels import encrypt_plaintext_targets
+    from app.services.notifications.channels import encrypt_plaintext_targets
 
     settings = _settings_or_fail()
     engine = make_engine(settings.database_url)
@@ -242,8 +242,8 @@ def _cmd_set_password(args: argparse.Namespace) -> int:
 
     from app.db.models import User
     from app.db.session import make_engine, make_session_factory, transaction
-    from app.services import passwords
     from app.services.errors import InvalidInputError
+    from app.services.people import passwords
 
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -276,7 +276,7 @@ def _cmd_book(args: argparse.Namespace) -> int:
     from app.db.models import Plan
     from app.domain.time import IsoWeek
     from app.runtime import build_runtime
-    from app.services.booking_batch import book_plans
+    from app.services.booking.batch import book_plans
 
     try:
         week = IsoWeek.parse(args.week)

@@ -16,8 +16,8 @@ from app.ratelimit import RateLimited
 from app.runtime import Runtime
 from app.scheduler import PlanSchedule
 from app.security import verify_signature
-from app.services.users import user_for_token
-from app.services.websessions import user_id_for
+from app.services.people.users import user_for_token
+from app.services.people.websessions import user_id_for
 
 
 async def get_runtime(request: Request) -> Runtime:

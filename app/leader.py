@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 
 from app import metrics, tasks
 from app.runtime import Runtime
-from app.scheduler import BookingScheduler, set_active, weekly_slots
+from app.scheduler import JobScheduler, set_active, weekly_slots
 
 log = logging.getLogger(__name__)
 
@@ -131,13 +131,13 @@ class SchedulerService:
 
     def __init__(self, runtime: Runtime) -> None:
         self._rt = runtime
-        self._scheduler: BookingScheduler | None = None
+        self._scheduler: JobScheduler | None = None
         self._lock = threading.Lock()
 
     def lead(self) -> None:
         rt = self._rt
         with self._lock:
-            scheduler = BookingScheduler(rt.engine)
+            scheduler = JobScheduler(rt.engine)
             with rt.sessions() as session:
                 slots = weekly_slots(session)
             scheduler.start(paused=True)

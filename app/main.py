@@ -35,8 +35,8 @@ from app.middleware.metrics import MetricsMiddleware
 from app.middleware.request_id import RequestIdMiddleware
 from app.middleware.security_headers import SecurityHeadersMiddleware
 from app.runtime import Runtime, build_runtime
-from app.scheduler import BookingScheduler, RemoteSchedule, weekly_slots
-from app.services.channels import encrypt_plaintext_targets
+from app.scheduler import JobScheduler, RemoteSchedule, weekly_slots
+from app.services.notifications.channels import encrypt_plaintext_targets
 from app.supervise import Supervised, Supervisor
 from app.web import (
     auth_pages,
@@ -78,23 +78,23 @@ def create_app(
             encrypt_plaintext_targets(session, rt.cipher)
         if rt.demo is not None:
             rt.demo.start()  # the demo calendar (Radicale) lives and dies with the app
-        booking_scheduler = None
+        job_scheduler = None
         if not scaled and (scheduler if scheduler is not None else rt.settings.scheduler_enabled):
-            booking_scheduler = BookingScheduler(rt.engine)
+            job_scheduler = JobScheduler(rt.engine)
             with rt.sessions() as session:
                 slots = weekly_slots(session)
-            booking_scheduler.start(paused=True)
-            booking_scheduler.sync(slots)  # before resuming, so nothing fires on stale jobs
-            booking_scheduler.schedule_maintenance(
+            job_scheduler.start(paused=True)
+            job_scheduler.sync(slots)  # before resuming, so nothing fires on stale jobs
+            job_scheduler.schedule_maintenance(
                 rt.settings.poll_interval_seconds,
                 rt.settings.push_enabled,
                 demo_poll_seconds=rt.settings.demo_poll_seconds if rt.demo else None,
             )
-            booking_scheduler.resume()
-        app.state.scheduler = RemoteSchedule() if scaled else booking_scheduler
+            job_scheduler.resume()
+        app.state.scheduler = RemoteSchedule() if scaled else job_scheduler
         parts: dict[str, Supervised] = {"dispatcher": rt.dispatcher}
-        if booking_scheduler is not None:
-            parts["scheduler"] = booking_scheduler
+        if job_scheduler is not None:
+            parts["scheduler"] = job_scheduler
         supervisor = Supervisor(parts, interval=rt.settings.supervise_seconds)
         supervisor.start()
         app.state.supervisor = supervisor
@@ -104,8 +104,8 @@ def create_app(
             yield
         finally:
             supervisor.stop()
-            if booking_scheduler is not None:
-                booking_scheduler.shutdown()
+            if job_scheduler is not None:
+                job_scheduler.shutdown()
             rt.dispatcher.shutdown()
             if rt.demo is not None:
                 rt.demo.stop()

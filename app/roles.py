@@ -17,7 +17,7 @@ from app import runtime as runtime_module
 from app.config import Environment, Settings
 from app.logsetup import configure_logging
 from app.providers import Providers
-from app.services.connections import ConnectorProvider
+from app.services.accounts.live import ConnectorFor
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def setup_logging(settings: Settings) -> None:
 def scaled_runtime(
     settings: Settings,
     providers: Providers | None = None,
-    connectors: ConnectorProvider | None = None,
+    connectors: ConnectorFor | None = None,
 ) -> runtime_module.Runtime:
     """A runtime whose tasks go to the Celery queue (the web, worker and scheduler roles);
     tests and benchmarks pass fake provider endpoints or connectors."""
@@ -57,7 +57,7 @@ def run_worker(
     settings: Settings,
     *,
     providers: Providers | None = None,
-    connectors: ConnectorProvider | None = None,
+    connectors: ConnectorFor | None = None,
     concurrency: int | None = None,
 ) -> None:
     """Consume the task queue until SIGTERM (Celery's warm shutdown finishes the run at hand)."""

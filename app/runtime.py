@@ -22,12 +22,12 @@ from app.dispatch import Dispatcher, InProcessDispatcher
 from app.providers import Providers, providers_from_settings, register_connectors
 from app.ratelimit import Throttle
 from app.security import CredentialCipher
-from app.services.connections import ConnectorProvider, registry_provider
-from app.services.delivery import Senders, SmtpSettings, default_senders
-from app.services.mailbox import DevMailbox, Mail
-from app.services.mailbox import send as send_mail
-from app.services.provider_errors import tagged
-from app.services.push_channels import ChannelCache
+from app.services.accounts.failures import tagged
+from app.services.accounts.live import ConnectorFor, registry_connectors
+from app.services.notifications.delivery import Senders, SmtpSettings, default_senders
+from app.services.notifications.mailbox import DevMailbox, Mail
+from app.services.notifications.mailbox import send as send_mail
+from app.services.sync.channel_cache import ChannelCache
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -43,7 +43,7 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     cipher: CredentialCipher
-    connectors: ConnectorProvider
+    connectors: ConnectorFor
     clock: Clock
     providers: Providers
     dispatcher: Dispatcher
@@ -68,7 +68,7 @@ class Runtime:
 def build_runtime(
     settings: Settings,
     *,
-    connectors: ConnectorProvider | None = None,
+    connectors: ConnectorFor | None = None,
     clock: Clock = system_clock,
     engine: Engine | None = None,
     providers: Providers | None = None,
@@ -87,7 +87,7 @@ def build_runtime(
         engine=engine,
         sessions=sessions,
         cipher=cipher,
-        connectors=tagged(connectors or registry_provider(cipher)),
+        connectors=tagged(connectors or registry_connectors(cipher)),
         clock=clock,
         providers=providers,
         dispatcher=dispatcher or InProcessDispatcher(),

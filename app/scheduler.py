@@ -22,7 +22,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from app.db.models import Plan, User
-from app.services.plans import plan_zone, spec_of
+from app.services.planning.plans import plan_spec, plan_zone
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def now_job_id(plan_id: int) -> str:
 
 def slot_for(plan: Plan, user: User) -> WeeklySlot:
     """When this plan's weekly booking runs."""
-    spec = spec_of(plan)
+    spec = plan_spec(plan)
     clock = spec.book_at.clock
     return WeeklySlot(plan.id, spec.book_at.day, clock.hour, clock.minute, plan_zone(spec, user))
 
@@ -122,8 +122,8 @@ class _GuardedScheduler(BackgroundScheduler):  # type: ignore[misc]
         return wait
 
 
-class BookingScheduler:
-    """A thin wrapper that only decides *when* booking tasks run."""
+class JobScheduler:
+    """Decides *when* the background jobs run (booking, sync sweeps, reports, retention)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = self._engine = engine
@@ -223,7 +223,7 @@ class BookingScheduler:
             # Hourly: plans live in many zones; dedupe keys make re-runs harmless.
             "weekly-reports": ("app.tasks:send_weekly_reports", 3600),
             "quarterly-reviews": ("app.tasks:send_quarterly_reviews", 6 * 3600),
-            # Old push receipts and cached events of long-past weeks (app.services.retention).
+            # Old push receipts and cached events of long-past weeks (app.services.sync.retention).
             "prune-old-rows": ("app.tasks:prune_old_rows", DAY),
             # Growth blocks that ended: "what did you do?" in the in-app list, once per block.
             "ask-growth-log": ("app.tasks:ask_growth_log", 15 * 60),
@@ -315,10 +315,10 @@ def _describe(trigger: object) -> str:
 
 
 # The scheduler leading in this process (scaled mode), for the "resync-plans" sweep.
-_active: list[BookingScheduler] = []
+_active: list[JobScheduler] = []
 
 
-def set_active(scheduler: BookingScheduler | None) -> None:
+def set_active(scheduler: JobScheduler | None) -> None:
     _active[:] = [scheduler] if scheduler is not None else []
 
 

@@ -52,11 +52,11 @@ def same_secret(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
 
 
-def sign(message: str, key: str) -> str:
+def hmac_hex(message: str, key: str) -> str:
     """HMAC-SHA256 of `message` (hex): for one-click links and webhook signatures."""
     return hmac.new(key.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
 def verify_signature(message: str, signature: str, key: str) -> bool:
     """Constant-time check of a `sign` result."""
-    return hmac.compare_digest(sign(message, key), signature)
+    return hmac.compare_digest(hmac_hex(message, key), signature)

@@ -29,23 +29,27 @@ from app.db.models import (
 from app.db.session import transaction
 from app.domain.time import IsoWeek
 from app.jobs import Job
-from app.services import booking_jobs, choices, conflicts, delivery, push, report_notices
-from app.services import reports as report_service
-from app.services import sync as sync_service
-from app.services.booking import (
+from app.services.accounts.failures import account_of
+from app.services.accounts.rows import mark_gone, mark_needs_reauth
+from app.services.booking import jobs as booking_jobs
+from app.services.booking.reconcile import (
     BookingBlockedError,
     BookingReport,
     book_week,
     horizon_weeks,
     record_run,
 )
-from app.services.connections import mark_gone, mark_needs_reauth
+from app.services.conflicts import choices, detection
+from app.services.conflicts.deciding import ConflictResolver
 from app.services.growth import log as growth_log
-from app.services.plans import plan_zone, spec_of
-from app.services.provider_errors import account_of
+from app.services.notifications import delivery
+from app.services.planning.plans import plan_spec, plan_zone
 from app.services.quiet import periods as quiet_periods
 from app.services.quiet.slack import chat_factory
-from app.services.resolve import Resolver
+from app.services.reports import baseline as baseline_service
+from app.services.reports import sending
+from app.services.sync import events as sync_service
+from app.services.sync import watches
 from connectors.errors import ConnectorError, NotFound, RateLimited, ReauthRequired, TransientError
 
 log = logging.getLogger(__name__)
@@ -165,7 +169,7 @@ def plan_weeks(plan_id: int, now: datetime) -> list[str]:
         plan = session.get(Plan, plan_id)
         if plan is None:
             return []
-        spec = spec_of(plan)
+        spec = plan_spec(plan)
         zone = plan_zone(spec, session.get_one(User, plan.user_id))
     return [str(week) for week in horizon_weeks(spec, IsoWeek.containing(now, zone))]
 
@@ -238,11 +242,11 @@ def _reconnect(error: ReauthRequired) -> str:
 
 
 def _tell_failed(session: Session, plan_id: int, reason: str) -> None:
-    from app.services import notify
+    from app.services.notifications import outbox
 
     plan = session.get(Plan, plan_id)
     if plan is not None:
-        notify.record(
+        outbox.record(
             session,
             plan.user_id,
             "booking.failed",
@@ -399,7 +403,7 @@ def sync_calendar(calendar_id: int, *, recreate_watch: bool = False, full: bool 
             calendar.sync_cursor = None
         try:
             if recreate_watch and rt.settings.push_enabled:
-                push.ensure_watch(
+                watches.ensure_watch(
                     session, calendar, rt.connectors, rt.settings.public_url, now, session.commit
                 )
             result = sync_service.sync_calendar(session, calendar, rt.connectors, now)
@@ -407,18 +411,18 @@ def sync_calendar(calendar_id: int, *, recreate_watch: bool = False, full: bool 
             # The calendar itself is gone at the provider: say so once, stop syncing it.
             mark_gone(session, calendar, now)
             return
-        new_conflicts = conflicts.detect(session, calendar, result, now) if result else []
+        new_conflicts = detection.detect(session, calendar, result, now) if result else []
         # A crash between detecting and deciding leaves conflicts open, and an incremental
         # sync will not report their events again: pick them up here.
-        waiting = conflicts.open_ids(session, calendar.id)
+        waiting = detection.open_ids(session, calendar.id)
     # Each conflict is decided in its own transaction, right away (reaction time matters).
     for conflict_id in sorted(set(new_conflicts) | set(waiting)):
         resolve_conflict(conflict_id)
 
 
-def _resolver(session: Session) -> Resolver:
+def _resolver(session: Session) -> ConflictResolver:
     rt = runtime.current()
-    return Resolver(
+    return ConflictResolver(
         session, rt.connectors, rt.settings.public_url, rt.settings.secret_key.get_secret_value()
     )
 
@@ -451,7 +455,7 @@ def resolve_open_conflicts() -> int:
     """Decide conflicts a crash left open (detected a while ago, never decided)."""
     rt = runtime.current()
     with rt.sessions() as session:
-        ids = conflicts.open_ids(session, None, detected_before=rt.clock() - timedelta(minutes=1))
+        ids = detection.open_ids(session, None, detected_before=rt.clock() - timedelta(minutes=1))
     for conflict_id in ids:
         resolve_conflict(conflict_id)
     return len(ids)
@@ -625,7 +629,7 @@ def renew_watches() -> int:
     for calendar_id in ids:
         with transaction(rt.sessions) as session:
             calendar = session.get(Calendar, calendar_id)
-            if calendar is not None and push.ensure_watch(
+            if calendar is not None and watches.ensure_watch(
                 session, calendar, rt.connectors, rt.settings.public_url, now, session.commit
             ):
                 changed += 1
@@ -636,7 +640,7 @@ def send_weekly_reports() -> int:
     """Record each active plan's weekly report (once per plan and week)."""
     rt = runtime.current()
     with transaction(rt.sessions) as session:
-        sent = report_notices.send_weekly_reports(
+        sent = sending.send_weekly_reports(
             session, rt.clock(), log_links=growth_log.Linker.of(rt.settings)
         )
     if sent:
@@ -648,7 +652,7 @@ def send_quarterly_reviews() -> int:
     """Early in each quarter, remind people to revisit their goal (once per user and quarter)."""
     rt = runtime.current()
     with transaction(rt.sessions) as session:
-        sent = report_notices.send_quarterly_reviews(
+        sent = sending.send_quarterly_reviews(
             session, rt.clock(), public_url=rt.settings.public_url
         )
     if sent:
@@ -662,12 +666,12 @@ def compute_baseline(user_id: int) -> None:
     with transaction(rt.sessions) as session:
         user = session.get(User, user_id)
         if user is not None:
-            report_service.compute_baseline(session, user, rt.connectors, rt.clock())
+            baseline_service.compute_baseline(session, user, rt.connectors, rt.clock())
 
 
 def prune_old_rows() -> int:
     """Daily: delete old push receipts and long-past cached events, a batch per transaction."""
-    from app.services import retention
+    from app.services.sync import retention
 
     rt = runtime.current()
     total = 0

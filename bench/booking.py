@@ -30,7 +30,6 @@ import argparse
 import json
 import platform
 import random
-import secrets
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -38,8 +37,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
 from app import runtime as runtime_module
 from app import tasks
@@ -49,11 +47,13 @@ from app.db.session import make_engine, transaction
 from app.domain.plan import PlanSpec
 from app.domain.time import IsoWeek
 from app.runtime import build_runtime
-from app.services.connections import add_account
-from app.services.plans import create_plan
-from app.services.users import create_user
+from app.services.accounts.rows import add_account
+from app.services.people.users import create_user
+from app.services.planning.plans import create_plan
 from connectors.base import Event, SelfResponse
-from tests.conftest import POSTGRES_ADMIN_URL, FakeClock, MemoryWorld, make_settings
+from tests.support.databases import postgres_database
+from tests.support.settings import make_settings
+from tests.support.world import FakeClock, MemoryWorld
 
 NAME = "booking"
 ZONE = ZoneInfo("Europe/Berlin")
@@ -70,25 +70,9 @@ def database(kind: str) -> Iterator[str]:
             upgrade(url)
             yield url
         return
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"gg_bench_{secrets.token_hex(4)}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade(url)
+    # The tests' throwaway PostgreSQL database: created, migrated, dropped afterwards.
+    with contextmanager(postgres_database)() as url:
         yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :name AND pid <> pg_backend_pid()"
-                ),
-                {"name": name},
-            )
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
 
 
 def populate(url: str, users: int, meetings: int, seed: int) -> tuple[MemoryWorld, list[int]]:
@@ -142,7 +126,7 @@ def measure(
         def run() -> object:
             return [tasks.book_plan(plan_id, str(WEEK), NOW) for plan_id in plan_ids]
     else:
-        from app.services import booking_batch  # imported here: older checkouts lack it
+        from app.services.booking import batch as booking_batch
 
         def run() -> object:
             return booking_batch.book_plans(

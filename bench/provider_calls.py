@@ -42,13 +42,13 @@ from app.db.session import make_engine
 from app.domain.time import IsoWeek
 from app.main import create_app
 from app.runtime import build_runtime
-from app.services.push_channels import ECHO_DEFER
+from app.services.sync.channel_cache import ECHO_DEFER
 from bench.reaction_time import POLICY, ZONE, providers_for
 from tests.booking_helpers import book
-from tests.conftest import make_settings
 from tests.e2e.harness import PUBLIC_URL, AppServer, browser, wait_until
 from tests.fakes.google_server import CLIENT_ID, CLIENT_SECRET, FakeGoogle, Recorded
 from tests.fakes.google_store import parse_when
+from tests.support.settings import make_settings
 
 NAME = "provider_calls"
 EMAIL = "person@corp.example"

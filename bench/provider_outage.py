@@ -29,9 +29,9 @@ from app.main import create_app
 from app.providers import Providers
 from app.runtime import build_runtime
 from connectors.microsoft.oauth import MicrosoftConfig
-from tests.conftest import make_settings
 from tests.e2e.harness import PUBLIC_URL, AppServer, browser, wait_until
 from tests.fakes.graph_server import CLIENT_ID, CLIENT_SECRET, FakeGraphServer
+from tests.support.settings import make_settings
 
 USER = "bench@contoso.example"
 

@@ -135,9 +135,9 @@ def _drop_database(admin_url: str, url: str) -> None:
 def _seed(url: str, users: int) -> list[int]:
     from app.db.session import make_engine, make_session_factory, transaction
     from app.domain.plan import PlanSpec
-    from app.services.connections import add_account
-    from app.services.plans import create_plan
-    from app.services.users import create_user
+    from app.services.accounts.rows import add_account
+    from app.services.people.users import create_user
+    from app.services.planning.plans import create_plan
     from connectors.base import CalendarInfo
 
     engine = make_engine(url)

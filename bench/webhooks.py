@@ -49,8 +49,8 @@ import httpx
 from app.db.models import AccountStatus, Calendar
 from app.db.session import make_engine, make_session_factory, transaction
 from app.security import hash_token
-from app.services.connections import add_account
-from app.services.users import create_user
+from app.services.accounts.rows import add_account
+from app.services.people.users import create_user
 from bench.booking import database
 from connectors.base import CalendarInfo
 

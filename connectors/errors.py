@@ -8,7 +8,8 @@ Every connector maps its provider's responses onto this tree in one place::
      │    └── RateLimited      429 / quota: retry after `retry_after` seconds when known
      ├── CursorExpired         the sync cursor is no longer valid: do a full sync
      ├── NotFound              no such calendar or event (or it was cancelled)
-     ├── Conflict              the thing being created already exists
+     ├── Collision             the write collides with the provider's copy: the thing being
+     │                         created already exists, or it changed meanwhile
      └── PermissionDenied      the user may not do this (read-only calendar, not an attendee, ...)
           └── NotAGrowthBlock  refusal to edit or delete an event GrowthGuard did not create
 
@@ -18,7 +19,7 @@ Messages are for logs and people: they never contain tokens, codes or other cred
 from __future__ import annotations
 
 __all__ = [
-    "Conflict",
+    "Collision",
     "ConnectorError",
     "CursorExpired",
     "NotAGrowthBlock",
@@ -65,8 +66,8 @@ class NotFound(ConnectorError):
     """The calendar or event does not exist (any more)."""
 
 
-class Conflict(ConnectorError):
-    """The object being created already exists."""
+class Collision(ConnectorError):
+    """The write collides with the provider's copy: it already exists, or changed meanwhile."""
 
 
 class PermissionDenied(ConnectorError):

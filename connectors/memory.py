@@ -22,7 +22,7 @@ from connectors.base import (
     Watch,
     as_utc,
 )
-from connectors.errors import Conflict, NotAGrowthBlock, NotFound, PermissionDenied
+from connectors.errors import Collision, NotAGrowthBlock, NotFound, PermissionDenied
 from connectors.memory_store import MemoryStore, RecordedResponse
 
 __all__ = ["MemoryConnector", "MemoryStore", "RecordedResponse", "default_store", "memory_factory"]
@@ -144,7 +144,7 @@ class MemoryConnector:
             current = self._block(calendar_id, event_id)
             other = self._find_block(calendar_id, spec.tag.slot_key)
             if other is not None and other.id != event_id:
-                raise Conflict(f"slot {spec.tag.slot_key!r} is already booked as {other.id!r}")
+                raise Collision(f"slot {spec.tag.slot_key!r} is already booked as {other.id!r}")
             event = replace(
                 current,
                 title=spec.title,

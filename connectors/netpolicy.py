@@ -1,9 +1,9 @@
 """Which network addresses GrowthGuard may reach: one classifier for every outgoing request.
 
-Notification URLs (app/services/egress.py) and CalDAV servers (connectors/caldav) both ask
-here. An address is "public" or one of the non-public kinds; IPv4 wrapped in IPv6
-(IPv4-mapped, 6to4, Teredo, NAT64) is judged by the IPv4 inside. A `Reach` says which
-non-public kinds a caller accepts: loopback (a receiver or a demo calendar on this machine)
+Notification URLs (app/services/notifications/egress.py) and CalDAV servers
+(connectors/caldav) both ask here. An address is "public" or one of the non-public kinds;
+IPv4 wrapped in IPv6 (IPv4-mapped, 6to4, Teredo, NAT64) is judged by the IPv4 inside. A `Reach`
+says which non-public kinds a caller accepts: loopback (a receiver or a demo calendar here)
 and private networks (a self-hosted calendar server on the LAN). Link-local (cloud metadata at
 169.254.169.254), unspecified, multicast, reserved and shared addresses are never reachable.
 """

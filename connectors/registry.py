@@ -148,7 +148,9 @@ class ProviderEntry:
     kind: ConnectKind
     build: ConnectorFactory
     finish: Finish
-    revoke: Callable[[bytes], None]  # best effort; the caller deletes the blob either way
+    # Revoke the grant where the provider can (Google), else only forget it (Microsoft, CalDAV);
+    # best effort: the caller deletes the blob either way.
+    revoke: Callable[[bytes], None]
     refresh: Callable[[bytes], bytes]  # a fresh blob, or ReauthRequired
     begin: Callable[[], OAuthStart] | None = None  # OAuth only
     sign_in: bool = False  # may sign a person in (and create the user) by verified email

@@ -11,11 +11,11 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
 from app import tasks
 from app.api.params import RowId
 from app.deps import CurrentUser, RuntimeDep, SessionDep
-from app.services import accounts as account_service
-from app.services import calendars as calendar_service
-from app.services import onboarding
+from app.services.accounts import connect as account_service
+from app.services.accounts import manage as calendar_service
 from app.services.errors import InvalidInputError
-from app.services.sync import cached_events
+from app.services.people import onboarding
+from app.services.sync.events import cached_events
 
 router = APIRouter(tags=["accounts"])
 

@@ -9,7 +9,8 @@ from app.db.session import transaction
 from app.deps import SESSION_COOKIE, RuntimeDep, signed_in_user_id
 from app.html import render
 from app.html.forms import BROWSER_COOKIE, cookie_flags, csrf_ok
-from app.services import accounts, onboarding, websessions
+from app.services.accounts import connect
+from app.services.people import onboarding, websessions
 
 router = APIRouter(tags=["auth"])
 
@@ -17,13 +18,13 @@ router = APIRouter(tags=["auth"])
 @router.get("/auth/{provider}/start", response_class=RedirectResponse, status_code=302)
 def start(provider: str, request: Request, runtime: RuntimeDep) -> Response:
     """Send the browser to the provider's consent screen (PKCE; state bound to this browser)."""
-    browser_id = request.cookies.get(BROWSER_COOKIE) or accounts.new_browser_id()
+    browser_id = request.cookies.get(BROWSER_COOKIE) or connect.new_browser_id()
     try:
         with transaction(runtime.sessions) as session:
-            url = accounts.begin_connect(
+            url = connect.begin_connect(
                 session, runtime.cipher, runtime.providers, provider, browser_id, runtime.clock()
             )
-    except accounts.ConnectRejectedError as error:
+    except connect.ConnectRejectedError as error:
         return _problem(request, str(error), status.HTTP_404_NOT_FOUND)
     response = RedirectResponse(url, status_code=status.HTTP_302_FOUND)
     response.set_cookie(BROWSER_COOKIE, browser_id, max_age=3600, **cookie_flags(runtime))
@@ -36,7 +37,7 @@ def callback(provider: str, request: Request, runtime: RuntimeDep) -> Response:
     params = dict(request.query_params)
     now = runtime.clock()
     try:
-        secrets_ = accounts.consume_state(
+        secrets_ = connect.consume_state(
             runtime.sessions,
             runtime.cipher,
             provider,
@@ -45,7 +46,7 @@ def callback(provider: str, request: Request, runtime: RuntimeDep) -> Response:
             now,
         )
         with transaction(runtime.sessions) as session:
-            connected = accounts.complete_connect(
+            connected = connect.complete_connect(
                 session,
                 cipher=runtime.cipher,
                 providers=runtime.providers,
@@ -58,18 +59,18 @@ def callback(provider: str, request: Request, runtime: RuntimeDep) -> Response:
                 now=now,
             )
             cookie = websessions.sign_in(session, connected.user_id, now)
-    except accounts.MissingPermissionsError as error:
+    except connect.MissingPermissionsError as error:
         return render(
             request,
             "missing_scopes.html",
             {
-                "provider": accounts.label_of(runtime.providers, provider),
+                "provider": connect.label_of(runtime.providers, provider),
                 "provider_name": provider,
                 "missing": error.missing,
             },
             status_code=status.HTTP_400_BAD_REQUEST,
         )
-    except accounts.ConnectRejectedError as error:
+    except connect.ConnectRejectedError as error:
         return _problem(request, str(error), status.HTTP_400_BAD_REQUEST)
     onboarding.after_connect(runtime, connected.account_id)
     response = RedirectResponse("/dashboard/accounts", status_code=status.HTTP_303_SEE_OTHER)

@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.params import RowId
 from app.deps import CurrentUser, RuntimeDep, SessionDep
-from app.services import channels as channel_service
-from app.services.delivery import send_test
+from app.services.notifications import channels as channel_service
+from app.services.notifications.delivery import send_test
 
 router = APIRouter(tags=["notifications"])
 

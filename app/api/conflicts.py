@@ -13,9 +13,10 @@ from app.api.params import RowId
 from app.db.models import Conflict, Decision
 from app.deps import CurrentUser, RuntimeDep, SessionDep
 from app.html import render
-from app.services import choices, links
-from app.services import conflicts as conflict_service
-from app.services.resolve import Resolver
+from app.services import links
+from app.services.conflicts import choices
+from app.services.conflicts import detection as conflict_service
+from app.services.conflicts.deciding import ConflictResolver
 
 router = APIRouter(tags=["conflicts"])
 
@@ -40,8 +41,8 @@ class ConflictOut(BaseModel):
     decision: DecisionOut | None
 
 
-def _resolver(session: Any, runtime: RuntimeDep) -> Resolver:
-    return Resolver(
+def _resolver(session: Any, runtime: RuntimeDep) -> ConflictResolver:
+    return ConflictResolver(
         session,
         runtime.connectors,
         runtime.settings.public_url,

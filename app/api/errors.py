@@ -21,14 +21,14 @@ from app.db.session import DatabaseBusyError
 from app.html import render
 from app.html.errorpage import accepts_html
 from app.html.fielderrors import FormErrors
-from app.services.booking import BookingBlockedError
+from app.services.accounts.failures import describe_failure
+from app.services.booking.reconcile import BookingBlockedError
 from app.services.errors import (
     ConflictError,
     InvalidInputError,
     MalformedRequestError,
     NotFoundError,
 )
-from app.services.provider_errors import describe
 from connectors.errors import ConnectorError
 
 log = logging.getLogger(__name__)
@@ -198,7 +198,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(cause, ConnectorError):
             # The request's own transaction was rolled back: record the account state again.
             with request.app.state.runtime.sessions() as session:
-                problem = describe(session, cause)
+                problem = describe_failure(session, cause)
                 session.commit()
             extra = {"account": problem.account} if problem.account else None
         return answer(
@@ -210,7 +210,7 @@ def install_error_handlers(app: FastAPI) -> None:
         # Sync: it reads (and may mark) the account in its own short transaction.
         runtime = request.app.state.runtime
         with runtime.sessions() as session:
-            problem = describe(session, error)
+            problem = describe_failure(session, error)
             session.commit()
         log.warning("provider failure on %s: %s", request.url.path, error)
         extra = {"account": problem.account} if problem.account else None

@@ -28,10 +28,10 @@ from app.db.session import transaction
 from app.deps import CurrentUser, RuntimeDep, SessionDep
 from app.domain.growth_rules import GrowthRules
 from app.runtime import Runtime
-from app.services import plans as plan_service
 from app.services.growth import counting, export, review, titles
 from app.services.growth import log as growth_log
 from app.services.growth import milestones as milestone_service
+from app.services.planning import plans as plan_service
 
 router = APIRouter(tags=["growth"])
 

@@ -26,10 +26,10 @@ from app.domain.plan import PlanSpec
 from app.domain.time import IsoWeek
 from app.runtime import Runtime
 from app.scheduler import PlanSchedule, next_weekly_run
-from app.services import booking_jobs
-from app.services import plans as plan_service
-from app.services.booking import booking_obstacle, horizon_weeks, preview_week
+from app.services.booking import jobs as booking_jobs
+from app.services.booking.reconcile import booking_obstacle, horizon_weeks, preview_week
 from app.services.errors import InvalidInputError
+from app.services.planning import plans as plan_service
 
 router = APIRouter(tags=["plans"])
 
@@ -46,7 +46,7 @@ NowQuery = Annotated[
 def _week(text: str | None, now: datetime, zone_of: tuple[Plan, User]) -> IsoWeek:
     if text is None:
         plan, user = zone_of
-        return IsoWeek.containing(now, plan_service.plan_zone(plan_service.spec_of(plan), user))
+        return IsoWeek.containing(now, plan_service.plan_zone(plan_service.plan_spec(plan), user))
     try:
         return IsoWeek.parse(text)
     except ValueError as error:
@@ -59,7 +59,7 @@ def _out(plan: Plan, user: User, runtime: Runtime) -> PlanOut:
     return PlanOut(
         id=plan.id,
         active=plan.active,
-        spec=plan_service.spec_of(plan),
+        spec=plan_service.plan_spec(plan),
         next_booking_at=next_weekly_run(plan, user, runtime.clock()),
         created_at=plan.created_at,
         updated_at=plan.updated_at,
@@ -162,7 +162,7 @@ def preview(
     moment = now or runtime.clock()
     iso_week = _week(week, moment, (plan, user))
     result = preview_week(session, plan, iso_week, moment, runtime.connectors)
-    spec = plan_service.spec_of(plan)
+    spec = plan_service.plan_spec(plan)
     return PreviewOut(
         plan_id=plan.id,
         week=result.week,
@@ -210,7 +210,7 @@ def book_now(
     plan = plan_service.get_plan(session, user, plan_id)
     now = runtime.clock()
     if week is None:
-        spec = plan_service.spec_of(plan)
+        spec = plan_service.plan_spec(plan)
         zone = plan_service.plan_zone(spec, user)
         weeks = [str(w) for w in horizon_weeks(spec, IsoWeek.containing(now, zone))]
     else:

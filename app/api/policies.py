@@ -14,8 +14,8 @@ from app.deps import CurrentUser, RuntimeDep, SessionDep
 from app.domain.decide import Invite
 from app.domain.intervals import Interval
 from app.domain.policy import PRESETS, PolicySpec
-from app.services import plans as plan_service
-from app.services import policies as policy_service
+from app.services.planning import plans as plan_service
+from app.services.planning import policies as policy_service
 
 router = APIRouter(tags=["policies"])
 

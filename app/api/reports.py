@@ -12,8 +12,9 @@ from app.db.models import Plan, User
 from app.deps import CurrentUser, RuntimeDep, SessionDep
 from app.domain.ledger import WeekLedger
 from app.html.charts import growth_chart
-from app.services import plans as plan_service
-from app.services import reports as report_service
+from app.services.planning import plans as plan_service
+from app.services.reports import baseline as baseline_service
+from app.services.reports import ledgers as report_service
 
 router = APIRouter(tags=["reports"])
 
@@ -80,7 +81,7 @@ def weekly(
     """Booked, kept, moved and lost minutes, ratios and conflicts per week, plus the summary."""
     plan, rows = _rows(session, user, runtime, plan_id, weeks)
     summary = report_service.summary(session, user, plan, runtime.clock())
-    spec = plan_service.spec_of(plan)
+    spec = plan_service.plan_spec(plan)
     return WeeklyReport(
         plan_id=plan.id,
         timezone=str(plan_service.plan_zone(spec, user)),
@@ -131,4 +132,4 @@ def chart(
 @router.get("/reports/baseline")
 def baseline(user: CurrentUser, session: SessionDep) -> dict[str, Any] | None:
     """Meeting, growth and free time in the four weeks before connecting; null before that."""
-    return report_service.baseline_of(session, user)
+    return baseline_service.baseline_of(session, user)

@@ -14,8 +14,10 @@ from app.api.schemas import (
 )
 from app.deps import CurrentUser, RuntimeDep, SessionDep, client_address, throttled
 from app.html.forms import csrf_token
-from app.services import links, notify, signup
-from app.services.users import FIRST_TOKEN_NAME, issue_token
+from app.services import links
+from app.services.notifications import outbox
+from app.services.people import signup
+from app.services.people.users import FIRST_TOKEN_NAME, issue_token
 
 router = APIRouter(tags=["users"])
 
@@ -83,4 +85,4 @@ def my_csrf_token(request: Request, runtime: RuntimeDep, user: CurrentUser) -> d
 @router.get("/notifications", response_model=list[NotificationOut])
 def notifications(user: CurrentUser, session: SessionDep) -> list[NotificationOut]:
     """The in-app notification list, newest first."""
-    return [NotificationOut.model_validate(n) for n in notify.list_for_user(session, user.id)]
+    return [NotificationOut.model_validate(n) for n in outbox.list_for_user(session, user.id)]

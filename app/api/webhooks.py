@@ -18,8 +18,8 @@ from app import jsonbounds, metrics, tasks
 from app.db.session import transaction
 from app.deps import RuntimeDep
 from app.runtime import Runtime
-from app.services import push
-from app.services.push_channels import ECHO_DEFER
+from app.services.sync import watches
+from app.services.sync.channel_cache import ECHO_DEFER
 from connectors.push import PushMalformed, PushNotice, PushParse, PushParser, PushRequest
 
 router = APIRouter(tags=["webhooks"])
@@ -69,10 +69,10 @@ async def notification(
         return PlainTextResponse(parsed.reply, status_code=status.HTTP_200_OK)
     channels = runtime.push_channels
     try:
-        wanted = None if channels is None else push.verify_cached(channels, parsed.notices)
+        wanted = None if channels is None else watches.verify_cached(channels, parsed.notices)
         if wanted is None:
             wanted = await run_in_threadpool(_verify, runtime, provider, parsed.notices)
-    except push.WebhookRejectedError as error:
+    except watches.WebhookRejectedError as error:
         return _rejected(str(error), error.status, f"unverified_{error.status}")
     for item in wanted:
         plain = not (item.recreate_watch or item.full)
@@ -94,6 +94,8 @@ def _parse(parser: PushParser, request: PushRequest) -> PushParse:
     return parser(request)
 
 
-def _verify(runtime: Runtime, provider: str, notices: list[PushNotice]) -> list[push.SyncRequest]:
+def _verify(
+    runtime: Runtime, provider: str, notices: list[PushNotice]
+) -> list[watches.SyncRequest]:
     with transaction(runtime.sessions) as session:
-        return push.verify(session, provider, notices, runtime.clock(), runtime.push_channels)
+        return watches.verify(session, provider, notices, runtime.clock(), runtime.push_channels)

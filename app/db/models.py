@@ -53,7 +53,7 @@ class User(Base):
     # Argon2id hash for local (CalDAV-only) sign-in; None for people who sign in with a provider.
     password_hash: Mapped[str | None] = mapped_column(String(200))
     # When the person proved they read this address (a confirmation link, or a provider that
-    # says so). Only proven addresses are ever linked by email (app/services/identity.py).
+    # says so). Only proven addresses are ever linked by email (app/services/people/identity.py).
     email_verified_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 

@@ -22,8 +22,8 @@ from app.demo import seed
 from app.demo.radicale import RadicaleProcess, RadicaleStartError
 from app.domain.time import IsoWeek, resolve_zone
 from app.security import CredentialCipher
-from app.services.accounts import ConnectRejectedError, link_grant
-from app.services.connections import ConnectorProvider
+from app.services.accounts.connect import ConnectRejectedError, link_grant
+from app.services.accounts.live import ConnectorFor
 from app.services.errors import InvalidInputError
 from connectors.caldav.connect import finish as caldav_finish
 from connectors.errors import ConnectorError
@@ -95,7 +95,7 @@ def connect(
     user: User,
     *,
     cipher: CredentialCipher,
-    connectors: ConnectorProvider,
+    connectors: ConnectorFor,
     now: datetime,
 ) -> Account:
     """Create the person's demo calendar with a seeded week and connect it like any CalDAV."""

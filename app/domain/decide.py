@@ -81,7 +81,7 @@ class Context:
 
 
 @dataclass(frozen=True)
-class Decision:
+class Verdict:
     """The outcome for one conflict and a sentence a person understands."""
 
     action: Action
@@ -262,7 +262,7 @@ def _propose(invite: Invite, policy: PolicySpec, ctx: Context) -> _Proposal:
     return _Proposal(rule.then, rule, _fact(fired, invite, ctx))
 
 
-def _guard(proposal: _Proposal, invite: Invite, policy: PolicySpec, ctx: Context) -> Decision:
+def _guard(proposal: _Proposal, invite: Invite, policy: PolicySpec, ctx: Context) -> Verdict:
     """Apply the invariants to what the rules (or the person) proposed; the only exit."""
     title = _quote(invite.title)
     name = proposal.rule.name if proposal.rule else None
@@ -309,15 +309,15 @@ def _guard(proposal: _Proposal, invite: Invite, policy: PolicySpec, ctx: Context
     if dry_run:
         text = f"{text} {DRY_RUN_NOTE}"
     writes = action in WRITING and not dry_run
-    return Decision(action, name, text, writes, due_at, dry_run)
+    return Verdict(action, name, text, writes, due_at, dry_run)
 
 
-def decide(invite: Invite, policy: PolicySpec, ctx: Context) -> Decision:
+def decide(invite: Invite, policy: PolicySpec, ctx: Context) -> Verdict:
     """What to do about ``invite``: the first matching rule (else the default), guarded."""
     return _guard(_propose(invite, policy, ctx), invite, policy, ctx)
 
 
-def fallback_flag(decision: Decision, reason: str) -> Decision:
+def fallback_flag(decision: Verdict, reason: str) -> Verdict:
     """Turn a decision that could not be carried out (e.g. no slot to move to) into a flag."""
     source = f" (rule '{decision.rule}')" if decision.rule else ""
     reason = reason.strip().rstrip(".") or "it could not be carried out"

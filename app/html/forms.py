@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from app.deps import SESSION_COOKIE
 from app.runtime import Runtime
-from app.security import sign, verify_signature
+from app.security import hmac_hex, verify_signature
 
 BROWSER_COOKIE = "gg_browser"  # a random id for a browser that is not signed in yet
 
@@ -28,7 +28,7 @@ def cookie_flags(runtime: Runtime) -> dict[str, Any]:
 def csrf_token(request: Request, runtime: Runtime, anchor: str | None = None) -> str:
     """A token bound to this browser's cookie (synchronizer token derived with HMAC)."""
     anchor = anchor or request.cookies.get(SESSION_COOKIE) or request.cookies.get(BROWSER_COOKIE)
-    return sign(f"csrf:{anchor or ''}", runtime.settings.secret_key.get_secret_value())
+    return hmac_hex(f"csrf:{anchor or ''}", runtime.settings.secret_key.get_secret_value())
 
 
 def csrf_ok(request: Request, runtime: Runtime, token: str | None) -> bool:

@@ -20,10 +20,11 @@ from app.html.forms import (
     see_other,
 )
 from app.ratelimit import RateLimited
-from app.services import links, passwords, signup, websessions
-from app.services.accounts import new_browser_id
+from app.services import links
+from app.services.accounts.connect import new_browser_id
 from app.services.errors import InvalidInputError
-from app.services.users import FIRST_TOKEN_NAME, issue_token
+from app.services.people import passwords, signup, websessions
+from app.services.people.users import FIRST_TOKEN_NAME, issue_token
 
 router = APIRouter(include_in_schema=False)
 EXPIRED = [("form", "the page expired; try again")]

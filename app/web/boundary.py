@@ -18,8 +18,8 @@ from app.domain.policy import DEFAULT_PRESET, PRESETS, PolicySpec
 from app.html.fielderrors import FormFields, plain
 from app.html.forms import see_other
 from app.html.words import ACTION_LABELS
-from app.services import policies as policy_service
 from app.services.errors import InvalidInputError, MalformedRequestError
+from app.services.planning import policies as policy_service
 from app.web.context import Page, form_action, signed_in
 from app.web.planning import first_plan, page_zone
 

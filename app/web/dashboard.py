@@ -16,13 +16,14 @@ from app.deps import RuntimeDep, SessionDep
 from app.domain.time import IsoWeek, resolve_zone
 from app.html.fielderrors import FormFields
 from app.html.forms import cookie_flags, see_other
-from app.services import accounts as account_service
-from app.services import calendars as calendar_service
-from app.services import channels as channel_service
-from app.services import notify, onboarding
-from app.services import users as user_service
-from app.services.delivery import why_test_failed
+from app.services.accounts import connect as account_service
+from app.services.accounts import manage as calendar_service
 from app.services.growth import log as growth_log
+from app.services.notifications import channels as channel_service
+from app.services.notifications import outbox
+from app.services.notifications.delivery import why_test_failed
+from app.services.people import onboarding
+from app.services.people import users as user_service
 from app.web.context import Page, form_action, signed_in
 
 router = APIRouter(include_in_schema=False)
@@ -216,7 +217,7 @@ def disconnect(
 # --- notifications -------------------------------------------------------------------------
 
 
-CHANNEL_KINDS = {"email": "Email", "slack": "Slack", "webhook": "Webhook"}
+CHANNEL_KIND_LABELS = {"email": "Email", "slack": "Slack", "webhook": "Webhook"}
 
 
 def _notifications(
@@ -228,14 +229,14 @@ def _notifications(
     channels = channel_service.list_channels(page.session, page.user.id)
     labels = {"channel-kind": "Kind", "channel-target": "Email address or URL"}
     for channel in channels:
-        labels[f"channel-{channel.id}"] = f"{CHANNEL_KINDS.get(channel.kind, channel.kind)}"
+        labels[f"channel-{channel.id}"] = f"{CHANNEL_KIND_LABELS.get(channel.kind, channel.kind)}"
     return page.render(
         "notifications.html",
         "notifications",
         status_code=status,
         channels=channels,
-        kinds=CHANNEL_KINDS,
-        notifications=notify.list_for_user(page.session, page.user.id, limit=50),
+        kinds=CHANNEL_KIND_LABELS,
+        notifications=outbox.list_for_user(page.session, page.user.id, limit=50),
         zone=resolve_zone(page.user.timezone),
         errors=errors,
         fields=FormFields(labels, {"kind": "channel-kind", "target": "channel-target"}),

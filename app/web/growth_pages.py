@@ -26,11 +26,11 @@ from app.html import render, templates
 from app.html.fielderrors import NO_FIELDS, FormFields
 from app.html.forms import see_other
 from app.services import links
-from app.services import plans as plan_service
 from app.services.errors import InvalidInputError
 from app.services.growth import counting, export, review, titles
 from app.services.growth import log as growth_log
 from app.services.growth import milestones as milestone_service
+from app.services.planning import plans as plan_service
 from app.web.context import Page, form_action, signed_in
 from app.web.planning import first_plan
 
@@ -212,7 +212,7 @@ def _milestones(
         return page.render(
             "growth_milestones.html", "milestones", code, plan=None, errors=errors, **_shown(sent)
         )
-    spec = plan_service.spec_of(plan)
+    spec = plan_service.plan_spec(plan)
     rows = milestone_service.list_for_plan(page.session, plan)
     proposal: list[Any] = []
     proposal_problem = ""
@@ -415,7 +415,7 @@ def _link_form(
             "token": token,
             "block": block,
             "zone": user.timezone,
-            "goal": plan_service.spec_of(plan).goal,
+            "goal": plan_service.plan_spec(plan).goal,
             "milestones": [
                 m for m in milestone_service.list_for_plan(session, plan) if m.done_on is None
             ],
@@ -481,7 +481,7 @@ def _rules(
 ) -> Response:
     rules = counting.rules_of(page.session, page.user)
     plan = first_plan(page)
-    zone = plan_service.plan_zone(plan_service.spec_of(plan), page.user) if plan else None
+    zone = plan_service.plan_zone(plan_service.plan_spec(plan), page.user) if plan else None
     now = page.runtime.clock()
     week = IsoWeek.containing(now, zone) if zone else None
     events: list[dict[str, Any]] = []
@@ -586,7 +586,7 @@ def _review(
         "review",
         code,
         plan=plan,
-        spec=plan_service.spec_of(plan),
+        spec=plan_service.plan_spec(plan),
         review=found,
         quarter=quarter,
         previous=previous,

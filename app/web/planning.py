@@ -19,11 +19,13 @@ from app.domain.plan import PlanSpec
 from app.domain.time import WEEKDAYS, IsoWeek, TimeRange, resolve_zone
 from app.html.fielderrors import FormErrors, FormFields
 from app.html.forms import see_other
-from app.services import booking, choices, onboarding
-from app.services import plans as plan_service
-from app.services import week as week_service
+from app.services.booking import reconcile
+from app.services.booking import week_view as week_service
+from app.services.conflicts import choices
+from app.services.conflicts.deciding import ConflictResolver
 from app.services.errors import MalformedRequestError
-from app.services.resolve import Resolver
+from app.services.people import onboarding
+from app.services.planning import plans as plan_service
 from app.web.context import Page, form_action, signed_in
 from connectors.errors import ConnectorError
 
@@ -113,7 +115,7 @@ def _preview(page: Page, plan: Plan | None, spec: PlanSpec) -> dict[str, Any]:
         goal=spec.goal,
         spec=spec.model_dump(mode="json"),
     )
-    result = booking.preview_week(page.session, draft, week, now, page.runtime.connectors)
+    result = reconcile.preview_week(page.session, draft, week, now, page.runtime.connectors)
     return {
         "week": str(week),
         "week_label": week.label(),
@@ -184,7 +186,7 @@ def _render_plan(
 ) -> Response:
     plan = first_plan(page)
     hours_text, hours_differ = _hours_text(shown, page)
-    zone = plan_service.plan_zone(plan_service.spec_of(plan), page.user) if plan else None
+    zone = plan_service.plan_zone(plan_service.plan_spec(plan), page.user) if plan else None
     today = page.runtime.clock().astimezone(zone or resolve_zone(page.user.timezone)).date()
     return page.render(
         "plan.html",
@@ -210,7 +212,7 @@ def _plan_page(
     form_spec: dict[str, Any] | None = None,
 ) -> Response:
     plan = first_plan(page)
-    spec = plan_service.spec_of(plan) if plan else None
+    spec = plan_service.plan_spec(plan) if plan else None
     preview = None
     if form_spec is not None and not errors:
         preview = _preview(page, plan, PlanSpec.model_validate(form_spec))
@@ -263,7 +265,7 @@ def page_zone(page: Page) -> ZoneInfo:
     """The zone the dashboard shows times in: the plan's, else the person's."""
     plan = first_plan(page)
     if plan is not None:
-        return plan_service.plan_zone(plan_service.spec_of(plan), page.user)
+        return plan_service.plan_zone(plan_service.plan_spec(plan), page.user)
     return resolve_zone(page.user.timezone)
 
 
@@ -311,8 +313,8 @@ def _week_preview(page: Page, plan: Plan, week: IsoWeek) -> list[tuple[datetime,
     if week.end(zone) <= now:
         return None
     try:
-        result = booking.preview_week(page.session, plan, week, now, page.runtime.connectors)
-    except (ConnectorError, booking.BookingBlockedError):
+        result = reconcile.preview_week(page.session, plan, week, now, page.runtime.connectors)
+    except (ConnectorError, reconcile.BookingBlockedError):
         page.session.rollback()
         return None
     return [(i.start.astimezone(zone), i.end.astimezone(zone)) for i in result.new]
@@ -332,7 +334,7 @@ async def keep_meeting(
     week = str(form.get("week", ""))
 
     def act(page: Page) -> Response:
-        resolver = Resolver(
+        resolver = ConflictResolver(
             page.session,
             runtime.connectors,
             runtime.settings.public_url,

@@ -11,7 +11,7 @@ from app import tasks
 from app.deps import RuntimeDep, SessionDep
 from app.domain.time import resolve_zone
 from app.html.forms import BROWSER_COOKIE, cookie_flags, see_other
-from app.services import accounts as account_service
+from app.services.accounts import connect as account_service
 from app.services.errors import MalformedRequestError
 from app.services.quiet import link as quiet_link
 from app.services.quiet.slack import chat_factory

@@ -7,7 +7,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from app.deps import RuntimeDep, SessionDep
 from app.html.charts import growth_chart
-from app.services import reports as report_service
+from app.services.reports import baseline as baseline_service
+from app.services.reports import ledgers as report_service
 from app.web.context import Page, signed_in
 from app.web.planning import first_plan
 
@@ -17,7 +18,7 @@ WEEKS = 8
 
 def _report(page: Page) -> Response:
     plan = first_plan(page)
-    baseline = report_service.baseline_of(page.session, page.user)
+    baseline = baseline_service.baseline_of(page.session, page.user)
     if plan is None:
         return page.render("report.html", "report", plan=None, baseline=baseline)
     now = page.runtime.clock()

@@ -26,7 +26,7 @@ from caldav.lib import error as dav_error
 from connectors.caldav.credentials import CalDavCredentials
 from connectors.caldav.mapping import Resource
 from connectors.errors import (
-    Conflict,
+    Collision,
     ConnectorError,
     CursorExpired,
     NotFound,
@@ -68,7 +68,7 @@ _PROPFIND_ETAGS = """<?xml version="1.0" encoding="utf-8"?>
 _NS = {"d": "DAV:", "c": "urn:ietf:params:xml:ns:caldav"}
 
 
-class PreconditionFailed(Conflict):
+class PreconditionFailed(Collision):
     """412: the resource is not in the state the request assumed (exists, or changed)."""
 
 
@@ -101,7 +101,7 @@ def _by_status(status: int | None, what: str, retry_after: str | None = None) ->
     if status == 412:
         return PreconditionFailed(f"{what}: the resource changed meanwhile (HTTP 412)")
     if status == 409:
-        return Conflict(f"{what}: conflict (HTTP 409)")
+        return Collision(f"{what}: conflict (HTTP 409)")
     if status == 429 or (status == 503 and retry_after):
         return RateLimited(dav_error.parse_retry_after(retry_after) if retry_after else None)
     if status is None or status >= 500 or status == 408:
@@ -317,7 +317,7 @@ class CalDavClient:
 
         The ETag may be missing from the answer (servers that rewrote the data): it is then
         read back. 412 raises PreconditionFailed; a UID already used at another URL raises
-        Conflict.
+        Collision.
         """
         headers = dict(_ICAL)
         if create_only:
@@ -330,12 +330,12 @@ class CalDavClient:
         except PermissionDenied:
             # Cyrus refuses a duplicate UID with 403 (raised by the library before we see it)
             if create_only:
-                raise Conflict(f"{what}: the UID is already used") from None
+                raise Collision(f"{what}: the UID is already used") from None
             raise
         if response.status in (409, 403) or (
             response.status == 412 and _names_uid_conflict(response)
         ):
-            raise Conflict(f"{what}: the UID is already used by another object")
+            raise Collision(f"{what}: the UID is already used by another object")
         if response.status >= 400:
             self._fail(response, what)
         etag = response.headers.get("ETag")

@@ -28,7 +28,7 @@ from connectors.caldav import mapping
 from connectors.caldav.client import CalDavClient, PreconditionFailed, SyncUnsupported
 from connectors.caldav.credentials import CalDavCredentials, load
 from connectors.errors import (
-    Conflict,
+    Collision,
     CursorExpired,
     NotAGrowthBlock,
     NotFound,
@@ -210,11 +210,11 @@ class CalDavConnector:
         data = mapping.block_ical(spec, self._clock())
         try:
             etag = self._client.put(href, data, create_only=True)
-        except (PreconditionFailed, Conflict):
+        except (PreconditionFailed, Collision):
             # Someone (an earlier run, another worker) created it between our look and our PUT.
             found = self.find_block(calendar_id, spec.tag.slot_key)
             if found is None:
-                raise Conflict(
+                raise Collision(
                     f"slot {spec.tag.slot_key!r}: its URL or UID is taken by an untagged event"
                 ) from None
             return found
@@ -236,17 +236,17 @@ class CalDavConnector:
         return event
 
     def update_block(self, calendar_id: str, event_id: str, spec: BlockSpec) -> Event:
-        """Reshape a block under `If-Match`; a concurrent edit raises Conflict (not overwritten)."""
+        """Reshape a block under `If-Match`; a concurrent edit raises Collision (kept)."""
         href, resource, current = self._block(calendar_id, event_id)
         if current.tag != spec.tag:
             other = self.find_block(calendar_id, spec.tag.slot_key)
             if other is not None and other.id != event_id:
-                raise Conflict(f"slot {spec.tag.slot_key!r} is already booked as {other.id!r}")
+                raise Collision(f"slot {spec.tag.slot_key!r} is already booked as {other.id!r}")
         data = mapping.reshape_block(resource.data, spec, self._clock())
         try:
             etag = self._client.put(href, data, if_match=resource.etag)
         except PreconditionFailed:
-            raise Conflict(f"block {event_id!r} was changed meanwhile; not overwritten") from None
+            raise Collision(f"block {event_id!r} was changed meanwhile; not overwritten") from None
         return self._single(mapping.Resource(resource.name, etag, data), calendar_id)
 
     def delete_block(self, calendar_id: str, event_id: str) -> None:
@@ -255,7 +255,7 @@ class CalDavConnector:
         try:
             self._client.delete(href, resource.etag)
         except PreconditionFailed:
-            raise Conflict(f"block {event_id!r} was changed meanwhile; not deleted") from None
+            raise Collision(f"block {event_id!r} was changed meanwhile; not deleted") from None
 
     # --- RSVPs and push ------------------------------------------------------------------
 
@@ -302,7 +302,7 @@ class CalDavConnector:
             except PreconditionFailed:
                 continue
             return self._live(mapping.Resource(name, etag, data), calendar_id, event_id)
-        raise Conflict(f"event {event_id!r} kept changing; the response was not saved")
+        raise Collision(f"event {event_id!r} kept changing; the response was not saved")
 
     def watch(
         self, calendar_id: str, callback_url: str, secret: str, channel_id: str | None = None

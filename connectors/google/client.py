@@ -18,7 +18,7 @@ from googleapiclient.errors import HttpError
 
 from connectors.base import SaveCredentials
 from connectors.errors import (
-    Conflict,
+    Collision,
     ConnectorError,
     NotFound,
     PermissionDenied,
@@ -87,7 +87,7 @@ def map_http_error(
     if status == 404:
         return NotFound(detail)
     if status in (409, 412):
-        return Conflict(detail)
+        return Collision(detail)
     if status == 410:
         return gone(detail)
     if status >= 500 or status == 408:

@@ -20,7 +20,7 @@ from connectors.base import (
     as_utc,
 )
 from connectors.errors import (
-    Conflict,
+    Collision,
     CursorExpired,
     NotAGrowthBlock,
     NotFound,
@@ -194,7 +194,7 @@ class GoogleConnector:
             return self._client.execute(
                 lambda s: s.events().insert(calendarId=calendar_id, body=body), "events.insert"
             )
-        except Conflict:
+        except Collision:
             existing = self._get(calendar_id, event_id)
         if existing.get("status") == "cancelled":
             # Google keeps deleted ids reserved; bring the old block back in the new shape.
@@ -207,7 +207,7 @@ class GoogleConnector:
             )
         tag = tag_of(existing)
         if tag is None or tag.slot_key != spec.tag.slot_key:
-            raise Conflict(f"event id {event_id!r} is taken by an event GrowthGuard did not tag")
+            raise Collision(f"event id {event_id!r} is taken by an event GrowthGuard did not tag")
         return existing
 
     def find_block(self, calendar_id: str, slot_key: str) -> Event | None:
@@ -231,7 +231,7 @@ class GoogleConnector:
         rekeyed = tag_of(current) != spec.tag
         other = self.find_block(calendar_id, spec.tag.slot_key) if rekeyed else None
         if other is not None and other.id != event_id:
-            raise Conflict(f"slot {spec.tag.slot_key!r} is already booked as {other.id!r}")
+            raise Collision(f"slot {spec.tag.slot_key!r} is already booked as {other.id!r}")
         body = block_body(spec, event_id, current.get("eventType") == "focusTime")
         for fixed in ("id", "eventType", "reminders"):
             body.pop(fixed, None)

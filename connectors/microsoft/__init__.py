@@ -12,7 +12,7 @@ from connectors.microsoft.oauth import (
     MicrosoftGrant,
     TokenSource,
     finish_authorization,
-    revoke,
+    forget_tokens,
     start_authorization,
 )
 
@@ -24,7 +24,7 @@ __all__ = [
     "MicrosoftGrant",
     "TokenSource",
     "finish_authorization",
+    "forget_tokens",
     "make_factory",
-    "revoke",
     "start_authorization",
 ]

@@ -15,7 +15,7 @@ from urllib.parse import quote
 import httpx
 
 from connectors.errors import (
-    Conflict,
+    Collision,
     ConnectorError,
     CursorExpired,
     NotFound,
@@ -91,7 +91,7 @@ def raise_for(response: httpx.Response) -> None:
     if status == 404:
         raise NotFound(what)
     if status == 409:
-        raise Conflict(what)
+        raise Collision(what)
     if status == 429:
         raise RateLimited(_retry_after(response.headers))
     if status >= 500:

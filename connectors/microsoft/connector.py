@@ -23,7 +23,7 @@ from connectors.base import (
     as_utc,
 )
 from connectors.errors import (
-    Conflict,
+    Collision,
     CursorExpired,
     NotAGrowthBlock,
     NotFound,
@@ -246,7 +246,7 @@ class MicrosoftConnector:
         if current.tag is not None and current.tag.slot_key != spec.tag.slot_key:
             other = self.find_block(calendar_id, spec.tag.slot_key)
             if other is not None and other.id != event_id:
-                raise Conflict(f"slot {spec.tag.slot_key!r} is already booked")
+                raise Collision(f"slot {spec.tag.slot_key!r} is already booked")
         path = f"{self._cal(calendar_id)}/events/{segment(event_id)}"
         item = self.client.request("PATCH", path, json=block_body(spec))
         return dataclasses.replace(event_from_graph(item, calendar_id), tag=spec.tag)

@@ -43,7 +43,7 @@ def entry(config: oauth.MicrosoftConfig) -> ProviderEntry:
         return saved[-1] if saved else blob
 
     def revoke(blob: bytes) -> None:
-        oauth.revoke(config, blob)
+        oauth.forget_tokens(config, blob)  # Microsoft has nothing to revoke: forget only
 
     return ProviderEntry(
         name="microsoft",

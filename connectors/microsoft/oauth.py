@@ -26,7 +26,7 @@ __all__ = [
     "MicrosoftGrant",
     "TokenSource",
     "finish_authorization",
-    "revoke",
+    "forget_tokens",
     "start_authorization",
 ]
 
@@ -144,7 +144,7 @@ def finish_authorization(
     )
 
 
-def revoke(config: MicrosoftConfig, cache: bytes) -> bytes:
+def forget_tokens(config: MicrosoftConfig, cache: bytes) -> bytes:
     """Forget every account in `cache`; returns the emptied cache.
 
     Microsoft has no revocation endpoint for delegated auth-code grants: disconnecting means the
@@ -152,7 +152,7 @@ def revoke(config: MicrosoftConfig, cache: bytes) -> bytes:
     also remove the app at https://myapps.microsoft.com). This scrubs the blob for good measure
     and needs no network.
     """
-    del config  # kept for symmetry with the other providers' revoke()
+    del config  # kept for symmetry with Google's oauth.revoke(config, credentials)
     token_cache = msal.SerializableTokenCache()
     token_cache.deserialize(cache.decode())
     kinds = token_cache.CredentialType

@@ -29,10 +29,10 @@ from app.db.session import make_engine, make_session_factory, transaction
 from app.domain.plan import PlanSpec
 from app.domain.policy import PolicySpec
 from app.security import CredentialCipher
-from app.services.connections import add_account
-from app.services.plans import create_plan
-from app.services.policies import set_policy
-from app.services.users import create_user
+from app.services.accounts.rows import add_account
+from app.services.people.users import create_user
+from app.services.planning.plans import create_plan
+from app.services.planning.policies import set_policy
 from connectors.base import CalendarInfo
 from connectors.google.mapping import SLOT_KEY
 from tests.fakes.google_server import FakeGoogle, Recorded

@@ -33,7 +33,7 @@ from app.db.models import User
 from app.db.session import transaction
 from app.main import create_app
 from app.runtime import build_runtime
-from app.services.connections import add_account
+from app.services.accounts.rows import add_account
 from tests.signups import api_token
 from tests.support.settings import make_settings
 from tests.support.world import FakeClock, MemoryWorld

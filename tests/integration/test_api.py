@@ -14,7 +14,7 @@ from app.db.models import User
 from app.db.session import transaction
 from app.main import create_app
 from app.runtime import Runtime
-from app.services.connections import add_account
+from app.services.accounts.rows import add_account
 from tests.booking_helpers import book
 from tests.support.api import error_fields, signup
 from tests.support.world import FakeClock, MemoryWorld

@@ -51,10 +51,10 @@ from app.db.session import transaction
 from app.deps import SESSION_COOKIE
 from app.main import create_app
 from app.runtime import Runtime, build_runtime
-from app.security import sign
-from app.services import websessions
-from app.services.connections import add_account
-from app.services.delivery import TEST_MESSAGE, Senders
+from app.security import hmac_hex
+from app.services.accounts.rows import add_account
+from app.services.notifications.delivery import TEST_MESSAGE, Senders
+from app.services.people import websessions
 from connectors.base import Event, SelfResponse
 from connectors.memory_store import MemoryStore
 from tests.booking_helpers import wait_for_run
@@ -520,7 +520,7 @@ def call(client: TestClient, route: Route, ids: dict[str, int]) -> Response:
     body: dict[str, Any] = {"json": body_for(route)}
     cookie = client.cookies.get(SESSION_COOKIE)
     secret = client.app.state.runtime.settings.secret_key.get_secret_value()  # type: ignore[attr-defined]
-    csrf = sign(f"csrf:{cookie}", secret) if cookie else ""
+    csrf = hmac_hex(f"csrf:{cookie}", secret) if cookie else ""
     if route not in OPERATIONS and route[0] == "POST":  # a browser form
         body = {"data": {**FORMS.get(route, {}), "csrf_token": csrf}}
     return client.request(

@@ -20,7 +20,7 @@ from app.db.models import (
 )
 from app.db.session import transaction
 from app.runtime import Runtime
-from app.services import booking
+from app.services.booking import reconcile
 from connectors.base import Event, EventType, SelfResponse
 from connectors.errors import RateLimited, ReauthRequired
 from tests.support.booking import WEEK, berlin, count, meeting, provider_blocks, setup_plan
@@ -97,8 +97,8 @@ class TestWeeklyBooking:
     ):
         plan_id = setup_plan(runtime, world)
         with runtime.sessions() as session:
-            plan = session.get_one(booking.Plan, plan_id)
-            booking.book_week(session, plan, WEEK, runtime.clock(), runtime.connectors)
+            plan = session.get_one(reconcile.Plan, plan_id)
+            reconcile.book_week(session, plan, WEEK, runtime.clock(), runtime.connectors)
             session.rollback()  # both blocks exist at the provider, no row survived
         assert len(provider_blocks(world)) == 2 and rows(runtime, plan_id) == []
 
@@ -250,7 +250,7 @@ class TestWeeklyBooking:
     def test_a_paused_plan_books_nothing(self, runtime: Runtime, world: MemoryWorld):
         plan_id = setup_plan(runtime, world)
         with transaction(runtime.sessions) as session:
-            session.get_one(booking.Plan, plan_id).active = False
+            session.get_one(reconcile.Plan, plan_id).active = False
         assert tasks.book_plan(plan_id, str(WEEK)) is None
         assert provider_blocks(world) == []
 
@@ -259,8 +259,8 @@ def test_preview_writes_nothing(runtime: Runtime, world: MemoryWorld, clock: Fak
     clock.now = berlin(10, 18)
     plan_id = setup_plan(runtime, world)
     with runtime.sessions() as session:
-        plan = session.get_one(booking.Plan, plan_id)
-        preview = booking.preview_week(session, plan, WEEK, clock.now, runtime.connectors)
+        plan = session.get_one(reconcile.Plan, plan_id)
+        preview = reconcile.preview_week(session, plan, WEEK, clock.now, runtime.connectors)
     assert [(i.start, i.end) for i in preview.new] == [
         (berlin(11, 9), berlin(11, 11)),
         (berlin(12, 9), berlin(12, 11)),
@@ -274,7 +274,7 @@ def _fields(event: Event) -> dict[str, object]:
 
 
 def test_slot_keys_round_trip():
-    assert booking.parse_slot_key(booking.slot_key(7, WEEK, 3)) == (7, WEEK, 3)
+    assert reconcile.parse_slot_key(reconcile.slot_key(7, WEEK, 3)) == (7, WEEK, 3)
 
 
 def test_without_a_target_calendar_nothing_is_written_and_no_alert(

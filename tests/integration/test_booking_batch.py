@@ -16,10 +16,10 @@ from app.db.session import transaction
 from app.domain.plan import PlanSpec
 from app.domain.time import IsoWeek
 from app.runtime import Runtime
-from app.services import booking_batch
-from app.services.connections import add_account
-from app.services.plans import create_plan
-from app.services.users import create_user
+from app.services.accounts.rows import add_account
+from app.services.booking import batch as booking_batch
+from app.services.people.users import create_user
+from app.services.planning.plans import create_plan
 from connectors.base import Event, SelfResponse
 from connectors.errors import RateLimited, ReauthRequired
 from tests.support.world import MemoryWorld

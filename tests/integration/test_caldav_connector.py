@@ -19,7 +19,7 @@ from connectors.base import BlockSpec, BlockTag, Response
 from connectors.caldav import CalDavConnector, CalDavCredentials
 from connectors.caldav.mapping import href_name_for_slot, uid_for_slot
 from connectors.errors import (
-    Conflict,
+    Collision,
     CursorExpired,
     NotFound,
     PermissionDenied,
@@ -148,7 +148,7 @@ def test_an_untagged_event_at_the_slots_url_is_a_conflict(
         assert (
             client.put(f"{calendar}{name}", body, {"Content-Type": "text/calendar"}).status == 201
         )
-    with pytest.raises(Conflict):
+    with pytest.raises(Collision):
         connector(server.base_url).create_block(calendar, spec())
     assert str(stored(server, calendar, name).walk("VEVENT")[0]["SUMMARY"]) == "Not ours"
 
@@ -172,14 +172,14 @@ def test_update_under_if_match_refuses_to_overwrite_the_persons_edit(
         obj.save()
 
     proxy.add(Rule("PUT", path_contains=block.id, before=person_moves_it, times=1))
-    with pytest.raises(Conflict, match="changed meanwhile"):
+    with pytest.raises(Collision, match="changed meanwhile"):
         connector(proxy.url).update_block(cal, block.id, spec(start=T0 + 24 * H))
     event = stored(server, calendar, block.id).walk("VEVENT")[0]
     assert str(event["SUMMARY"]) == "Growth: moved by me"
     assert event.start == T0  # our move was not written over the person's edit
 
     proxy.add(Rule("DELETE", path_contains=block.id, before=person_moves_it, times=1))
-    with pytest.raises(Conflict):
+    with pytest.raises(Collision):
         connector(proxy.url).delete_block(cal, block.id)
     assert resources(server, calendar) == [block.id]
 
@@ -382,7 +382,7 @@ def test_a_412_on_update_is_a_conflict_not_an_overwrite(
 ) -> None:
     block = connector(server.base_url).create_block(calendar, spec())
     proxy.add(Rule("PUT", status=412))
-    with pytest.raises(Conflict):
+    with pytest.raises(Collision):
         connector(proxy.url).update_block(via(proxy, server, calendar), block.id, spec())
 
 

@@ -12,9 +12,9 @@ from app.db.models import Block
 from app.db.session import transaction
 from app.domain.plan import PlanSpec
 from app.runtime import Runtime
-from app.services.connections import add_account
-from app.services.plans import create_plan, set_active
-from app.services.users import create_user
+from app.services.accounts.rows import add_account
+from app.services.people.users import create_user
+from app.services.planning.plans import create_plan, set_active
 from connectors import memory
 from connectors.base import CalendarInfo
 from tests.support.settings import TEST_KEY

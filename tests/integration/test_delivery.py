@@ -14,11 +14,11 @@ from sqlalchemy import func, select
 from app.db.models import Notification, NotificationChannel, NotificationDelivery
 from app.db.session import transaction
 from app.runtime import Runtime
-from app.services import channels, delivery, notify
-from app.services.delivery import Senders, SmtpSettings
 from app.services.errors import InvalidInputError, NotFoundError
-from app.services.senders import smtp_sender
-from app.services.users import create_user
+from app.services.notifications import channels, delivery, outbox
+from app.services.notifications.delivery import Senders, SmtpSettings
+from app.services.notifications.senders import smtp_sender
+from app.services.people.users import create_user
 from tests.fakes.receivers import Inbox, Receiver, free_port
 
 NOW = datetime(2027, 1, 11, 8, tzinfo=UTC)
@@ -63,7 +63,7 @@ def add_channel(runtime: Runtime, user_id: int, kind: str, target: str) -> tuple
 
 def record(runtime: Runtime, user_id: int, payload: dict[str, Any] | None = None) -> int:
     with transaction(runtime.sessions) as session:
-        note = notify.record(session, user_id, "account.needs_reauth", payload or REAUTH)
+        note = outbox.record(session, user_id, "account.needs_reauth", payload or REAUTH)
         assert note is not None
         session.flush()
         return note.id

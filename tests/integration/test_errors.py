@@ -18,8 +18,8 @@ from app.db.session import transaction
 from app.domain.plan import PlanSpec
 from app.main import create_app
 from app.runtime import Runtime
-from app.services.connections import add_account
-from app.services.plans import create_plan
+from app.services.accounts.rows import add_account
+from app.services.planning.plans import create_plan
 from connectors.errors import RateLimited, ReauthRequired, TransientError
 from tests.signups import api_token
 from tests.support.dashboard import csrf, sign_up

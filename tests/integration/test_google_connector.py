@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from connectors.base import BlockSpec, BlockTag, EventType, Response, SelfResponse
 from connectors.errors import (
-    Conflict,
+    Collision,
     ConnectorError,
     CursorExpired,
     PermissionDenied,
@@ -306,7 +306,7 @@ def test_deleted_block_can_be_booked_again(google: FakeGoogle, h: Harness, email
 def test_update_to_a_taken_slot_conflicts(h: Harness, email: str) -> None:
     first = h.connector.create_block(email, block("w10-1"))
     h.connector.create_block(email, block("w10-2", T0 + 24 * H))
-    with pytest.raises(Conflict):
+    with pytest.raises(Collision):
         h.connector.update_block(email, first.id, block("w10-2", T0 + 3 * H))
 
 

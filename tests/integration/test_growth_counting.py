@@ -15,11 +15,11 @@ from app.domain.growth_rules import GrowthRules
 from app.domain.plan import PlanSpec
 from app.domain.time import IsoWeek
 from app.runtime import Runtime
-from app.services import reports
-from app.services.connections import add_account
+from app.services.accounts.rows import add_account
 from app.services.growth import counting
-from app.services.plans import create_plan, get_plan
-from app.services.users import create_user
+from app.services.people.users import create_user
+from app.services.planning.plans import create_plan, get_plan
+from app.services.reports import baseline, ledgers
 from connectors.base import Event, SelfResponse
 from tests.support.world import FakeClock, MemoryWorld
 
@@ -77,14 +77,14 @@ def ledger(runtime: Runtime, ids: dict[str, object]):
     with runtime.sessions() as session:
         user = session.get_one(User, ids["user"])
         plan = get_plan(session, user, int(str(ids["plan"])))
-        (row,) = reports.weekly_report(session, user, plan, [W02], runtime.clock())
+        (row,) = ledgers.weekly_report(session, user, plan, [W02], runtime.clock())
         return row
 
 
 def baseline_w02(runtime: Runtime, ids: dict[str, object]) -> dict[str, int]:
     with transaction(runtime.sessions) as session:
         user = session.get_one(User, ids["user"])
-        data = reports.compute_baseline(session, user, runtime.connectors, runtime.clock()).data
+        data = baseline.compute_baseline(session, user, runtime.connectors, runtime.clock()).data
     return next(w for w in data["weeks"] if w["week"] == str(W02))
 
 

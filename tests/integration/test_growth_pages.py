@@ -19,9 +19,9 @@ from app.deps import SESSION_COOKIE
 from app.html.forms import FLASH_COOKIE
 from app.main import create_app
 from app.runtime import Runtime
-from app.security import sign
-from app.services import websessions
+from app.security import hmac_hex
 from app.services.growth import log as growth_log
+from app.services.people import websessions
 from tests.support.booking import WEEK, berlin, setup_plan
 from tests.support.world import FakeClock, MemoryWorld
 
@@ -88,7 +88,7 @@ def test_forms_answer_bad_input_with_the_field_not_a_500(
         user = session.scalars(select(User)).one()
         cookie = websessions.sign_in(session, user.id, clock.now)
     ended.cookies.set(SESSION_COOKIE, cookie)
-    csrf = sign(f"csrf:{cookie}", runtime.settings.secret_key.get_secret_value())
+    csrf = hmac_hex(f"csrf:{cookie}", runtime.settings.secret_key.get_secret_value())
     bad_date = ended.post(
         "/dashboard/milestones", data={"csrf_token": csrf, "title": "x", "due": "31.02.2027"}
     )
@@ -200,7 +200,7 @@ def signed_in(ended: TestClient, runtime: Runtime, clock: FakeClock) -> tuple[Te
         user = session.scalars(select(User)).one()
         cookie = websessions.sign_in(session, user.id, clock.now)
     ended.cookies.set(SESSION_COOKIE, cookie)
-    return ended, sign(f"csrf:{cookie}", runtime.settings.secret_key.get_secret_value())
+    return ended, hmac_hex(f"csrf:{cookie}", runtime.settings.secret_key.get_secret_value())
 
 
 def milestone_ids(runtime: Runtime) -> list[int]:

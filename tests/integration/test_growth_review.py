@@ -14,9 +14,9 @@ from app import tasks
 from app.db.models import Block, Notification, NotificationStatus, Plan, User
 from app.db.session import transaction
 from app.runtime import Runtime
-from app.services import report_notices
 from app.services.growth import export, milestones, review
 from app.services.growth import log as growth_log
+from app.services.reports import sending
 from tests.support.booking import WEEK, berlin, setup_plan
 from tests.support.world import FakeClock, MemoryWorld
 
@@ -58,7 +58,7 @@ def test_each_ended_block_is_asked_about_once(
 
     clock.now = berlin(18, 8)  # the weekly report asks about Tuesday's block, not Monday's
     with transaction(runtime.sessions) as session:
-        sent = report_notices.send_weekly_reports(
+        sent = sending.send_weekly_reports(
             session, clock.now, log_links=growth_log.Linker(SECRET, "https://gg.example")
         )
     assert sent == 1

@@ -13,8 +13,8 @@ from app.db.models import AuditEntry, Calendar, Plan, User
 from app.db.session import transaction
 from app.domain.policy import PolicySpec
 from app.runtime import Runtime
-from app.services import policies
 from app.services.growth import milestones
+from app.services.planning import policies
 from connectors.base import Event, SelfResponse
 from tests.support.booking import WEEK, berlin, count, provider_blocks, setup_plan
 from tests.support.world import FakeClock, MemoryWorld

@@ -7,8 +7,8 @@ import pytest
 from app.db.models import User
 from app.db.session import transaction
 from app.runtime import Runtime
-from app.services import identity
-from app.services.users import create_user
+from app.services.people import identity
+from app.services.people.users import create_user
 from tests.support.world import FakeClock
 
 
@@ -73,7 +73,7 @@ def test_an_id_too_long_to_store_is_refused_before_anything_is_written(
     runtime: Runtime, clock: FakeClock
 ):
     from app.db.models import Account, Identity
-    from app.services.accounts import ConnectRejectedError, link_grant
+    from app.services.accounts.connect import ConnectRejectedError, link_grant
     from connectors.registry import Grant
 
     mine = local_user(runtime, clock, verified=True)

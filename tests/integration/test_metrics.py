@@ -15,7 +15,7 @@ from app.jobs import Job
 from app.main import create_app
 from app.metrics import REGISTRY
 from app.runtime import Runtime
-from app.services.provider_errors import tagged
+from app.services.accounts.failures import tagged
 from connectors.base import CalendarInfo
 from connectors.errors import NotFound
 from connectors.memory import MemoryConnector

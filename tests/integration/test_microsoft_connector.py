@@ -32,8 +32,8 @@ from connectors.microsoft import (
     MicrosoftConnector,
     MicrosoftGrant,
     finish_authorization,
+    forget_tokens,
     make_factory,
-    revoke,
     start_authorization,
 )
 from tests.contract.suite import T0, WEEK, H, spec
@@ -103,8 +103,8 @@ def test_denied_consent_and_reused_code_are_refused(
         finish_authorization(config, flow, answer)
 
 
-def test_revoke_empties_the_cache(config: MicrosoftConfig, grant: MicrosoftGrant) -> None:
-    emptied = revoke(config, grant.token_cache)
+def test_forget_tokens_empties_the_cache(config: MicrosoftConfig, grant: MicrosoftGrant) -> None:
+    emptied = forget_tokens(config, grant.token_cache)
     assert grant.home_account_id.encode() not in emptied
     with pytest.raises(ReauthRequired):
         MicrosoftConnector(config, emptied, lambda blob: None).list_calendars()

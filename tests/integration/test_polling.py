@@ -11,10 +11,10 @@ from app import tasks
 from app.db.models import Calendar
 from app.db.session import transaction
 from app.runtime import Runtime
-from app.scheduler import BookingScheduler
-from app.services.connections import add_account
-from app.services.sync import cached_events
-from app.services.users import create_user
+from app.scheduler import JobScheduler
+from app.services.accounts.rows import add_account
+from app.services.people.users import create_user
+from app.services.sync.events import cached_events
 from connectors.base import Event, SelfResponse
 from tests.support.sync import START, invite
 from tests.support.world import MemoryWorld
@@ -43,7 +43,7 @@ def test_poll_queues_a_sync_of_every_busy_calendar(runtime: Runtime, world: Memo
 
 
 def test_maintenance_jobs_follow_the_push_mode(runtime: Runtime, engine: Engine):
-    scheduler = BookingScheduler(engine)
+    scheduler = JobScheduler(engine)
     scheduler.start(paused=True)
     try:
         scheduler.schedule_maintenance(poll_seconds=300, push_enabled=False)
@@ -63,7 +63,7 @@ def test_with_push_calendars_without_a_live_channel_are_still_polled_often(
     runtime: Runtime, engine: Engine
 ):
     """CalDAV cannot push: with push on, its calendars must not wait for the daily poll."""
-    scheduler = BookingScheduler(engine)
+    scheduler = JobScheduler(engine)
     scheduler.start(paused=True)
     try:
         scheduler.schedule_maintenance(poll_seconds=300, push_enabled=True)

@@ -13,9 +13,9 @@ from app.db.models import Calendar, WebhookReceipt
 from app.db.session import transaction
 from app.runtime import Runtime
 from app.security import hash_token
-from app.services import push
-from app.services.connections import add_account
-from app.services.users import create_user
+from app.services.accounts.rows import add_account
+from app.services.people.users import create_user
+from app.services.sync import watches
 from connectors.base import CalendarInfo
 from connectors.google import push as google_push
 from connectors.microsoft import push as graph_push
@@ -45,7 +45,7 @@ def watched(runtime: Runtime) -> int:
 
 def google(
     session: Session, now: datetime = NOW, drop: tuple[str, ...] = (), **overrides: str
-) -> push.SyncRequest | None:
+) -> watches.SyncRequest | None:
     headers = {
         "x-goog-channel-id": "chan-1",
         "x-goog-channel-token": "s3cret",
@@ -57,23 +57,25 @@ def google(
     for name in drop:
         del headers[name]
     notices = google_push.parse(PushRequest(headers, {}, b"")).notices
-    wanted = push.verify(session, "google", notices, now)
+    wanted = watches.verify(session, "google", notices, now)
     return wanted[0] if wanted else None
 
 
-def microsoft_notifications(session: Session, body: dict, now: datetime) -> list[push.SyncRequest]:
+def microsoft_notifications(
+    session: Session, body: dict, now: datetime
+) -> list[watches.SyncRequest]:
     try:
         notices = graph_push.parse(PushRequest({}, {}, json.dumps(body).encode())).notices
     except PushMalformed as error:
-        raise push.WebhookRejectedError(400, str(error)) from None
-    return push.verify(session, "microsoft", notices, now)
+        raise watches.WebhookRejectedError(400, str(error)) from None
+    return watches.verify(session, "microsoft", notices, now)
 
 
 def test_google_push_is_verified_and_deduplicated(runtime: Runtime, watched: int):
     with transaction(runtime.sessions) as session:
-        assert google(session) == push.SyncRequest(watched)
+        assert google(session) == watches.SyncRequest(watched)
         assert google(session) is None  # the same message number again
-        assert google(session, **{"x-goog-message-number": "3"}) == push.SyncRequest(watched)
+        assert google(session, **{"x-goog-message-number": "3"}) == watches.SyncRequest(watched)
         assert (
             google(session, **{"x-goog-message-number": "1", "x-goog-resource-state": "sync"})
             is None
@@ -90,7 +92,10 @@ def test_google_push_is_verified_and_deduplicated(runtime: Runtime, watched: int
     ],
 )
 def test_forged_google_push_is_rejected(runtime: Runtime, watched: int, overrides, status):
-    with transaction(runtime.sessions) as session, pytest.raises(push.WebhookRejectedError) as info:
+    with (
+        transaction(runtime.sessions) as session,
+        pytest.raises(watches.WebhookRejectedError) as info,
+    ):
         google(session, **overrides)
     assert info.value.status == status
 
@@ -106,19 +111,21 @@ def test_graph_notifications_and_lifecycle(runtime: Runtime, watched: int):
         "resourceData": {"id": "1", "@odata.etag": "e1"},
     }
     with transaction(runtime.sessions) as session:
-        assert microsoft_notifications(session, graph(change), NOW) == [push.SyncRequest(watched)]
+        assert microsoft_notifications(session, graph(change), NOW) == [
+            watches.SyncRequest(watched)
+        ]
         assert microsoft_notifications(session, graph(change), NOW) == []  # Graph retried
         missed = microsoft_notifications(session, graph({"lifecycleEvent": "missed"}), NOW)
-        assert missed == [push.SyncRequest(watched, full=True)]
+        assert missed == [watches.SyncRequest(watched, full=True)]
         removed = microsoft_notifications(
             session, graph({"lifecycleEvent": "subscriptionRemoved"}), NOW
         )
-        assert removed == [push.SyncRequest(watched, recreate_watch=True, full=True)]
+        assert removed == [watches.SyncRequest(watched, recreate_watch=True, full=True)]
         assert session.get_one(Calendar, watched).watch_expires_at is None
         reauth = microsoft_notifications(
             session, graph({"lifecycleEvent": "reauthorizationRequired"}), NOW
         )
-        assert reauth == [push.SyncRequest(watched, recreate_watch=True)]
+        assert reauth == [watches.SyncRequest(watched, recreate_watch=True)]
 
 
 @pytest.mark.parametrize(
@@ -132,7 +139,10 @@ def test_graph_notifications_and_lifecycle(runtime: Runtime, watched: int):
     ],
 )
 def test_forged_graph_notifications_are_rejected(runtime: Runtime, watched: int, body, status):
-    with transaction(runtime.sessions) as session, pytest.raises(push.WebhookRejectedError) as info:
+    with (
+        transaction(runtime.sessions) as session,
+        pytest.raises(watches.WebhookRejectedError) as info,
+    ):
         microsoft_notifications(session, body, NOW)
     assert info.value.status == status
 
@@ -148,7 +158,7 @@ def test_google_push_without_a_message_number_is_deduplicated_but_never_lost(
         unnumbered = ("x-goog-message-number",)
         for _ in range(5):
             # Each still asks for a sync (coalesced by the dispatcher): a change is never lost.
-            assert google(session, drop=unnumbered) == push.SyncRequest(watched)
+            assert google(session, drop=unnumbered) == watches.SyncRequest(watched)
         assert receipts(session) == 1  # before: one random-key receipt per notification
         assert google(session, NOW + timedelta(minutes=1), drop=unnumbered) is not None
         assert receipts(session) == 2
@@ -160,9 +170,9 @@ def test_repeated_graph_missed_events_resync_once(runtime: Runtime, watched: int
     missed = graph({"lifecycleEvent": "missed"})
     with transaction(runtime.sessions) as session:
         first = microsoft_notifications(session, missed, NOW)
-        assert first == [push.SyncRequest(watched, full=True)]
+        assert first == [watches.SyncRequest(watched, full=True)]
         for minutes in (1, 5):
             again = microsoft_notifications(session, missed, NOW + timedelta(minutes=minutes))
-            assert again == [push.SyncRequest(watched)]  # incremental, not another full resync
+            assert again == [watches.SyncRequest(watched)]  # incremental, not another full resync
         later = microsoft_notifications(session, missed, NOW + timedelta(hours=1))
-        assert later == [push.SyncRequest(watched, full=True)]
+        assert later == [watches.SyncRequest(watched, full=True)]

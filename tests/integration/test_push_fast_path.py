@@ -25,10 +25,10 @@ from app.db.session import transaction
 from app.main import create_app
 from app.runtime import Runtime, build_runtime
 from app.security import hash_token
-from app.services import push
-from app.services.connections import add_account
-from app.services.push_channels import ECHO_WINDOW, SYNC_SPACING, ChannelCache
-from app.services.users import create_user
+from app.services.accounts.rows import add_account
+from app.services.people.users import create_user
+from app.services.sync import watches
+from app.services.sync.channel_cache import ECHO_WINDOW, SYNC_SPACING, ChannelCache
 from connectors.base import CalendarInfo
 from connectors.google import push as google_push
 from connectors.push import PushRequest
@@ -114,10 +114,10 @@ def stored_number(rt: Runtime, calendar_id: int) -> int | None:
         return session.get_one(Calendar, calendar_id).watch_message_number
 
 
-def cached(rt: Runtime, number: int, **overrides: str) -> list[push.SyncRequest] | None:
+def cached(rt: Runtime, number: int, **overrides: str) -> list[watches.SyncRequest] | None:
     assert rt.push_channels is not None
     notices = google_push.parse(PushRequest(headers(number, **overrides), {}, b"")).notices
-    return push.verify_cached(rt.push_channels, notices)
+    return watches.verify_cached(rt.push_channels, notices)
 
 
 def test_a_known_channel_is_verified_without_sql(
@@ -128,7 +128,7 @@ def test_a_known_channel_is_verified_without_sql(
         answer = client.post("/webhooks/google", headers=headers(6))
     assert answer.status_code == 200
     assert seen == []
-    assert cached(app_runtime, 7) == [push.SyncRequest(calendar_id)]
+    assert cached(app_runtime, 7) == [watches.SyncRequest(calendar_id)]
 
 
 @pytest.mark.parametrize(
@@ -157,7 +157,7 @@ def test_replays_and_older_numbers_ask_for_nothing(
     assert client.post("/webhooks/google", headers=headers(10)).status_code == 200
     assert cached(app_runtime, 10) == []  # the same number again
     assert cached(app_runtime, 9) == []  # an older one (its change is in the newer sync)
-    assert cached(app_runtime, 11) == [push.SyncRequest(calendar_id)]
+    assert cached(app_runtime, 11) == [watches.SyncRequest(calendar_id)]
     assert client.post("/webhooks/google", headers=headers(11)).status_code == 200
     with app_runtime.sessions() as session:
         assert session.scalar(select(func.count()).select_from(WebhookReceipt)) == 0
@@ -178,12 +178,12 @@ def test_numbers_are_written_in_batches_and_survive_a_restart(
 
     restarted = ChannelCache(app_runtime.sessions)
     notices = google_push.parse(PushRequest(headers(5), {}, b"")).notices
-    assert push.verify_cached(restarted, notices) is None  # not loaded yet: the database path
+    assert watches.verify_cached(restarted, notices) is None  # not loaded yet: the database path
     with transaction(app_runtime.sessions) as session:
-        assert push.verify(session, "google", notices, NOW, restarted) == []  # a replay
-    assert push.verify_cached(restarted, notices) == []
+        assert watches.verify(session, "google", notices, NOW, restarted) == []  # a replay
+    assert watches.verify_cached(restarted, notices) == []
     six = google_push.parse(PushRequest(headers(6), {}, b"")).notices
-    assert push.verify_cached(restarted, six) == [push.SyncRequest(calendar_id)]
+    assert watches.verify_cached(restarted, six) == [watches.SyncRequest(calendar_id)]
 
 
 def test_numbers_are_written_after_answering(
@@ -217,16 +217,16 @@ def test_a_channel_changed_elsewhere_is_reloaded_after_its_time(
     channels = ChannelCache(app_runtime.sessions, ttl=60, clock=lambda: ticks[0])
     notices = google_push.parse(PushRequest(headers(1), {}, b"")).notices
     with transaction(app_runtime.sessions) as session:
-        push.verify(session, "google", notices, NOW, channels)
+        watches.verify(session, "google", notices, NOW, channels)
     # another process drops the channel with a plain UPDATE (no ORM event here)
     with app_runtime.engine.begin() as connection:
         connection.execute(Calendar.__table__.update().values(watch_id=None))
     two = google_push.parse(PushRequest(headers(2), {}, b"")).notices
-    assert push.verify_cached(channels, two) == [push.SyncRequest(calendar_id)]
+    assert watches.verify_cached(channels, two) == [watches.SyncRequest(calendar_id)]
     ticks[0] = 61.0
-    assert push.verify_cached(channels, two) is None
-    with transaction(app_runtime.sessions) as session, pytest.raises(push.WebhookRejectedError):
-        push.verify(session, "google", two, NOW, channels)
+    assert watches.verify_cached(channels, two) is None
+    with transaction(app_runtime.sessions) as session, pytest.raises(watches.WebhookRejectedError):
+        watches.verify(session, "google", two, NOW, channels)
 
 
 def test_unnumbered_and_lifecycle_notices_take_the_database_path(

@@ -17,7 +17,7 @@ from app.db.quiet_models import QuietState, SlackStatus
 from app.db.session import transaction
 from app.jobs import Job
 from app.runtime import Runtime
-from app.scheduler import BookingScheduler
+from app.scheduler import JobScheduler
 from app.services.quiet import link as quiet_link
 from app.services.quiet import periods as quiet_periods
 from app.services.quiet.slack import ChatApi
@@ -371,7 +371,7 @@ def test_due_users_is_empty_without_links(quiet, world: MemoryWorld, clock: Fake
 def test_the_sweep_is_scheduled_every_minute_and_queued_when_scaled(
     quiet: tuple[Runtime, RecordingDispatcher], engine: Engine
 ) -> None:
-    scheduler = BookingScheduler(engine)
+    scheduler = JobScheduler(engine)
     scheduler.start(paused=True)
     try:
         scheduler.schedule_maintenance(poll_seconds=300, push_enabled=False)

@@ -19,9 +19,9 @@ from app.domain.plan import PlanSpec
 from app.domain.time import IsoWeek
 from app.main import create_app
 from app.runtime import Runtime
-from app.services.connections import add_account
-from app.services.plans import create_plan
-from app.services.users import create_user
+from app.services.accounts.rows import add_account
+from app.services.people.users import create_user
+from app.services.planning.plans import create_plan
 from connectors.base import Event, SelfResponse
 from tests.support.dashboard import sign_up
 from tests.support.world import FakeClock, MemoryWorld

@@ -22,10 +22,10 @@ from app.domain.time import IsoWeek
 from app.html.charts import growth_chart
 from app.main import create_app
 from app.runtime import Runtime
-from app.services import report_notices, reports
-from app.services.connections import add_account
-from app.services.plans import create_plan, get_plan
-from app.services.users import create_user
+from app.services.accounts.rows import add_account
+from app.services.people.users import create_user
+from app.services.planning.plans import create_plan, get_plan
+from app.services.reports import baseline, ledgers, sending
 from connectors.base import Event, SelfResponse
 from tests.support.world import FakeClock, MemoryWorld
 
@@ -118,7 +118,7 @@ def history(runtime: Runtime, world: MemoryWorld, clock: FakeClock) -> tuple[int
 def report(rt: Runtime, user_id: int, plan_id: int, weeks: list[IsoWeek]):
     with rt.sessions() as session:
         user = session.get_one(User, user_id)
-        return reports.weekly_report(
+        return ledgers.weekly_report(
             session, user, get_plan(session, user, plan_id), weeks, rt.clock()
         )
 
@@ -154,7 +154,7 @@ def test_weekly_figures(runtime: Runtime, history: tuple[int, int, str]):
 
     with runtime.sessions() as session:
         user = session.get_one(User, user_id)
-        figures = reports.summary(session, user, get_plan(session, user, plan_id), runtime.clock())
+        figures = ledgers.summary(session, user, get_plan(session, user, plan_id), runtime.clock())
     assert (figures.latest_complete_week, figures.streak_weeks) == ("2027-W03", 1)
     assert (figures.elapsed_weeks, figures.ytd_hours) == (2, 7.0)
     assert figures.projection_hours == 182.0  # 7 h in 2 weeks, times 52
@@ -164,7 +164,7 @@ def test_weekly_figures(runtime: Runtime, history: tuple[int, int, str]):
 def test_csv_and_chart(runtime: Runtime, history: tuple[int, int, str]):
     user_id, plan_id, _ = history
     rows = report(runtime, user_id, plan_id, [W02, W03])
-    parsed = list(csv.DictReader(io.StringIO(reports.to_csv(rows))))
+    parsed = list(csv.DictReader(io.StringIO(ledgers.to_csv(rows))))
     assert [r["week"] for r in parsed] == ["2027-W02", "2027-W03"]
     assert parsed[0]["kept_minutes"] == "120" and parsed[0]["lost_minutes"] == "120"
     assert parsed[1]["on_target"] == "true" and parsed[1]["conflicts_move_block"] == "1"
@@ -179,13 +179,13 @@ def test_baseline_reads_the_four_weeks_before_connecting(
 ):
     user_id, _, _ = history
     with transaction(runtime.sessions) as session:
-        assert reports.baseline_of(session, session.get_one(User, user_id)) is None
+        assert baseline.baseline_of(session, session.get_one(User, user_id)) is None
         user = session.get_one(User, user_id)
-        reports.compute_baseline(session, user, runtime.connectors, runtime.clock())
+        baseline.compute_baseline(session, user, runtime.connectors, runtime.clock())
         # computing again (a second account connected) replaces it
-        reports.compute_baseline(session, user, runtime.connectors, runtime.clock())
+        baseline.compute_baseline(session, user, runtime.connectors, runtime.clock())
     with runtime.sessions() as session:
-        data = reports.baseline_of(session, session.get_one(User, user_id))
+        data = baseline.baseline_of(session, session.get_one(User, user_id))
         assert session.scalar(select(func.count()).select_from(Baseline)) == 1
     assert data is not None
     weeks = {w["week"]: w for w in data["weeks"]}
@@ -211,8 +211,8 @@ def test_weekly_and_quarterly_notifications_are_recorded_once(
 ):
     for _ in range(2):
         with transaction(runtime.sessions) as session:
-            report_notices.send_weekly_reports(session, clock.now)
-            assert report_notices.send_quarterly_reviews(session, clock.now) == 0  # mid-quarter
+            sending.send_weekly_reports(session, clock.now)
+            assert sending.send_quarterly_reviews(session, clock.now) == 0  # mid-quarter
     assert count(runtime, "report.weekly") == 1
     with runtime.sessions() as session:
         note = session.scalars(
@@ -228,9 +228,7 @@ def test_weekly_and_quarterly_notifications_are_recorded_once(
     for _ in range(2):
         with transaction(runtime.sessions) as session:
             sent.append(
-                report_notices.send_quarterly_reviews(
-                    session, clock.now, public_url="https://gg.example/"
-                )
+                sending.send_quarterly_reviews(session, clock.now, public_url="https://gg.example/")
             )
     assert sent == [1, 0]
     with runtime.sessions() as session:

@@ -10,9 +10,9 @@ from app import tasks
 from app.db.models import Calendar, CalendarEvent, WebhookReceipt
 from app.db.session import transaction
 from app.runtime import Runtime
-from app.services import retention
-from app.services.connections import add_account
-from app.services.users import create_user
+from app.services.accounts.rows import add_account
+from app.services.people.users import create_user
+from app.services.sync import retention
 from connectors.base import CalendarInfo
 from tests.support.world import FakeClock
 

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select, text
 
 from app.db.models import Block
 from app.runtime import Runtime
-from app.scheduler import BookingScheduler, WeeklySlot, job_id, weekly_slots
+from app.scheduler import JobScheduler, WeeklySlot, job_id, weekly_slots
 from tests.support.scheduling import make_plan
 from tests.support.world import MemoryWorld
 
@@ -44,7 +44,7 @@ def test_weekly_job_fires_at_the_users_local_time(
     plan_id = make_plan(
         runtime, world, "Australia/Lord_Howe", book_at={"day": "sun", "time": "18:00"}
     )
-    scheduler = BookingScheduler(engine)
+    scheduler = JobScheduler(engine)
     scheduler.start(paused=True)
     try:
         scheduler.sync(slots(runtime))
@@ -60,13 +60,13 @@ def test_restart_keeps_one_job_and_its_next_run(
     runtime: Runtime, world: MemoryWorld, engine: Engine
 ):
     plan_id = make_plan(runtime, world, "Asia/Kolkata")
-    first = BookingScheduler(engine)
+    first = JobScheduler(engine)
     first.start(paused=True)
     first.sync(slots(runtime))
     before = first.next_run(plan_id)
     first.shutdown()
 
-    second = BookingScheduler(engine)
+    second = JobScheduler(engine)
     second.start(paused=True)
     try:
         second.sync(slots(runtime))
@@ -81,7 +81,7 @@ def test_a_run_missed_while_down_fires_once_after_restart(
     runtime: Runtime, world: MemoryWorld, engine: Engine
 ):
     plan_id = make_plan(runtime, world, "America/St_Johns")
-    first = BookingScheduler(engine)
+    first = JobScheduler(engine)
     first.start(paused=True)
     first.sync(slots(runtime))
     first.shutdown()
@@ -95,7 +95,7 @@ def test_a_run_missed_while_down_fires_once_after_restart(
         executed.append(getattr(event, "job_id", ""))
         done.set()
 
-    second = BookingScheduler(engine)
+    second = JobScheduler(engine)
     second._scheduler.add_listener(on_run, EVENT_JOB_EXECUTED)
     second.start(paused=True)
     second.sync(slots(runtime))
@@ -122,7 +122,7 @@ def test_changed_booking_time_reschedules_and_removed_plans_drop(
     runtime: Runtime, world: MemoryWorld, engine: Engine
 ):
     plan_id = make_plan(runtime, world, "Europe/London")
-    scheduler = BookingScheduler(engine)
+    scheduler = JobScheduler(engine)
     scheduler.start(paused=True)
     try:
         scheduler.sync(slots(runtime))

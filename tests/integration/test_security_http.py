@@ -19,9 +19,9 @@ from app.db.models import User
 from app.main import create_app
 from app.providers import Providers
 from app.runtime import Runtime
-from app.services import egress
-from app.services.delivery import DeliveryError
-from app.services.senders import http_poster
+from app.services.notifications import egress
+from app.services.notifications.delivery import DeliveryError
+from app.services.notifications.senders import http_poster
 from connectors.google.oauth import GoogleConfig
 from connectors.microsoft.oauth import MicrosoftConfig
 from tests.fakes.receivers import Receiver

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from app.db.session import transaction
 from app.runtime import Runtime
-from app.services.connections import add_account
-from app.services.users import create_user
+from app.services.accounts.rows import add_account
+from app.services.people.users import create_user
 from tests.support.sync import invite, run_sync
 from tests.support.world import MemoryWorld
 

@@ -11,7 +11,7 @@ from app import tasks
 from app.db.models import BookingJob, BookingJobState, Plan, WeeklyClaim
 from app.db.session import transaction
 from app.runtime import Runtime
-from app.services import booking_jobs
+from app.services.booking import jobs as booking_jobs
 from tests.support.claims import _settle
 from tests.support.scheduling import make_plan
 from tests.support.world import FakeClock, MemoryWorld

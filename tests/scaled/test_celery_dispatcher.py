@@ -23,8 +23,8 @@ from app.jobs import Job, resolve
 from app.queue import CeleryDispatcher
 from app.runtime import Runtime
 from app.scheduler import RemoteSchedule
-from app.services.connections import add_account
-from app.services.users import create_user
+from app.services.accounts.rows import add_account
+from app.services.people.users import create_user
 from connectors.errors import RateLimited
 from tests.support.world import MemoryWorld
 

@@ -16,8 +16,8 @@ from app.db.models import BookingJob, Plan, WeeklyClaim
 from app.db.session import make_engine, make_session_factory, transaction
 from app.domain.plan import PlanSpec
 from app.leader import LeaderElection
-from app.services.plans import create_plan
-from app.services.users import create_user
+from app.services.people.users import create_user
+from app.services.planning.plans import create_plan
 from tests.fakes.receivers import free_port
 from tests.scaled.harness import Process, processes, wait_for
 from tests.support.settings import TEST_KEY

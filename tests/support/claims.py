@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from app.runtime import Runtime
-from app.services import booking_jobs
+from app.services.booking import jobs as booking_jobs
 
 
 def _settle(rt: Runtime, *, leave: frozenset[int] = frozenset()) -> None:

@@ -18,7 +18,7 @@ CASES = [
     ),
     (
         "generic webhook URL with a token in its path",
-        "app.services.delivery",
+        "app.services.notifications.delivery",
         "posting to https://receiver.example.com/hooks/k3yInPathSecret?x=1",
         "k3yInPathSecret",
     ),

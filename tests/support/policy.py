@@ -15,7 +15,7 @@ from app.db.models import Calendar, User
 from app.db.session import transaction
 from app.main import create_app
 from app.runtime import Runtime
-from app.services.connections import add_account
+from app.services.accounts.rows import add_account
 from connectors.base import Event, SelfResponse
 from tests.booking_helpers import book
 from tests.signups import api_token

@@ -5,9 +5,9 @@ from __future__ import annotations
 from app.db.session import transaction
 from app.domain.plan import PlanSpec
 from app.runtime import Runtime
-from app.services.connections import add_account
-from app.services.plans import create_plan
-from app.services.users import create_user
+from app.services.accounts.rows import add_account
+from app.services.people.users import create_user
+from app.services.planning.plans import create_plan
 from tests.support.world import MemoryWorld
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app.db.models import Calendar
 from app.db.session import transaction
 from app.runtime import Runtime
-from app.services import sync
+from app.services.sync import events
 from connectors.base import Event, SelfResponse
 from tests.support.world import MemoryWorld
 
@@ -32,9 +32,9 @@ def invite(world: MemoryWorld, title: str, hours: int = 0) -> Event:
     return event
 
 
-def run_sync(runtime: Runtime) -> tuple[sync.SyncResult | None, list[str]]:
+def run_sync(runtime: Runtime) -> tuple[events.SyncResult | None, list[str]]:
     with transaction(runtime.sessions) as session:
         calendar = session.scalars(select(Calendar)).one()
-        result = sync.sync_calendar(session, calendar, runtime.connectors, runtime.clock())
-        titles = [e.title for e in sync.cached_events(session, calendar)]
+        result = events.sync_calendar(session, calendar, runtime.connectors, runtime.clock())
+        titles = [e.title for e in events.cached_events(session, calendar)]
     return result, titles

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from app.domain.decide import (
     DRY_RUN_NOTE,
     Context,
-    Decision,
     Invite,
+    Verdict,
     decide,
     fallback_flag,
     matches,
@@ -262,7 +262,7 @@ DECLINE_ALL = policy({"name": "no", "then": "decline"})
 
 def test_decline_writes_and_has_no_due_time() -> None:
     decision = decide(invite(), DECLINE_ALL, ctx())
-    assert decision == Decision("decline", "no", decision.explanation, True, None)
+    assert decision == Verdict("decline", "no", decision.explanation, True, None)
 
 
 def test_decline_after_due_at_uses_rule_or_default_grace() -> None:
@@ -277,7 +277,7 @@ def test_decline_after_due_at_uses_rule_or_default_grace() -> None:
 
 def test_keep_wins_over_everything() -> None:
     decision = decide(invite(), DECLINE_ALL, ctx(person_choice="keep"))
-    assert decision == Decision("allow", None, "You chose to keep 'Q3 sync'.", False)
+    assert decision == Verdict("allow", None, "You chose to keep 'Q3 sync'.", False)
 
 
 def test_person_decline_declines_even_past_the_cap() -> None:
@@ -357,7 +357,7 @@ def test_dry_run_keeps_the_action_but_writes_nothing() -> None:
 def test_fallback_flag() -> None:
     moved = decide(invite(), policy({"name": "vp", "then": "move_block"}), ctx())
     flagged = fallback_flag(moved, "no free slot this week.")
-    assert flagged == Decision(
+    assert flagged == Verdict(
         "flag",
         "vp",
         "Flagged instead of move block: no free slot this week (rule 'vp').",

@@ -318,6 +318,26 @@ def test_the_checks_are_not_blind() -> None:
 def test_the_real_sources_are_read() -> None:
     """The checks see this repository's modules and their imports (a wrong root finds none)."""
     graph = _import_graph(_modules("app"))
-    assert "app.db.models" in graph["app.services.plans"]
+    assert "app.db.models" in graph["app.services.planning.plans"]
     assert "app.html" in graph["app.api.conflicts"]
     assert len(_modules("app/domain")) >= 5 and len(_modules("connectors")) >= 5
+
+
+# Services are grouped by capability (accounts/, booking/, conflicts/, ...); only what every
+# group shares may sit at the top: the errors the API maps, the calendar-write audit log, and
+# signed single-use links (sign-up, conflict choices, growth pages).
+SHARED_SERVICE_MODULES = {"__init__.py", "errors.py", "audit.py", "links.py"}
+
+
+def _flat_service_modules(folder: Path) -> set[str]:
+    return {path.name for path in folder.glob("*.py")} - SHARED_SERVICE_MODULES
+
+
+def test_services_are_grouped_by_capability(tmp_path: Path) -> None:
+    """app/services holds packages, plus only the shared modules named above."""
+    services = ROOT / "app" / "services"
+    assert not _flat_service_modules(services), "group these into a package in app/services"
+    assert len([p for p in services.iterdir() if (p / "__init__.py").exists()]) >= 5
+    (tmp_path / "errors.py").touch()
+    (tmp_path / "booking.py").touch()
+    assert _flat_service_modules(tmp_path) == {"booking.py"}

@@ -21,9 +21,10 @@ from sqlalchemy.orm import Session
 from app.db.growth_models import LogEntry, Milestone
 from app.db.models import Block, BlockState, NotificationStatus, Plan, User
 from app.domain.time import resolve_zone
-from app.services import links, notify
+from app.services import links
 from app.services.errors import InvalidInputError, NotFoundError
 from app.services.growth import milestones as milestone_service
+from app.services.notifications import outbox
 
 LOG_PURPOSE = "growth.log"
 LOG_LINK_TTL = timedelta(days=30)
@@ -124,7 +125,7 @@ def ask(session: Session, user: User, now: datetime, secret: str) -> list[tuple[
             "message": f"Your growth block on {_when(block, user)} ended: "
             "what did you do? One line is enough.",
         }
-        note = notify.record(
+        note = outbox.record(
             session, user.id, PROMPT_KIND, payload, dedupe_key=f"{PROMPT_KIND}:{block.slot_key}"
         )
         if note is None:

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from app.db.growth_models import Milestone
 from app.db.models import Plan, User
 from app.domain import milestones as domain
-from app.services import plans as plan_service
 from app.services.errors import InvalidInputError, NotFoundError
+from app.services.planning import plans as plan_service
 
 MAX_MILESTONES = 60
 
@@ -28,7 +28,7 @@ class MilestoneInput:
 
 def local_today(plan: Plan, user: User, now: datetime) -> date:
     """Today in the plan's zone (milestones are local dates)."""
-    return now.astimezone(plan_service.plan_zone(plan_service.spec_of(plan), user)).date()
+    return now.astimezone(plan_service.plan_zone(plan_service.plan_spec(plan), user)).date()
 
 
 def list_for_plan(session: Session, plan: Plan) -> list[Milestone]:
@@ -48,7 +48,7 @@ def views(rows: list[Milestone]) -> list[domain.MilestoneView]:
 
 def proposal(plan: Plan, user: User, now: datetime) -> list[domain.Proposal]:
     """Checkpoints worked backward from the goal's date; a missing or past date names the field."""
-    spec = plan_service.spec_of(plan)
+    spec = plan_service.plan_spec(plan)
     if spec.goal_by is None:
         raise InvalidInputError([("goal_by", "set the goal's date first (by when)")])
     try:

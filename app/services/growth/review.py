@@ -20,10 +20,11 @@ from app.db.models import Block, BlockState, Conflict, Decision, Plan, User
 from app.domain import milestones as domain
 from app.domain.ledger import quarter_bounds, quarter_of
 from app.domain.time import IsoWeek, day_bounds
-from app.services import reports as report_service
 from app.services.errors import InvalidInputError
 from app.services.growth import log as growth_log
-from app.services.plans import plan_zone, spec_of
+from app.services.planning.plans import plan_spec, plan_zone
+from app.services.reports import baseline as baseline_service
+from app.services.reports import ledgers as report_service
 
 _QUARTER_RE = re.compile(r"(\d{4})-Q([1-4])")
 PROMPTS = (
@@ -111,11 +112,11 @@ class QuarterReview:
 
 
 def current_quarter(plan: Plan, user: User, now: datetime) -> Quarter:
-    return Quarter.containing(now.astimezone(plan_zone(spec_of(plan), user)).date())
+    return Quarter.containing(now.astimezone(plan_zone(plan_spec(plan), user)).date())
 
 
 def _weeks(first: date, until: date, now: datetime, plan: Plan, user: User) -> list[IsoWeek]:
-    zone = plan_zone(spec_of(plan), user)
+    zone = plan_zone(plan_spec(plan), user)
     start = IsoWeek.containing(day_bounds(first, zone).start, zone)
     last_day = min(until, now.astimezone(zone).date())
     end = IsoWeek.containing(day_bounds(last_day, zone).start, zone)
@@ -123,7 +124,7 @@ def _weeks(first: date, until: date, now: datetime, plan: Plan, user: User) -> l
 
 
 def _baseline_weekly(session: Session, user: User) -> float | None:
-    data = report_service.baseline_of(session, user)
+    data = baseline_service.baseline_of(session, user)
     if not data or not data.get("weeks"):
         return None
     return float(data["total"]["growth_minutes"]) / len(data["weeks"])
@@ -187,7 +188,7 @@ def build(
     session: Session, user: User, plan: Plan, quarter: Quarter, now: datetime
 ) -> QuarterReview:
     """The review of one plan's quarter as of ``now``."""
-    spec = spec_of(plan)
+    spec = plan_spec(plan)
     zone = plan_zone(spec, user)
     first, until = quarter.bounds()
     weeks = _weeks(first, until, now, plan, user)

@@ -21,9 +21,9 @@ from app.db.models import Account, Block, BlockState, Calendar, Plan, User
 from app.domain import milestones as domain
 from app.domain.plan import PlanSpec
 from app.services import audit
-from app.services.connections import ConnectorProvider
+from app.services.accounts.live import ConnectorFor
 from app.services.growth.milestones import list_for_plan, views
-from app.services.plans import plan_zone, spec_of
+from app.services.planning.plans import plan_spec, plan_zone
 from connectors.base import BlockSpec, BlockTag
 from connectors.errors import ConnectorError
 
@@ -98,7 +98,7 @@ def refresh(
     session: Session,
     plan: Plan,
     now: datetime,
-    connectors: ConnectorProvider,
+    connectors: ConnectorFor,
     week: str | None = None,
     *,
     titles: Titles | None = None,
@@ -111,7 +111,7 @@ def refresh(
     provider that fails is left for the next run: the title is cosmetic and must never stop
     booking.
     """
-    spec = spec_of(plan)
+    spec = plan_spec(plan)
     titles = titles or Titles.load(session, plan)
     if blocks is None:
         query = select(Block).where(

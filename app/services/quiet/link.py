@@ -15,7 +15,7 @@ from app.config import Settings
 from app.db.models import OAuthState, User
 from app.db.quiet_models import QuietPeriod, QuietState, SlackLink, SlackStatus
 from app.security import CredentialCipher, hash_token
-from app.services.accounts import STATE_TTL, ConnectRejectedError, consume_state
+from app.services.accounts.connect import STATE_TTL, ConnectRejectedError, consume_state
 from app.services.errors import ConflictError, NotFoundError
 from app.services.quiet.slack import ChatApi, ChatFactory, slack_app
 from connectors.errors import ConnectorError, TransientError

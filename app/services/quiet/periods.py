@@ -20,7 +20,7 @@ from app.db.quiet_models import QuietPeriod, QuietState, SlackLink, SlackStatus
 from app.domain.quiet import ChatStatus, is_ours, status_for, to_restore
 from app.domain.time import resolve_zone
 from app.security import CredentialCipher
-from app.services import notify
+from app.services.notifications import outbox
 from app.services.quiet.link import token_of
 from app.services.quiet.slack import ChatApi, ChatFactory
 from connectors.errors import ConnectorError, RateLimited, ReauthRequired, TransientError
@@ -250,7 +250,7 @@ def _needs_reauth(
 ) -> Outcome:
     if link.status != SlackStatus.NEEDS_REAUTH:
         link.status, link.status_detail = SlackStatus.NEEDS_REAUTH, detail
-        notify.record(
+        outbox.record(
             session,
             link.user_id,
             "slack.needs_reauth",
@@ -286,7 +286,7 @@ def _back_off(
 
 def _failed(session: Session, link: SlackLink, detail: str, started: int, ended: int) -> Outcome:
     if link.status != SlackStatus.ERROR:
-        notify.record(
+        outbox.record(
             session,
             link.user_id,
             "slack.failed",

@@ -1,0 +1,1 @@
+"""Connecting calendar accounts, their calendars, and the connectors that reach them."""

@@ -1,0 +1,1 @@
+"""Notifications: the outbox, channels, what a message says, and delivering it."""

@@ -1,0 +1,1 @@
+"""People and their identity: users, sign-up, passwords, browser sessions, guidance."""

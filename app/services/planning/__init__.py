@@ -1,0 +1,1 @@
+"""Growth plans and their boundary policies."""

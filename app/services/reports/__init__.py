@@ -1,0 +1,1 @@
+"""Growth reports: weekly ledgers, the baseline at connect, report notifications."""

@@ -1,0 +1,1 @@
+"""Keeping the events cache current: incremental sync, push watches, retention."""
