@@ -227,6 +227,8 @@ class JobScheduler:
             "prune-old-rows": ("app.tasks:prune_old_rows", DAY),
             # Growth blocks that ended: "what did you do?" in the in-app list, once per block.
             "ask-growth-log": ("app.tasks:ask_growth_log", 15 * 60),
+            # Flexible blocks whose threshold came: shown busy on time (app.services.defense).
+            "harden-flexible-blocks": ("app.tasks:harden_flexible_blocks", 5 * 60),
             # Quiet during blocks: Slack status and snooze at each block's start and end.
             "quiet-sweep": ("app.tasks:quiet_sweep", 60),
         }

@@ -6,7 +6,7 @@ import logging
 import random
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -31,6 +31,8 @@ from app.domain.time import IsoWeek
 from app.jobs import Job
 from app.services.accounts.failures import account_of
 from app.services.accounts.rows import mark_gone, mark_needs_reauth
+from app.services.booking import batch as booking_batch
+from app.services.booking import defense
 from app.services.booking import jobs as booking_jobs
 from app.services.booking.reconcile import (
     BookingBlockedError,
@@ -124,8 +126,8 @@ def book_plan(plan_id: int, week: str, now: datetime | None = None) -> BookingRe
 def _book_once(plan_id: int, week: str, now: datetime | None = None) -> BookingReport | None:
     """One attempt at one week of one plan.
 
-    Safe to run any number of times, or after a crash: blocks are committed one by one as
-    they are created, and the next run adopts what exists by its tag.
+    Safe to run any number of times, or after a crash: new blocks are committed as soon as
+    the provider has answered for them, and the next run adopts what exists by its tag.
     """
     rt = runtime.current()
     now = now or rt.clock()
@@ -192,21 +194,37 @@ def run_booking(run_id: int) -> str | None:
         run.updated_at = rt.clock()
         plan_id, weeks, attempt = run.plan_id, list(run.weeks), run.attempts
     reports: list[BookingReport] = []
-    outcome: tuple[BookingJobState, dict[str, object]]
-    delay: float | None = None
+    failure: BookingBlockedError | ConnectorError | None = None
     try:
         for week in weeks:
             report = _book_once(plan_id, week)
             if report is not None:
                 reports.append(report)
+    except (BookingBlockedError, ConnectorError) as error:
+        failure = error
+    return _settle_run(run_id, plan_id, attempt, reports, failure)
+
+
+def _settle_run(
+    run_id: int,
+    plan_id: int,
+    attempt: int,
+    reports: list[BookingReport],
+    failure: BookingBlockedError | ConnectorError | None,
+) -> str | None:
+    """Record how a run went: done, blocked, failed, or retrying (and queue the retry)."""
+    rt = runtime.current()
+    outcome: tuple[BookingJobState, dict[str, object]]
+    delay: float | None = None
+    if failure is None:
         outcome = BookingJobState.DONE, {"reports": [vars(r) for r in reports]}
-    except BookingBlockedError as error:
-        outcome = BookingJobState.BLOCKED, {"reason": str(error)}
-    except ReauthRequired as error:
-        outcome = BookingJobState.BLOCKED, {"reason": _reconnect(error)}
-    except ConnectorError as error:
-        delay = RETRY.delay(error, attempt)
-        reason = f"the calendar provider failed: {_why(error)}"
+    elif isinstance(failure, BookingBlockedError):
+        outcome = BookingJobState.BLOCKED, {"reason": str(failure)}
+    elif isinstance(failure, ReauthRequired):
+        outcome = BookingJobState.BLOCKED, {"reason": _reconnect(failure)}
+    else:
+        delay = RETRY.delay(failure, attempt)
+        reason = f"the calendar provider failed: {_why(failure)}"
         if delay is None:
             outcome = BookingJobState.FAILED, {"reason": reason}
         else:
@@ -228,6 +246,54 @@ def run_booking(run_id: int) -> str | None:
         enqueue_booking(run_id, delay)
     log.info("booking run %s (plan %s): %s", run_id, plan_id, state)
     return str(state)
+
+
+def run_bookings_together(run_ids: list[int]) -> int:
+    """Carry out several queued booking runs through the batch path (`booking_batch`: the
+    database reads of a chunk of plans done together, each chunk committed once) instead of
+    one job each; each run ends as `run_booking` would end it (done, blocked, failed, or
+    retrying on its own afterwards). Runs no longer queued (another job took them, or they
+    wait for a retry) are left alone. How many runs were carried out."""
+    rt = runtime.current()
+    now = rt.clock()
+    taken: list[tuple[int, int, list[str], int]] = []  # run, plan, weeks, attempt
+    with transaction(rt.sessions) as session:
+        for run in session.scalars(
+            select(BookingJob)
+            .where(BookingJob.id.in_(run_ids), BookingJob.state == BookingJobState.QUEUED)
+            .order_by(BookingJob.id)
+        ):
+            run.state, run.attempts, run.updated_at = BookingJobState.RUNNING, run.attempts + 1, now
+            taken.append((run.id, run.plan_id, list(run.weeks), run.attempts))
+    reports: dict[int, list[BookingReport]] = {plan: [] for _, plan, _, _ in taken}
+    failures: dict[int, BookingBlockedError | ConnectorError] = {}
+    with ExitStack() as locks:
+        for plan_id in sorted(reports):  # one order everywhere: no two batches deadlock
+            locks.enter_context(_plan_exclusive(plan_id))
+        for week in sorted({w for _, _, weeks, _ in taken for w in weeks}):
+            # a plan stops at its first failure, as its own run would
+            ids = [p for _, p, weeks, _ in taken if week in weeks and p not in failures]
+            outcome = booking_batch.book_plans(
+                rt.sessions, ids, IsoWeek.parse(week), now, rt.connectors
+            )
+            for report in outcome.reports:
+                reports[report.plan_id].append(report)
+            failures.update(outcome.failed)
+            for plan_id, reason in outcome.blocked.items():
+                failures[plan_id] = BookingBlockedError(reason)
+    for run_id, plan_id, _, attempt in taken:
+        _settle_run(run_id, plan_id, attempt, reports[plan_id], failures.get(plan_id))
+    return len(taken)
+
+
+def enqueue_bookings_together(run_ids: list[int]) -> bool:
+    """Hand several booking runs to the dispatcher as one batch job."""
+    if not run_ids:
+        return False
+    key = f"book-together:{min(run_ids)}:{len(run_ids)}"
+    return runtime.current().dispatcher.submit(
+        key, Job("app.tasks:run_bookings_together", (sorted(run_ids),))
+    )
 
 
 def _reconnect(error: ReauthRequired) -> str:
@@ -317,11 +383,12 @@ def due_week(plan: Plan, user: User, now: datetime) -> str | None:
     return None if last is None else str(IsoWeek.containing(last, slot.zone))
 
 
-def claim_weekly(plan_id: int, now: datetime) -> int | None:
+def claim_weekly(plan_id: int, now: datetime, *, enqueue: bool = True) -> int | None:
     """Start the weekly booking of the plan's due week exactly once: a claim row per plan and
     week is written in the same transaction as the booking request, so a job that fires
     twice (a leader that died before recording it had fired) or a catch-up finds it taken.
-    Returns the booking run's id, or None when claimed already or nothing is due."""
+    Returns the booking run's id, or None when claimed already or nothing is due. With
+    ``enqueue`` False the caller queues the run (`catch_up_weekly` books many together)."""
     rt = runtime.current()
     weeks = plan_weeks(plan_id, now)
     try:
@@ -340,7 +407,8 @@ def claim_weekly(plan_id: int, now: datetime) -> int | None:
         return None
     if run_id is not None:
         log.info("weekly booking of plan %s claimed: run %s", plan_id, run_id)
-        enqueue_booking(run_id)
+        if enqueue:
+            enqueue_booking(run_id)
     return run_id
 
 
@@ -351,7 +419,14 @@ def catch_up_weekly() -> int:
     with rt.sessions() as session:
         ids = list(session.scalars(select(Plan.id).where(Plan.active.is_(True))))
     now = rt.clock()
-    return sum(claim_weekly(plan_id, now) is not None for plan_id in ids)
+    claimed = [run for plan_id in ids if (run := claim_weekly(plan_id, now, enqueue=False))]
+    # Many plans claimed at once (a leader starting, or a slot shared by many plans) are
+    # booked through the batch path; a single one as its own run.
+    if len(claimed) > 1:
+        enqueue_bookings_together(claimed)
+    elif claimed:
+        enqueue_booking(claimed[0])
+    return len(claimed)
 
 
 def resume_stalled_bookings(older_than_seconds: float = 300.0) -> int:
@@ -615,6 +690,15 @@ def ask_growth_log() -> int:
             if user is not None:
                 asked += len(growth_log.ask(session, user, now, secret))
     return asked
+
+
+def harden_flexible_blocks() -> int:
+    """Turn busy every free flexible block whose threshold has come (once: the row then says
+    busy, so a second run writes nothing)."""
+    rt = runtime.current()
+    now = rt.clock()
+    with transaction(rt.sessions) as session:
+        return len(defense.harden_due(session, now, rt.connectors, checkpoint=session.commit))
 
 
 def renew_watches() -> int:

@@ -77,7 +77,7 @@ def measure(status: int, requests: int, folder: Path) -> dict[str, object]:
                 wait_until(lambda: client.get("/accounts").json()[0]["calendars"], 10)
                 plan = client.post("/plans", json={"goal": "Bench"}).json()
                 week = str(IsoWeek.containing(datetime.now(UTC), UTC).next())
-                fake.fail_next("/me/", status, retry_after=90, count=10**6)
+                fake.faults.fail_next(None, status=status, retry_after=90, path="/me/")
                 results: dict[str, dict[str, list[float]]] = {}
                 base, query = f"/plans/{plan['id']}", {"week": week}
                 for name, call in (

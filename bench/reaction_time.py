@@ -46,10 +46,10 @@ from app.providers import Providers
 from app.runtime import build_runtime
 from connectors.google.oauth import GoogleConfig
 from tests.booking_helpers import book
-from tests.conftest import make_settings
 from tests.e2e.harness import PUBLIC_URL, AppServer, browser, wait_until
 from tests.fakes.google_server import CLIENT_ID, CLIENT_SECRET, FakeGoogle
 from tests.fakes.google_store import parse_when
+from tests.support.settings import make_settings
 
 NAME = "reaction_time"
 ZONE = "Europe/Berlin"

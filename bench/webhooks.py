@@ -1,20 +1,23 @@
-"""Webhook ingest: our /webhooks/google against a bare FastAPI endpoint, same uvicorn settings.
+"""Webhook ingest: our /webhooks/google and /webhooks/microsoft against a bare FastAPI
+endpoint, same uvicorn settings.
 
 For each database (a temporary SQLite file; a fresh PostgreSQL database on 127.0.0.1) it
 migrates, stores ``--channels`` watched calendars (memory accounts, so the syncs the
 notifications cause never leave the machine) and starts two servers as child processes with
 identical uvicorn settings: the app (``app.main:create_app``) and a bare FastAPI app whose one
 POST endpoint answers 200 with no work. A keep-alive client (plain asyncio, ``--concurrency``
-connections, one request in flight on each) sends ``--requests`` valid Google notifications
-(channel id, token, resource id, increasing message numbers, round-robin over the channels)
-to each, after
-``--warmup`` unmeasured ones, in ``--rounds`` rounds alternating between the two servers.
+connections, one request in flight on each) sends ``--requests`` valid notifications of each
+of ``--providers`` to each server: Google (channel id, token, resource id, increasing message
+numbers) or Graph (a JSON body with one change: subscription id, clientState, a new etag each
+time), round-robin over the channels, after ``--warmup`` unmeasured ones, in ``--rounds``
+rounds alternating between the two servers.
 ``--syncs parked`` (default) parks the accounts (they need reconnecting), so the sync each
 accepted hint starts stops after one query: the figures are ingest and hand-over;
 ``--syncs memory`` runs real incremental syncs of the memory calendars in the server too.
 Prints one JSON object on stdout. Not a test: asserts nothing.
 
     .venv/bin/python bench/webhooks.py [--requests 4000] [--concurrency 16] [--syncs parked]
+        [--providers google,microsoft] [--databases sqlite,postgresql]
 """
 
 # sys.path must include the repo root before app and tests are imported.
@@ -144,8 +147,55 @@ async def _answer(reader: asyncio.StreamReader) -> int:
     return int(lines[0].split(" ")[1])
 
 
+def google_request(channel: str, token: str, resource: str, number: int) -> bytes:
+    """One numbered Google notification (headers only)."""
+    return (
+        "POST /webhooks/google HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"X-Goog-Channel-ID: {channel}\r\nX-Goog-Channel-Token: {token}\r\n"
+        f"X-Goog-Resource-ID: {resource}\r\nX-Goog-Resource-State: exists\r\n"
+        f"X-Goog-Message-Number: {number}\r\nContent-Length: 0\r\n\r\n"
+    ).encode()
+
+
+def graph_request(channel: str, token: str, _resource: str, number: int) -> bytes:
+    """One Graph change notification (an event updated: a new etag each time)."""
+    body = json.dumps(
+        {
+            "value": [
+                {
+                    "subscriptionId": channel,
+                    "clientState": token,
+                    "changeType": "updated",
+                    "resource": f"Users/u/Events/ev{number % 97}",
+                    "subscriptionExpirationDateTime": "2030-01-01T00:00:00Z",
+                    "tenantId": "00000000-0000-0000-0000-000000000000",
+                    "resourceData": {
+                        "@odata.type": "#Microsoft.Graph.Event",
+                        "@odata.id": f"Users/u/Events/ev{number % 97}",
+                        "@odata.etag": f'W/"etag-{number}"',
+                        "id": f"ev{number % 97}",
+                    },
+                }
+            ]
+        }
+    ).encode()
+    head = (
+        "POST /webhooks/microsoft HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+REQUESTS = {"google": google_request, "microsoft": graph_request}
+
+
 async def load(
-    port: int, chans: list[tuple[str, str, str]], total: int, concurrency: int, numbers: count[int]
+    port: int,
+    chans: list[tuple[str, str, str]],
+    total: int,
+    concurrency: int,
+    numbers: count[int],
+    provider: str = "google",
 ) -> dict[str, Any]:
     """Send ``total`` notifications over ``concurrency`` keep-alive connections, one request
     in flight on each; rate and latencies. A plain asyncio HTTP/1.1 client, so the client
@@ -153,6 +203,7 @@ async def load(
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     sent = count()
+    build = REQUESTS[provider]
 
     async def worker() -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -160,14 +211,9 @@ async def load(
             while next(sent) < total:
                 number = next(numbers)
                 channel, token, resource = chans[number % len(chans)]
-                request = (
-                    "POST /webhooks/google HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                    f"X-Goog-Channel-ID: {channel}\r\nX-Goog-Channel-Token: {token}\r\n"
-                    f"X-Goog-Resource-ID: {resource}\r\nX-Goog-Resource-State: exists\r\n"
-                    f"X-Goog-Message-Number: {number}\r\nContent-Length: 0\r\n\r\n"
-                )
+                request = build(channel, token, resource, number)
                 started = time.perf_counter()
-                writer.write(request.encode())
+                writer.write(request)
                 code = await _answer(reader)
                 latencies.append(time.perf_counter() - started)
                 statuses[code] = statuses.get(code, 0) + 1
@@ -206,13 +252,18 @@ def measure(kind: str, args: argparse.Namespace) -> dict[str, object]:
             # accounts, so nothing is ever asked of Google.
             "GG_GOOGLE_CLIENT_ID": "bench.apps.googleusercontent.com",
             "GG_GOOGLE_CLIENT_SECRET": "bench",
+            "GG_MICROSOFT_CLIENT_ID": "bench-graph",
+            "GG_MICROSOFT_CLIENT_SECRET": "bench",
         }
         numbers = count(1_000)
         targets = {
             "ours": ["--factory", "app.main:create_app"],
             "bare": ["bare_app:app"],
         }
-        rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
+        providers = args.providers.split(",")
+        rounds: dict[tuple[str, str], list[dict[str, Any]]] = {
+            (provider, name): [] for provider in providers for name in targets
+        }
         with contextlib.ExitStack() as stack:
             ports = {
                 name: stack.enter_context(server(target, env, folder, args.workers))
@@ -221,25 +272,30 @@ def measure(kind: str, args: argparse.Namespace) -> dict[str, object]:
             # Rounds alternate between the servers, so load from elsewhere on the machine
             # falls on both alike; the median round counts.
             for index in range(args.rounds):
-                for name, port in ports.items():
-                    print(f"{kind} {name} round {index + 1} ...", file=sys.stderr)
-                    asyncio.run(load(port, chans, args.warmup, args.concurrency, numbers))
-                    figures = asyncio.run(
-                        load(port, chans, args.requests, args.concurrency, numbers)
-                    )
-                    rounds[name].append(figures)
+                for provider in providers:
+                    for name, port in ports.items():
+                        print(f"{kind} {provider} {name} round {index + 1} ...", file=sys.stderr)
+                        asyncio.run(
+                            load(port, chans, args.warmup, args.concurrency, numbers, provider)
+                        )
+                        figures = asyncio.run(
+                            load(port, chans, args.requests, args.concurrency, numbers, provider)
+                        )
+                        rounds[(provider, name)].append(figures)
         results: dict[str, Any] = {"database": kind}
-        for name, runs in rounds.items():
-            results[name] = {
-                "req_per_s": round(statistics.median(r["req_per_s"] for r in runs), 1),
-                "p50_ms": round(statistics.median(r["p50_ms"] for r in runs), 2),
-                "p99_ms": round(statistics.median(r["p99_ms"] for r in runs), 2),
-                "worst_p99_ms": max(r["p99_ms"] for r in runs),
-                "rounds": runs,
-            }
-        results["ratio_to_bare"] = round(
-            results["ours"]["req_per_s"] / results["bare"]["req_per_s"], 3
-        )
+        for provider in providers:
+            out: dict[str, Any] = {}
+            for name in targets:
+                runs = rounds[(provider, name)]
+                out[name] = {
+                    "req_per_s": round(statistics.median(r["req_per_s"] for r in runs), 1),
+                    "p50_ms": round(statistics.median(r["p50_ms"] for r in runs), 2),
+                    "p99_ms": round(statistics.median(r["p99_ms"] for r in runs), 2),
+                    "worst_p99_ms": max(r["p99_ms"] for r in runs),
+                    "rounds": runs,
+                }
+            out["ratio_to_bare"] = round(out["ours"]["req_per_s"] / out["bare"]["req_per_s"], 3)
+            results[provider] = out
         return results
 
 
@@ -254,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per server")
     parser.add_argument("--syncs", choices=["parked", "memory"], default="parked")
     parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--providers", default="google,microsoft")
     args = parser.parse_args(argv)
     report = {
         "name": NAME,
@@ -264,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         "workers": args.workers,
         "rounds": args.rounds,
         "syncs": args.syncs,
+        "providers": args.providers.split(","),
         "results": [measure(kind, args) for kind in args.databases.split(",")],
         "machine": {
             "python": platform.python_version(),

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import ClassVar, Protocol, runtime_checkable
 
+from connectors.errors import ConnectorError, RateLimited, ReauthRequired
+
 __all__ = [
     "BlockSpec",
     "BlockTag",
@@ -23,6 +25,7 @@ __all__ = [
     "SyncPage",
     "Watch",
     "as_utc",
+    "create_each",
     "utc_midnight",
 ]
 
@@ -146,6 +149,9 @@ class BlockSpec:
     description: str = ""
     focus_time: bool = False  # native focus-time event where Capability.FOCUS_TIME
     auto_decline: str | None = None  # provider mode, e.g. "declineOnlyNewConflictingInvitations"
+    # Shown busy (opaque) or free (transparent): a flexible block is written free until its
+    # threshold. A focus-time event is always busy, so `busy=False` books a plain event.
+    busy: bool = True
 
     def __post_init__(self) -> None:
         start, end = as_utc(self.start, "start"), as_utc(self.end, "end")
@@ -214,9 +220,16 @@ class CalendarConnector(Protocol):
       Raises `CursorExpired` when the provider rejects the cursor; the caller then full-syncs.
     - `create_block(calendar_id, spec)`: idempotent by `spec.tag.slot_key` - when a block with
       that slot key exists it is returned unchanged, never duplicated (use `update_block` to
-      change it). The block is busy, owned by the user and carries `spec.tag`.
+      change it). The block is busy or free as `spec.busy` says, owned by the user and
+      carries `spec.tag`.
+    - `create_blocks(calendar_id, specs)`: `create_block` for several blocks of one calendar,
+      in as few provider calls as the provider allows (Google and Graph batch them). Returns one
+      entry per spec, in order: the block, or the `ConnectorError` that spec met (the others
+      are unaffected; a failed one may still exist at the provider, and creating it again by
+      its slot key adopts it). Connectors without batching loop (`create_each`).
     - `find_block(calendar_id, slot_key)`: the growth block with that slot key, or None.
-    - `update_block(calendar_id, event_id, spec)`: reshape a block, keeping its id.
+    - `update_block(calendar_id, event_id, spec)`: reshape a block, keeping its id; its
+      transparency follows `spec.busy` (how a flexible block turns busy).
     - `delete_block(calendar_id, event_id)`.
       Both raise `NotAGrowthBlock` for untagged events (left untouched) and `NotFound` for
       unknown ids.
@@ -244,6 +257,10 @@ class CalendarConnector(Protocol):
     def sync(self, calendar_id: str, cursor: str | None) -> SyncPage: ...
 
     def create_block(self, calendar_id: str, spec: BlockSpec) -> Event: ...
+
+    def create_blocks(
+        self, calendar_id: str, specs: list[BlockSpec]
+    ) -> list[Event | ConnectorError]: ...
 
     def find_block(self, calendar_id: str, slot_key: str) -> Event | None: ...
 
@@ -279,3 +296,21 @@ class CalendarConnector(Protocol):
     def focus_time_unsupported(self) -> frozenset[str]:
         """Calendars where a focus-time block was refused (later blocks there are plain)."""
         ...
+
+
+def create_each(
+    connector: CalendarConnector, calendar_id: str, specs: list[BlockSpec]
+) -> list[Event | ConnectorError]:
+    """`create_blocks` one `create_block` at a time (providers without batching).
+
+    After a refused grant or a rate limit the rest are not tried: they get the same error."""
+    out: list[Event | ConnectorError] = []
+    for spec in specs:
+        if out and isinstance(out[-1], ReauthRequired | RateLimited):
+            out.append(out[-1])
+            continue
+        try:
+            out.append(connector.create_block(calendar_id, spec))
+        except ConnectorError as error:
+            out.append(error)
+    return out

@@ -21,8 +21,9 @@ from connectors.base import (
     SyncPage,
     Watch,
     as_utc,
+    create_each,
 )
-from connectors.errors import Collision, NotAGrowthBlock, NotFound, PermissionDenied
+from connectors.errors import Collision, ConnectorError, NotAGrowthBlock, NotFound, PermissionDenied
 from connectors.memory_store import MemoryStore, RecordedResponse
 
 __all__ = ["MemoryConnector", "MemoryStore", "RecordedResponse", "default_store", "memory_factory"]
@@ -106,6 +107,12 @@ class MemoryConnector:
             changed=_by_start(live), removed_ids=sorted(removed), next_cursor=next_cursor
         )
 
+    def create_blocks(
+        self, calendar_id: str, specs: list[BlockSpec]
+    ) -> list[Event | ConnectorError]:
+        """One `create_block` after another (no batching here)."""
+        return create_each(self, calendar_id, specs)
+
     @_injectable
     def create_block(self, calendar_id: str, spec: BlockSpec) -> Event:
         """Create the block, or return the existing one with the same slot key."""
@@ -125,6 +132,7 @@ class MemoryConnector:
                 organizer_email=self.owner_email,
                 self_is_organizer=True,
                 tag=spec.tag,
+                busy=spec.busy,
                 updated=self.store.clock(),
             )
             self.store.put_event(event)
@@ -151,6 +159,7 @@ class MemoryConnector:
                 start=spec.start,
                 end=spec.end,
                 tag=spec.tag,
+                busy=spec.busy,
                 updated=self.store.clock(),
             )
             self.store.put_event(event)

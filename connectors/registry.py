@@ -110,6 +110,13 @@ class Grant:
     account_key: str
     display_name: str
 
+    @classmethod
+    def by_email(cls, credentials: bytes, email: str, email_verified: bool, subject: str) -> Grant:
+        """An account named by its sign-in address (OAuth providers): the address,
+        lower-cased, is also its key and its name."""
+        address = email.lower()
+        return cls(credentials, address, email_verified, subject, address, address)
+
 
 @dataclass(frozen=True)
 class OAuthStart:

@@ -17,9 +17,9 @@ from app import runtime as runtime_module
 from app.db.migrate import upgrade
 from app.db.session import make_engine
 from app.runtime import Runtime, build_runtime
-from tests.fakes.http_server import BackgroundServer
-from tests.fakes.receivers import Inbox, Receiver, free_port
+from tests.fakes.receivers import Inbox, Receiver
 from tests.support.databases import empty_tables, postgres_database
+from tests.support.servers import AsgiServer, free_port
 from tests.support.settings import make_settings
 from tests.support.world import FakeClock, MemoryWorld
 
@@ -90,6 +90,6 @@ def inbox() -> Iterator[tuple[Inbox, int]]:
 def receiver() -> Iterator[Receiver]:
     """A local HTTP endpoint recording every POST (a webhook receiver)."""
     recorder = Receiver()
-    with BackgroundServer(recorder.app()) as server:
+    with AsgiServer(recorder.app()) as server:
         recorder.base_url = server.base_url
         yield recorder

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, BackgroundTasks, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
 
 from app import tasks
@@ -101,7 +101,12 @@ class ConnectFields(BaseModel):
 
 @router.post("/accounts/connect/{provider}", response_model=AccountOut, status_code=201)
 def connect(
-    provider: str, body: ConnectFields, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+    provider: str,
+    body: ConnectFields,
+    user: CurrentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    background: BackgroundTasks,
 ) -> AccountOut:
     """Connect an account with credentials (a CalDAV server and app password); 422 says why not."""
     try:
@@ -118,8 +123,8 @@ def connect(
     except account_service.ConnectRejectedError as error:
         session.rollback()
         raise InvalidInputError([(f"fields.{error.field or 'server'}", str(error))]) from None
-    session.commit()  # the first sync runs in another thread
-    onboarding.after_connect(runtime, connected.account_id)
+    # The first sync reads the account: it starts once the request's commit is done.
+    background.add_task(onboarding.after_connect, runtime, connected.account_id)
     account = calendar_service.get_account(session, user, connected.account_id)
     return AccountOut(
         id=account.id,

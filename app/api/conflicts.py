@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.api.params import RowId
 from app.db.models import Conflict, Decision
@@ -35,6 +35,10 @@ class DecisionOut(BaseModel):
 class ConflictOut(BaseModel):
     id: int
     block_id: int
+    block_level: str = Field(
+        description="the block's defense when the invite landed: flexible (still free), "
+        "firm or locked"
+    )
     state: str
     event: dict[str, Any]
     detected_at: datetime
@@ -54,6 +58,7 @@ def _out(conflict: Conflict, decision: Decision | None) -> ConflictOut:
     return ConflictOut(
         id=conflict.id,
         block_id=conflict.block_id,
+        block_level=conflict.block_level,
         state=conflict.state,
         event=conflict.event,
         detected_at=conflict.detected_at,

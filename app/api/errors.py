@@ -17,7 +17,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.db.session import DatabaseBusyError
+from app.db.session import DatabaseBusyError, transaction
 from app.html import render
 from app.html.errorpage import accepts_html
 from app.html.fielderrors import FormErrors
@@ -197,9 +197,8 @@ def install_error_handlers(app: FastAPI) -> None:
         extra = None
         if isinstance(cause, ConnectorError):
             # The request's own transaction was rolled back: record the account state again.
-            with request.app.state.runtime.sessions() as session:
+            with transaction(request.app.state.runtime.sessions) as session:
                 problem = describe_failure(session, cause)
-                session.commit()
             extra = {"account": problem.account} if problem.account else None
         return answer(
             request, status.HTTP_409_CONFLICT, f"Booking is blocked: {error}", extra=extra
@@ -209,9 +208,8 @@ def install_error_handlers(app: FastAPI) -> None:
     def provider(request: Request, error: ConnectorError) -> Response:
         # Sync: it reads (and may mark) the account in its own short transaction.
         runtime = request.app.state.runtime
-        with runtime.sessions() as session:
+        with transaction(runtime.sessions) as session:
             problem = describe_failure(session, error)
-            session.commit()
         log.warning("provider failure on %s: %s", request.url.path, error)
         extra = {"account": problem.account} if problem.account else None
         return answer(

@@ -14,10 +14,12 @@ from app.api.params import RowId
 from app.api.schemas import (
     BlockOut,
     BookingRunOut,
+    PinIn,
     PlanActive,
     PlanOut,
     PreviewOut,
     Slot,
+    WeekSlotsIn,
     run_out,
 )
 from app.db.models import Plan, User
@@ -27,6 +29,7 @@ from app.domain.time import IsoWeek
 from app.runtime import Runtime
 from app.scheduler import PlanSchedule, next_weekly_run
 from app.services.booking import jobs as booking_jobs
+from app.services.booking import pins
 from app.services.booking.reconcile import booking_obstacle, horizon_weeks, preview_week
 from app.services.errors import InvalidInputError
 from app.services.planning import plans as plan_service
@@ -254,4 +257,44 @@ def list_blocks(
     except ValueError as error:
         raise InvalidInputError([("query.week", str(error))]) from None
     rows = plan_service.list_blocks(session, user, plan_id, iso_week)
+    return [BlockOut.model_validate(row) for row in rows]
+
+
+@router.post("/plans/{plan_id}/blocks/{block_id}/pin", response_model=BlockOut)
+def pin_block(
+    plan_id: RowId,
+    block_id: RowId,
+    body: PinIn,
+    user: CurrentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> BlockOut:
+    """Keep a block here (empty body) or at `start`..`end` (default: its length): booking
+    never moves a pinned block and the policy flags instead of moving it. 422 names the field
+    (outside the block's week, in the past, overlapping another block, length not 15-720 min)."""
+    block = pins.pin_block(
+        session, user, plan_id, block_id, runtime.clock(), runtime.connectors, body.start, body.end
+    )
+    return BlockOut.model_validate(block)
+
+
+@router.put("/plans/{plan_id}/weeks/{week}/slots", response_model=list[BlockOut])
+def choose_slots(
+    plan_id: RowId,
+    week: str,
+    body: WeekSlotsIn,
+    user: CurrentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> list[BlockOut]:
+    """Book exactly these slots in the week's future: matching blocks stay, others move or
+    go, missing ones are created; all are pinned and booking adds nothing to the week."""
+    try:
+        iso_week = IsoWeek.parse(week)
+    except ValueError as error:
+        raise InvalidInputError([("path.week", str(error))]) from None
+    slots = [pins.SlotIn(s.start, s.end) for s in body.slots]
+    rows = pins.choose_week(
+        session, user, plan_id, iso_week, slots, runtime.clock(), runtime.connectors
+    )
     return [BlockOut.model_validate(row) for row in rows]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
 
 from app.domain.plan import PlanSpec
 
@@ -98,6 +98,33 @@ class BlockOut(BaseModel):
     end: datetime
     state: str
     provider_event_id: str | None
+    level: str = Field(description="flexible (shown free until its threshold), firm or locked")
+    busy: bool = Field(description="shown busy at the provider (false: a flexible block, free)")
+    pinned: bool = Field(description="the person keeps it here: booking never moves it")
+
+
+class PinIn(BaseModel):
+    """Keep a block where it is (empty body), or move it to `start` (and `end`) and keep it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: AwareDatetime | None = None
+    end: AwareDatetime | None = None
+
+
+class ChosenSlot(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start: AwareDatetime
+    end: AwareDatetime
+
+
+class WeekSlotsIn(BaseModel):
+    """The week's blocks, chosen by the person: booking books exactly these (future) times."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    slots: list[ChosenSlot] = Field(max_length=30)
 
 
 class BookingOut(BaseModel):

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -158,8 +159,26 @@ class Block(Base):
     start: Mapped[datetime]
     end: Mapped[datetime]
     state: Mapped[BlockState] = mapped_column(String(16), default=BlockState.BOOKED)
+    # The plan's defense level when booked (flexible, firm, locked) and whether the provider
+    # event is written busy (a flexible block is free until its threshold).
+    level: Mapped[str] = mapped_column(String(16), default="firm", server_default="firm")
+    busy: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # The person pinned it here ("keep it here" or chosen slots): booking never moves it.
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+
+class ChosenWeek(Base):
+    """A week whose slots the person chose: booking books exactly the pinned blocks there."""
+
+    __tablename__ = "chosen_weeks"
+
+    plan_id: Mapped[int] = mapped_column(
+        ForeignKey("plans.id", ondelete="CASCADE"), primary_key=True
+    )
+    week: Mapped[str] = mapped_column(String(8), primary_key=True)
+    chosen_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 
 class BookingRun(Base):
@@ -323,6 +342,8 @@ class Conflict(Base):
     event: Mapped[dict[str, Any]]
     state: Mapped[ConflictState] = mapped_column(String(16), default=ConflictState.OPEN)
     detected_at: Mapped[datetime] = mapped_column(default=utc_now)
+    # The block's defense when the invite landed: "flexible" (still free), "firm", "locked".
+    block_level: Mapped[str] = mapped_column(String(16), default="firm", server_default="firm")
 
 
 class Decision(Base):

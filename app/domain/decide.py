@@ -74,6 +74,10 @@ class Context:
     block: Interval  # the growth block the invite overlaps
     declines_this_week: int
     person_choice: Literal["keep", "decline"] | None = None
+    # The block's defense (app/domain/defense.py): "flexible" while it is still shown free,
+    # "firm", or "locked"; and whether the person pinned it (never moved then).
+    block_level: str = "firm"
+    block_pinned: bool = False
 
     def __post_init__(self) -> None:
         _aware(self.now, "Context.now")
@@ -250,6 +254,7 @@ class _Proposal:
     rule: Rule | None
     fact: str
     by_person: bool = False
+    locked: bool = False  # a flag the rules proposed, made a decline by a locked block
 
 
 def _propose(invite: Invite, policy: PolicySpec, ctx: Context) -> _Proposal:
@@ -257,9 +262,17 @@ def _propose(invite: Invite, policy: PolicySpec, ctx: Context) -> _Proposal:
         return _Proposal("decline", None, "you chose to decline it", by_person=True)
     rule = first_match(policy, invite, ctx)
     if rule is None:
-        return _Proposal(policy.default, None, _fact(None, invite, ctx))
+        return _lock(_Proposal(policy.default, None, _fact(None, invite, ctx)), ctx)
     fired = next(iter(_set_matchers(rule.when)), None)
-    return _Proposal(rule.then, rule, _fact(fired, invite, ctx))
+    return _lock(_Proposal(rule.then, rule, _fact(fired, invite, ctx)), ctx)
+
+
+def _lock(proposal: _Proposal, ctx: Context) -> _Proposal:
+    """A locked block is defended: what the rules would only flag is declined (the
+    guardrails still hold: own or accepted events and the weekly cap stay flags)."""
+    if ctx.block_level == "locked" and proposal.action == "flag":
+        return replace(proposal, action="decline", locked=True)
+    return proposal
 
 
 def _guard(proposal: _Proposal, invite: Invite, policy: PolicySpec, ctx: Context) -> Verdict:
@@ -279,6 +292,17 @@ def _guard(proposal: _Proposal, invite: Invite, policy: PolicySpec, ctx: Context
     elif invite.self_response == "declined":
         action, name = "allow", None
         text = f"Allowed: you already declined {title}; nothing to do."
+    elif ctx.block_level == "flexible" and action in WRITING and not proposal.by_person:
+        # a flexible block is shown free on purpose: others may book over it
+        action = "flag"
+        text = (
+            f"Flagged: your growth block is still flexible (shown as free), "
+            f"so {title} is not declined ({would})."
+        )
+    elif action == "move_block" and ctx.block_pinned and not proposal.by_person:
+        action = "flag"
+        source = _source(proposal.rule, policy)
+        text = f"Flagged: {title} {proposal.fact}, but you pinned the block here ({source})."
     elif action in DECLINING and invite.self_is_organizer:
         action, text = "flag", f"Flagged: you organize {title}, so it is never declined ({would})."
     elif (
@@ -303,6 +327,8 @@ def _guard(proposal: _Proposal, invite: Invite, policy: PolicySpec, ctx: Context
         text = f"Declined: you chose to decline {title}."
     else:
         text = _sentence(action, title, proposal.fact, _source(proposal.rule, policy), grace)
+        if proposal.locked:
+            text = f"{text} The block is locked, so a flag becomes a decline."
     if action == "decline_after":
         due_at = ctx.now + timedelta(hours=grace)
     dry_run = policy.guardrails.dry_run

@@ -76,6 +76,8 @@ class BookAt(BaseModel):
         return dt.time(int(hours), int(minutes))
 
 
+DefenseLevel = Literal["flexible", "firm", "locked"]
+
 AutoDecline = Literal[
     "declineNone", "declineAllConflictingInvitations", "declineOnlyNewConflictingInvitations"
 ]
@@ -107,6 +109,12 @@ class PlanSpec(BaseModel):
     # reasons and a counter-offer, instead of a blunt provider-side decline.
     focus_time: bool = True
     auto_decline: AutoDecline = "declineNone"
+    # How hard the blocks are defended (docs/architecture.md, "Defense levels"): flexible
+    # blocks are written free until `flexible_hours_before` their start (or until the week's
+    # free time falls to what the target still needs), firm ones busy, locked ones busy with
+    # the policy's flags upgraded to declines and, where supported, native focus time.
+    defense: DefenseLevel = "firm"
+    flexible_hours_before: int = Field(default=24, ge=1, le=336)
 
     @field_validator("timezone")
     @classmethod

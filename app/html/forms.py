@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
@@ -85,3 +86,36 @@ def flash_of(request: Request) -> str | None:
     """The message the previous form left for this page, if any."""
     raw = request.cookies.get(FLASH_COOKIE)
     return unquote(raw) if raw else None
+
+
+SECRET_SECONDS = 120  # how long a secret waits for the page that shows it
+
+
+def pass_secret(response: Response, runtime: Runtime, cookie: str, secret: str, path: str) -> None:
+    """Hand a secret just made (an API token, a signing secret) to the next page at `path`,
+    once: in a short-lived, encrypted, HttpOnly cookie, never in the URL."""
+    sealed = runtime.cipher.encrypt(secret.encode()).decode()
+    flags = {**cookie_flags(runtime), "path": path}
+    response.set_cookie(cookie, sealed, max_age=SECRET_SECONDS, **flags)
+
+
+def show_secret_once(
+    request: Request,
+    runtime: Runtime,
+    cookie: str,
+    path: str,
+    render: Callable[[str | None], Response],
+) -> Response:
+    """Render the page with the secret `pass_secret` left (None when there is none, or it is
+    stale or forged), and delete it with this answer: a reload does not show it again."""
+    sealed = request.cookies.get(cookie)
+    secret = None
+    if sealed:
+        try:
+            secret = runtime.cipher.decrypt(sealed.encode(), ttl=SECRET_SECONDS).decode()
+        except ValueError:
+            secret = None
+    response = render(secret)
+    if sealed:
+        response.delete_cookie(cookie, path=path)
+    return response

@@ -112,7 +112,19 @@ def notification_label(kind: str) -> str:
     return NOTIFICATION_LABELS.get(kind, kind)
 
 
+def defense_words(block: Any) -> str:
+    """A block's defense as the week view says it (level and whether it is shown busy)."""
+    if block.level == "flexible":
+        if block.busy:
+            return "Flexible, now shown busy"
+        return "Flexible: shown free until shortly before"
+    if block.level == "locked":
+        return "Locked: busy, invites over it are declined"
+    return "Firm: shown busy"
+
+
 GLOBALS: dict[str, Any] = {
+    "defense_words": defense_words,
     "action_label": action_label,
     "action_labels": ACTION_LABELS,
     "condition_text": condition_text,

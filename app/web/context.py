@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import Request
+from fastapi import BackgroundTasks, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
@@ -30,6 +30,19 @@ class Page:
         self.runtime = runtime
         self.session = session
         self.user = user
+        self._later = BackgroundTasks()
+
+    def after_commit(self, func: Callable[..., Any], *args: Any) -> None:
+        """Run `func(*args)` once the request's transaction has committed and the answer is
+        sent (work that reads what the form saved: a first sync, a booking, retitling at the
+        provider). Dropped when the form fails: nothing it would see was saved."""
+        self._later.add_task(func, *args)
+
+    def with_later(self, response: Response) -> Response:
+        """`response`, carrying the work queued with `after_commit`."""
+        if self._later.tasks:
+            response.background = self._later
+        return response
 
     @classmethod
     def of(cls, request: Request, runtime: Runtime, session: Session) -> Page | None:
@@ -77,7 +90,7 @@ def form_action(
     if not csrf_ok(request, runtime, token):
         return on_error(page, [("form", "the page expired; reload it and try again")], 403)
     try:
-        return action(page)
+        return page.with_later(action(page))
     except MalformedRequestError as error:
         session.rollback()
         return on_error(page, error.problems, 400)

@@ -15,7 +15,7 @@ from app.demo import service as demo_service
 from app.deps import RuntimeDep, SessionDep
 from app.domain.time import IsoWeek, resolve_zone
 from app.html.fielderrors import FormFields
-from app.html.forms import cookie_flags, see_other
+from app.html.forms import pass_secret, see_other, show_secret_once
 from app.services.accounts import connect as account_service
 from app.services.accounts import manage as calendar_service
 from app.services.growth import log as growth_log
@@ -103,8 +103,8 @@ async def connect_with_form(
                 form_errors={provider: {field: str(error)}},
                 form_values={provider: kept},
             )
-        page.session.commit()  # the first sync runs in another thread
-        onboarding.after_connect(runtime, connected.account_id)
+        # The first sync reads the account: it starts once the request's commit is done.
+        page.after_commit(onboarding.after_connect, runtime, connected.account_id)
         return see_other("/dashboard/accounts?flash=Calendar+connected")
 
     # Connecting talks to the server (up to its timeout): never on the event loop.
@@ -147,8 +147,7 @@ def use_demo(
             connectors=runtime.connectors,
             now=runtime.clock(),
         )
-        page.session.commit()
-        onboarding.after_connect(runtime, account.id)
+        page.after_commit(onboarding.after_connect, runtime, account.id)
         return see_other("/dashboard/accounts?flash=Demo+calendar+connected")
 
     return form_action(request, runtime, session, csrf, act, _accounts)
@@ -189,8 +188,8 @@ def calendar_roles(
             page.session, page.user, calendar_id, busy_source=busy == "on", target=target == "on"
         )
         if calendar.is_target:
-            page.session.commit()
-            tasks.enqueue_user_bookings(page.user.id)  # a worker's job in scaled mode
+            # a worker's job in scaled mode, queued once the request's commit is done
+            page.after_commit(tasks.enqueue_user_bookings, page.user.id)
         return see_other("/dashboard/accounts?flash=Calendar+roles+saved")
 
     return form_action(request, runtime, session, csrf, act, _accounts)
@@ -251,17 +250,13 @@ NEW_SECRET_COOKIE = "gg_new_channel_secret"  # a webhook's signing secret, for t
 def notifications(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
     def view(page: Page) -> Response:
         # Shown once: the cookie set by adding a channel is read here and deleted with this page.
-        secret = None
-        sealed = request.cookies.get(NEW_SECRET_COOKIE)
-        if sealed:
-            try:
-                secret = runtime.cipher.decrypt(sealed.encode(), ttl=120).decode()
-            except ValueError:
-                secret = None
-        response = _notifications(page, secret=secret)
-        if sealed:
-            response.delete_cookie(NEW_SECRET_COOKIE, path="/dashboard/notifications")
-        return response
+        return show_secret_once(
+            request,
+            runtime,
+            NEW_SECRET_COOKIE,
+            "/dashboard/notifications",
+            lambda secret: _notifications(page, secret=secret),
+        )
 
     return signed_in(request, runtime, session, view)
 
@@ -288,9 +283,7 @@ def add_channel(
         # secret rides to the next page once, in a short-lived, encrypted, HttpOnly cookie.
         response = see_other("/dashboard/notifications?flash=Channel+added")
         if secret:
-            flags = {**cookie_flags(runtime), "path": "/dashboard/notifications"}
-            sealed = runtime.cipher.encrypt(secret.encode()).decode()
-            response.set_cookie(NEW_SECRET_COOKIE, sealed, max_age=120, **flags)
+            pass_secret(response, runtime, NEW_SECRET_COOKIE, secret, "/dashboard/notifications")
         return response
 
     def failed(page: Page, errors: list[tuple[str, str]], status: int) -> Response:
@@ -354,17 +347,13 @@ def _tokens(
 def tokens(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
     def view(page: Page) -> Response:
         # Shown once: the cookie set by the POST is read here and deleted with this answer.
-        new_token = None
-        sealed = request.cookies.get(NEW_TOKEN_COOKIE)
-        if sealed:
-            try:
-                new_token = runtime.cipher.decrypt(sealed.encode(), ttl=120).decode()
-            except ValueError:
-                new_token = None
-        response = _tokens(page, new_token=new_token)
-        if sealed:
-            response.delete_cookie(NEW_TOKEN_COOKIE, path="/dashboard/tokens")
-        return response
+        return show_secret_once(
+            request,
+            runtime,
+            NEW_TOKEN_COOKIE,
+            "/dashboard/tokens",
+            lambda token: _tokens(page, new_token=token),
+        )
 
     return signed_in(request, runtime, session, view)
 
@@ -382,9 +371,7 @@ def new_token(
         # Post/redirect/get: a reload must not make another token. The token rides to the
         # next page in a short-lived, encrypted, HttpOnly cookie, never in the URL.
         response = see_other("/dashboard/tokens")
-        flags = {**cookie_flags(runtime), "path": "/dashboard/tokens"}
-        sealed = runtime.cipher.encrypt(token.encode()).decode()
-        response.set_cookie(NEW_TOKEN_COOKIE, sealed, max_age=120, **flags)
+        pass_secret(response, runtime, NEW_TOKEN_COOKIE, token, "/dashboard/tokens")
         return response
 
     def failed(page: Page, errors: list[tuple[str, str]], status: int) -> Response:

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
+from app.api.growth import retitle
 from app.api.params import RowId
 from app.db.models import Plan
 from app.deps import RuntimeDep, SessionDep
@@ -27,7 +28,7 @@ from app.html.fielderrors import NO_FIELDS, FormFields
 from app.html.forms import see_other
 from app.services import links
 from app.services.errors import InvalidInputError
-from app.services.growth import counting, export, review, titles
+from app.services.growth import counting, export, review
 from app.services.growth import log as growth_log
 from app.services.growth import milestones as milestone_service
 from app.services.planning import plans as plan_service
@@ -196,9 +197,10 @@ async def _post(
     )
 
 
-def _retitle(page: Page, plan: Plan) -> None:
-    # The title is cosmetic: a provider that fails now is retried by the next booking.
-    titles.refresh(page.session, plan, page.runtime.clock(), page.runtime.connectors)
+def _retitle(page: Page, plan_id: int) -> None:
+    # At the provider, so after the request's commit (never inside its transaction). The
+    # title is cosmetic: a provider that fails then is retried by the next booking.
+    page.after_commit(retitle, page.runtime, plan_id)
 
 
 # --- milestones ---------------------------------------------------------------------------
@@ -259,7 +261,7 @@ async def accept_proposal(request: Request, runtime: RuntimeDep, session: Sessio
             milestone_service.MilestoneInput(p.title, p.due) for p in found if p.due not in taken
         ]
         milestone_service.add(page.session, page.user, plan, items)
-        _retitle(page, plan)
+        _retitle(page, plan.id)
         return _back(form, "/dashboard/milestones", f"{len(items)} milestones added")
 
     return await _post(request, runtime, session, act, _milestones)
@@ -275,7 +277,7 @@ async def add_milestone(request: Request, runtime: RuntimeDep, session: SessionD
         milestone_service.add(
             page.session, page.user, plan, [milestone_service.MilestoneInput(title, due)]
         )
-        _retitle(page, plan)
+        _retitle(page, plan.id)
         return _back(form, "/dashboard/milestones", "Milestone added")
 
     return await _post(request, runtime, session, act, _milestones, "new", milestone_fields("new"))
@@ -300,7 +302,7 @@ async def edit_milestone(
             milestone_id,
             milestone_service.MilestoneInput(title, due, done_on),
         )
-        _retitle(page, page.session.get_one(Plan, row.plan_id))
+        _retitle(page, row.plan_id)
         return _back(form, "/dashboard/milestones", "Milestone saved")
 
     key = str(milestone_id)
@@ -313,7 +315,7 @@ async def remove_milestone(
 ) -> Response:
     def act(page: Page, form: dict[str, Any]) -> Response:
         plan_id = milestone_service.delete(page.session, page.user, milestone_id)
-        _retitle(page, page.session.get_one(Plan, plan_id))
+        _retitle(page, plan_id)
         return _back(form, "/dashboard/milestones", "Milestone deleted")
 
     return await _post(request, runtime, session, act, _milestones)
@@ -629,7 +631,7 @@ async def adjust_goal(request: Request, runtime: RuntimeDep, session: SessionDep
             document["weekly_target_minutes"] = target
         spec = plan_service.parse_spec(document)
         plan_service.replace_plan(page.session, page.user, plan.id, spec)
-        _retitle(page, plan)
+        _retitle(page, plan.id)
         quarter = str(form.get("quarter", ""))[:10]
         return see_other(f"/dashboard/review?quarter={quote_plus(quarter)}&flash=Goal+saved")
 

@@ -19,11 +19,11 @@ from app.domain.plan import PlanSpec
 from app.domain.time import WEEKDAYS, IsoWeek, TimeRange, resolve_zone
 from app.html.fielderrors import FormErrors, FormFields
 from app.html.forms import see_other
-from app.services.booking import reconcile
+from app.services.booking import pins, reconcile
 from app.services.booking import week_view as week_service
 from app.services.conflicts import choices
 from app.services.conflicts.deciding import ConflictResolver
-from app.services.errors import MalformedRequestError
+from app.services.errors import InvalidInputError, MalformedRequestError
 from app.services.people import onboarding
 from app.services.planning import plans as plan_service
 from app.web.context import Page, form_action, signed_in
@@ -60,6 +60,8 @@ PLAN_FIELDS = FormFields(
         "timezone": "Time zone",
         "book_day": "Weekly booking day",
         "book_time": "Weekly booking time",
+        "defense": "How hard to defend blocks",
+        "flexible_hours_before": "Flexible blocks turn busy",
     },
     paths={
         "block_minutes.min": "block_min",
@@ -96,6 +98,9 @@ def spec_from_form(form: dict[str, Any]) -> dict[str, Any]:
         "buffer_minutes": number("buffer_minutes", 10),
         "book_at": {"day": form.get("book_day", "sun"), "time": form.get("book_time", "18:00")},
     }
+    if form.get("defense"):
+        document["defense"] = str(form["defense"])[:16]
+        document["flexible_hours_before"] = number("flexible_hours_before", 24)
     hours = ranges("working_hours")
     if hours:  # the same hours on every day; the allowed days decide where blocks go
         document["working_hours"] = dict.fromkeys(WEEKDAYS, hours)
@@ -245,8 +250,8 @@ async def save_plan(request: Request, runtime: RuntimeDep, session: SessionDep) 
             plan = plan_service.replace_plan(page.session, page.user, plan.id, spec)
         scheduler = getattr(request.app.state, "scheduler", None)
         if scheduler is not None:
-            page.session.commit()  # the first booking runs in another thread: commit first
-            scheduler.plan_changed(plan.id)
+            # the first booking runs in another thread: once the request's commit is done
+            page.after_commit(scheduler.plan_changed, plan.id)
         return see_other(f"/dashboard/plan?plan_id={plan.id}&flash=Plan+saved")
 
     def failed(page: Page, errors: list[tuple[str, str]], status: int) -> Response:
@@ -303,6 +308,7 @@ def _week_page(
         steps=onboarding.steps(page.session, page.user),
         demo_account=demo_service.demo_account(page.session, page.user),
         poll_seconds=page.runtime.settings.demo_poll_seconds,
+        now=now,
     )
 
 
@@ -353,4 +359,92 @@ async def keep_meeting(
         str(form.get("csrf_token", "")),
         act,
         lambda page, errors, status: _week_page(page, week or None, errors, status),
+    )
+
+
+def _local_time(text: str, zone: ZoneInfo, field: str) -> datetime:
+    """A `datetime-local` value (YYYY-MM-DDTHH:MM) read in the week's zone."""
+    try:
+        naive = datetime.fromisoformat(text.strip().replace(" ", "T", 1))
+    except ValueError:
+        raise InvalidInputError([(field, f"{text[:40]!r} is not a date and time")]) from None
+    if naive.tzinfo is not None:
+        raise InvalidInputError([(field, "give a local time without an offset")])
+    return naive.replace(tzinfo=zone)
+
+
+def parse_slot_lines(text: str, zone: ZoneInfo) -> list[pins.SlotIn]:
+    """One slot a line: `YYYY-MM-DD HH:MM-HH:MM` in the week's zone."""
+    slots: list[pins.SlotIn] = []
+    lines = [line.strip() for line in text[:4000].splitlines() if line.strip()]
+    for n, line in enumerate(lines):
+        day, _, hours = line.partition(" ")
+        begin, _, finish = hours.strip().partition("-")
+        if not finish:
+            problem = f"line {n + 1}: write it as 2027-01-12 09:00-11:00"
+            raise InvalidInputError([("slots", problem)])
+        start = _local_time(f"{day}T{begin.strip()}", zone, "slots")
+        end = _local_time(f"{day}T{finish.strip()}", zone, "slots")
+        slots.append(pins.SlotIn(start, end))
+    return slots
+
+
+@router.post("/dashboard/blocks/{block_id}/pin", response_class=HTMLResponse)
+async def pin_block(
+    block_id: RowId, request: Request, runtime: RuntimeDep, session: SessionDep
+) -> Response:
+    """ "Keep it here": pin a block where it is, or at the time the form names."""
+    form = await request.form()
+    week = str(form.get("week", ""))[:10]
+    start_text = str(form.get("start", ""))[:40]
+
+    def act(page: Page) -> Response:
+        start = _local_time(start_text, page_zone(page), "start") if start_text else None
+        pins.pin_block(
+            page.session, page.user, None, block_id, runtime.clock(), runtime.connectors, start
+        )
+        flash = quote_plus("Pinned: booking keeps this block here.")
+        return see_other(f"/dashboard/week?week={quote_plus(week)}&flash={flash}")
+
+    return await run_in_threadpool(
+        form_action,
+        request,
+        runtime,
+        session,
+        str(form.get("csrf_token", "")),
+        act,
+        lambda page, errors, status: _week_page(page, week or None, errors, status),
+    )
+
+
+@router.post("/dashboard/week/slots", response_class=HTMLResponse)
+async def choose_slots(request: Request, runtime: RuntimeDep, session: SessionDep) -> Response:
+    """Choose a week's slots: exactly these are booked (and pinned)."""
+    form = await request.form()
+    week_text = str(form.get("week", ""))[:10]
+    lines = str(form.get("slots", ""))
+
+    def act(page: Page) -> Response:
+        try:
+            week = IsoWeek.parse(week_text)
+        except ValueError:
+            raise MalformedRequestError([("week", "open the week page from the menu")]) from None
+        plan = first_plan(page)
+        if plan is None:
+            raise InvalidInputError([("slots", "make a plan first")])
+        slots = parse_slot_lines(lines, page_zone(page))
+        pins.choose_week(
+            page.session, page.user, plan.id, week, slots, runtime.clock(), runtime.connectors
+        )
+        flash = quote_plus("Booked the slots you chose; booking keeps them.")
+        return see_other(f"/dashboard/week?week={quote_plus(week_text)}&flash={flash}")
+
+    return await run_in_threadpool(
+        form_action,
+        request,
+        runtime,
+        session,
+        str(form.get("csrf_token", "")),
+        act,
+        lambda page, errors, status: _week_page(page, week_text or None, errors, status),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app import tasks
@@ -87,7 +87,6 @@ def mode(
     request: Request,
     runtime: RuntimeDep,
     session: SessionDep,
-    background: BackgroundTasks,
     csrf: Csrf = "",
     enabled: Annotated[str, Form()] = "",
 ) -> Response:
@@ -96,7 +95,7 @@ def mode(
             raise MalformedRequestError([("enabled", "must be on or off")])
         quiet_link.set_quiet(page.session, page.user, enabled == "on")
         # After the commit: start or end quiet for a block under way now, not in a minute.
-        background.add_task(tasks.enqueue_quiet, page.user.id)
+        page.after_commit(tasks.enqueue_quiet, page.user.id)
         word = "on" if enabled == "on" else "off"
         return see_other(f"{PAGE}?flash=Quiet+mode+{word}")
 

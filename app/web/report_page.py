@@ -33,6 +33,7 @@ def _report(page: Page) -> Response:
         plan=plan,
         rows=[r for r in rows if not r.before_plan],
         weeks_before=len(before),
+        levels=report_service.conflict_levels(page.session, plan, weeks),
         summary=summary,
         # The chart starts with the first plan too (one week at least, so it has an axis).
         chart=growth_chart(

@@ -34,6 +34,8 @@ from connectors.errors import (
     RateLimited,
     ReauthRequired,
     TransientError,
+    error_for_status,
+    retry_after_seconds,
 )
 from connectors.netpolicy import (
     PUBLIC_ONLY,
@@ -91,22 +93,16 @@ def name_of(href: str) -> str:
 
 
 def _by_status(status: int | None, what: str, retry_after: str | None = None) -> ConnectorError:
-    """The connector error for an HTTP status (the one place statuses are mapped)."""
-    if status == 401:
-        return ReauthRequired(f"the CalDAV server refused the credentials ({what})")
-    if status == 403:
-        return PermissionDenied(f"the CalDAV server refused {what} (HTTP 403)")
-    if status in (404, 410):
-        return NotFound(f"{what}: not found (HTTP {status})")
-    if status == 412:
-        return PreconditionFailed(f"{what}: the resource changed meanwhile (HTTP 412)")
-    if status == 409:
-        return Collision(f"{what}: conflict (HTTP 409)")
-    if status == 429 or (status == 503 and retry_after):
-        return RateLimited(dav_error.parse_retry_after(retry_after) if retry_after else None)
-    if status is None or status >= 500 or status == 408:
-        return TransientError(f"{what} failed (HTTP {status})")
-    return ConnectorError(f"{what} failed (HTTP {status})")
+    """The connector error for an HTTP status (the one place CalDAV statuses are mapped)."""
+    return error_for_status(
+        status,
+        f"{what} failed (HTTP {status})",
+        retry_after=retry_after,
+        special={
+            401: lambda _: ReauthRequired(f"the CalDAV server refused the credentials ({what})"),
+            412: lambda _: PreconditionFailed(f"{what}: the resource changed meanwhile (HTTP 412)"),
+        },
+    )
 
 
 class _AddressGuard:
@@ -182,7 +178,7 @@ class CalDavClient:
         except ConnectorError:
             raise
         except dav_error.RateLimitError as failure:
-            raise RateLimited(failure.retry_after_seconds) from None
+            raise RateLimited(retry_after_seconds(failure.retry_after)) from None
         except dav_error.DAVError as failure:
             if VALID_SYNC_TOKEN in (failure.preconditions or []):
                 raise CursorExpired("the server no longer knows this sync token") from None

@@ -23,12 +23,14 @@ from connectors.base import (
     SyncPage,
     Watch,
     as_utc,
+    create_each,
 )
 from connectors.caldav import mapping
 from connectors.caldav.client import CalDavClient, PreconditionFailed, SyncUnsupported
 from connectors.caldav.credentials import CalDavCredentials, load
 from connectors.errors import (
     Collision,
+    ConnectorError,
     CursorExpired,
     NotAGrowthBlock,
     NotFound,
@@ -200,6 +202,12 @@ class CalDavConnector:
         return changed, deleted, {"m": "etag", "e": etags}
 
     # --- growth blocks -------------------------------------------------------------------
+
+    def create_blocks(
+        self, calendar_id: str, specs: list[BlockSpec]
+    ) -> list[Event | ConnectorError]:
+        """One `create_block` after another (no batching here)."""
+        return create_each(self, calendar_id, specs)
 
     def create_block(self, calendar_id: str, spec: BlockSpec) -> Event:
         """Create at the slot's own URL with `If-None-Match: *`; an existing block is returned."""

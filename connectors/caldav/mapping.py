@@ -287,7 +287,8 @@ def _utc_stamp(now: datetime) -> datetime:
 
 
 def block_ical(spec: BlockSpec, now: datetime) -> str:
-    """A new growth block: an own, busy event without attendees (so nothing is scheduled)."""
+    """A new growth block: an own event without attendees (so nothing is scheduled), busy or
+    free (TRANSP) as `spec.busy` says."""
     calendar = icalendar.Calendar()
     calendar.add("PRODID", PRODID)
     calendar.add("VERSION", "2.0")
@@ -310,7 +311,7 @@ def _shape(event: icalendar.Event, spec: BlockSpec) -> None:
     event.add("SUMMARY", spec.title)
     if spec.description:
         event.add("DESCRIPTION", spec.description)
-    event["TRANSP"] = "OPAQUE"
+    event["TRANSP"] = "OPAQUE" if spec.busy else "TRANSPARENT"
     event[SLOT_PROP] = spec.tag.slot_key
     event[PLAN_PROP] = spec.tag.plan_id
 

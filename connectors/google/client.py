@@ -2,35 +2,38 @@
 
 from __future__ import annotations
 
-import email.utils
 import functools
 import json
 import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import google_auth_httplib2
 import httplib2
 from google.auth.exceptions import RefreshError, TransportError
 from googleapiclient.discovery import build
-from googleapiclient.errors import HttpError
+from googleapiclient.errors import BatchError, HttpError
+from googleapiclient.http import BatchHttpRequest
 
 from connectors.base import SaveCredentials
 from connectors.errors import (
     Collision,
     ConnectorError,
     NotFound,
-    PermissionDenied,
     RateLimited,
     ReauthRequired,
     TransientError,
+    error_for_status,
+    retry_after_seconds,
 )
 from connectors.google.oauth import GoogleConfig, dump_credentials, load_credentials
 
-__all__ = ["BadRequest", "GoogleClient", "map_http_error"]
+__all__ = ["MAX_BATCH", "BadRequest", "GoogleClient", "map_http_error"]
 
 JSON = dict[str, Any]
+# Google takes up to 1,000 calls in a batch but advises against large ones; writes to one
+# calendar in one booking are a handful.
+MAX_BATCH = 50
 
 _RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded", "usageLimits"}
 
@@ -52,18 +55,7 @@ def _reason(error: HttpError) -> str:
 
 
 def _retry_after(error: HttpError) -> float | None:
-    value = error.resp.get("retry-after") if error.resp is not None else None
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:  # the HTTP-date form
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max((moment - datetime.now(UTC)).total_seconds(), 0.0)
+    return retry_after_seconds(error.resp.get("retry-after") if error.resp is not None else None)
 
 
 def is_rate_limit(status: int, reason: str) -> bool:
@@ -77,22 +69,8 @@ def map_http_error(
     """The one place Google HTTP errors become `connectors.errors` (messages carry no tokens)."""
     detail = f"Google {what} failed: HTTP {status}" + (f" ({reason})" if reason else "")
     if is_rate_limit(status, reason):
-        return RateLimited(None, detail)
-    if status == 400:
-        return BadRequest(detail)
-    if status == 401:
-        return ReauthRequired(detail)
-    if status == 403:
-        return PermissionDenied(detail)
-    if status == 404:
-        return NotFound(detail)
-    if status in (409, 412):
-        return Collision(detail)
-    if status == 410:
-        return gone(detail)
-    if status >= 500 or status == 408:
-        return TransientError(detail)
-    return ConnectorError(detail)
+        return RateLimited(None, detail)  # `execute` adds Google's Retry-After
+    return error_for_status(status, detail, special={400: BadRequest, 410: gone, 412: Collision})
 
 
 def _call_with_token(
@@ -171,6 +149,60 @@ class GoogleClient:
             ) from None
         finally:
             self._save_if_refreshed()
+
+    def batch_uri(self) -> str:
+        """Calendar's batch endpoint next to `api_endpoint` (…/calendar/v3/ → …/batch/calendar/v3).
+
+        The discovery document's own batch URL always names www.googleapis.com."""
+        root = self.config.api_endpoint.rstrip("/").removesuffix("/calendar/v3")
+        return f"{root}/batch/calendar/v3"
+
+    def execute_batch(
+        self, makes: list[Callable[[Any], Any]], what: str
+    ) -> list[JSON | ConnectorError]:
+        """Run the requests in one batch HTTP request (at most `MAX_BATCH`): per request its
+        answer or its typed error, in order. A failure of the batch request itself raises, as
+        `execute` does (nothing was done)."""
+        if len(makes) > MAX_BATCH:
+            raise ValueError(f"at most {MAX_BATCH} requests per batch")
+        results: dict[str, JSON | ConnectorError] = {}
+
+        def done(request_id: str, response: Any, error: Exception | None) -> None:
+            if isinstance(error, HttpError):
+                status, reason = int(error.resp.status), _reason(error)
+                failure = map_http_error(status, reason, what)
+                if isinstance(failure, RateLimited) or (
+                    isinstance(failure, TransientError) and _retry_after(error) is not None
+                ):
+                    failure = RateLimited(_retry_after(error), str(failure))
+                results[request_id] = failure
+            elif error is not None:
+                results[request_id] = TransientError(f"Google {what} failed in a batch")
+            else:
+                results[request_id] = response if isinstance(response, dict) else {}
+
+        service = self.service()
+        batch = BatchHttpRequest(callback=done, batch_uri=self.batch_uri())
+        for index, make in enumerate(makes):
+            batch.add(make(service), request_id=str(index))
+        try:
+            batch.execute()
+        except HttpError as error:
+            raise map_http_error(int(error.resp.status), _reason(error), f"{what} batch") from None
+        except BatchError:
+            raise TransientError(f"Google answered the {what} batch malformed") from None
+        except RefreshError as error:
+            if not getattr(error, "retryable", False):
+                raise ReauthRequired(f"Google refused to refresh the grant ({what})") from None
+            raise TransientError(f"Google token refresh failed temporarily ({what})") from None
+        except (TransportError, httplib2.HttpLib2Error, OSError) as error:
+            raise TransientError(
+                f"network error on Google {what} batch: {type(error).__name__}"
+            ) from None
+        finally:
+            self._save_if_refreshed()
+        missing = TransientError(f"Google did not answer every part of the {what} batch")
+        return [results.get(str(index), missing) for index in range(len(makes))]
 
     def pages(
         self,

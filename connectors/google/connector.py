@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -21,6 +23,7 @@ from connectors.base import (
 )
 from connectors.errors import (
     Collision,
+    ConnectorError,
     CursorExpired,
     NotAGrowthBlock,
     NotFound,
@@ -29,7 +32,7 @@ from connectors.errors import (
     TransientError,
 )
 from connectors.google import recent
-from connectors.google.client import JSON, BadRequest, GoogleClient
+from connectors.google.client import JSON, MAX_BATCH, BadRequest, GoogleClient
 from connectors.google.mapping import (
     LISTED_EVENT_TYPES,
     block_body,
@@ -42,12 +45,38 @@ from connectors.google.mapping import (
 from connectors.google.oauth import GoogleConfig
 from connectors.registry import ConnectorFactory
 
-__all__ = ["GoogleConnector", "make_factory"]
+__all__ = ["FocusMemory", "GoogleConnector", "make_factory"]
 
 _PAGE = 250
 # Google filters all-day events by the calendar's own zone; widen the query and filter here.
 _SLACK = timedelta(days=1)
 _WATCH_TTL = "604800"  # seven days, Google's default; channels are renewed before expiry
+
+
+class FocusMemory:
+    """Whether Google took focus time on a calendar, as far as it has answered (thread-safe).
+
+    A registry factory shares one among the connectors it builds (they live for one task), so
+    only a calendar's first booking probes with one block before batching the rest."""
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self._answers: dict[str, bool] = {}
+        self._limit = limit
+        self._lock = threading.Lock()
+
+    def get(self, calendar_id: str) -> bool | None:
+        with self._lock:
+            return self._answers.get(calendar_id)
+
+    def learn(self, calendar_id: str, taken: bool) -> None:
+        with self._lock:
+            if len(self._answers) >= self._limit:
+                self._answers.clear()  # rare: start over (a calendar then probes once more)
+            self._answers[calendar_id] = taken
+
+
+def _inserter(calendar_id: str, body: JSON) -> Callable[[Any], Any]:
+    return lambda service: service.events().insert(calendarId=calendar_id, body=body)
 
 
 def _by_start(events: list[Event]) -> list[Event]:
@@ -76,9 +105,11 @@ class GoogleConnector:
         config: GoogleConfig,
         credentials: bytes,
         save: SaveCredentials,
+        focus: FocusMemory | None = None,
     ) -> None:
         self._client = GoogleClient(config, credentials, save)
         self._focus_unsupported: set[str] = set()
+        self._focus = focus or FocusMemory()
 
     @property
     def focus_time_unsupported(self) -> frozenset[str]:
@@ -177,7 +208,8 @@ class GoogleConnector:
     def create_block(self, calendar_id: str, spec: BlockSpec) -> Event:
         """Insert the block under its slot-derived id; an existing block is returned as is."""
         event_id = event_id_for_slot(spec.tag.slot_key)
-        focus = spec.focus_time and calendar_id not in self._focus_unsupported
+        # focus time is always busy: a block written free is a plain event
+        focus = spec.focus_time and spec.busy and calendar_id not in self._focus_unsupported
         try:
             item = self._insert(calendar_id, spec, event_id, focus)
         except BadRequest:
@@ -185,8 +217,63 @@ class GoogleConnector:
                 raise
             # Google does not say why (consumer account, secondary calendar): stop asking
             self._focus_unsupported.add(calendar_id)
+            self._focus.learn(calendar_id, False)
             item = self._insert(calendar_id, spec, event_id, False)
+        else:
+            if focus:
+                self._focus.learn(calendar_id, True)
         return event_from_google(item, calendar_id)
+
+    def create_blocks(
+        self, calendar_id: str, specs: list[BlockSpec]
+    ) -> list[Event | ConnectorError]:
+        """`create_block` for several blocks: the inserts go in batch requests (one HTTP call
+        per `MAX_BATCH`); a part Google refused for an existing id (409) or focus time (400)
+        is settled one by one as `create_block` settles it; other failures are returned."""
+        out: list[Event | ConnectorError] = []
+        known = self._focus.get(calendar_id)
+        if known is False:
+            self._focus_unsupported.add(calendar_id)
+        if specs and specs[0].focus_time and known is None:
+            # Whether Google takes focus time here is learnt from one block, not from a
+            # batch of refusals: the first goes alone.
+            try:
+                out.append(self.create_block(calendar_id, specs[0]))
+            except ConnectorError as error:
+                out.append(error)
+            specs = specs[1:]
+        for first in range(0, len(specs), MAX_BATCH):
+            out.extend(self._create_chunk(calendar_id, specs[first : first + MAX_BATCH]))
+        return out
+
+    def _create_chunk(
+        self, calendar_id: str, specs: list[BlockSpec]
+    ) -> list[Event | ConnectorError]:
+        focus = calendar_id not in self._focus_unsupported
+        bodies = [
+            block_body(spec, event_id_for_slot(spec.tag.slot_key), spec.focus_time and focus)
+            for spec in specs
+        ]
+        answers = self._client.execute_batch(
+            [_inserter(calendar_id, body) for body in bodies], "events.insert"
+        )
+        sent_focus = focus and any(spec.focus_time for spec in specs)
+        if sent_focus and any(isinstance(a, BadRequest) for a in answers):
+            # refused after all: the parts settled alone below go plain at once
+            self._focus_unsupported.add(calendar_id)
+            self._focus.learn(calendar_id, False)
+        out: list[Event | ConnectorError] = []
+        for spec, answer in zip(specs, answers, strict=True):
+            if isinstance(answer, Collision | BadRequest):
+                try:  # an existing id, or focus time refused: as create_block does it
+                    out.append(self.create_block(calendar_id, spec))
+                except ConnectorError as error:
+                    out.append(error)
+            elif isinstance(answer, ConnectorError):
+                out.append(answer)
+            else:
+                out.append(event_from_google(answer, calendar_id))
+        return out
 
     def _insert(self, calendar_id: str, spec: BlockSpec, event_id: str, focus: bool) -> JSON:
         body = block_body(spec, event_id, focus)
@@ -356,9 +443,11 @@ class GoogleConnector:
 def make_factory(config: GoogleConfig) -> ConnectorFactory:
     """A registry factory building `GoogleConnector`s with `config`."""
 
+    focus = FocusMemory()
+
     def factory(credentials: bytes | None, save: SaveCredentials) -> CalendarConnector:
         if credentials is None:
             raise ReauthRequired("no Google credentials stored for this account")
-        return GoogleConnector(config, credentials, save)
+        return GoogleConnector(config, credentials, save, focus)
 
     return factory

@@ -46,14 +46,7 @@ def entry(config: oauth.GoogleConfig) -> ProviderEntry:
             raise MissingPermissions(list(error.missing)) from None
         except ConnectorError as error:
             raise ConnectRefused(f"Google sign-in failed: {error}") from None
-        return Grant(
-            credentials=grant.credentials,
-            email=grant.email.lower(),
-            email_verified=grant.email_verified,
-            subject=grant.subject,
-            account_key=grant.email.lower(),
-            display_name=grant.email.lower(),
-        )
+        return Grant.by_email(grant.credentials, grant.email, grant.email_verified, grant.subject)
 
     def refresh(blob: bytes) -> bytes:
         credentials = oauth.load_credentials(config, blob)

@@ -137,7 +137,8 @@ def block_body(spec: BlockSpec, event_id: str, focus_time: bool) -> JSON:
         "description": spec.description,
         "start": {"dateTime": iso_utc(spec.start), "timeZone": "UTC"},
         "end": {"dateTime": iso_utc(spec.end), "timeZone": "UTC"},
-        "transparency": "opaque",
+        # a focus-time event is always opaque at Google
+        "transparency": "opaque" if spec.busy or focus_time else "transparent",
         "extendedProperties": {
             "private": {PLAN_KEY: spec.tag.plan_id, SLOT_KEY: spec.tag.slot_key}
         },

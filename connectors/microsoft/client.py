@@ -6,30 +6,34 @@ Every Graph answer is mapped onto `connectors.errors` here and nowhere else.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
-from email.utils import parsedate_to_datetime
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 
 from connectors.errors import (
-    Collision,
     ConnectorError,
     CursorExpired,
-    NotFound,
-    PermissionDenied,
     RateLimited,
-    ReauthRequired,
     TransientError,
+    error_for_status,
 )
 from connectors.microsoft.oauth import MicrosoftConfig, TokenSource
 
-__all__ = ["MAX_CONCURRENT_PER_MAILBOX", "GraphClient", "mailbox_semaphore", "segment"]
+__all__ = [
+    "MAX_BATCH",
+    "MAX_CONCURRENT_PER_MAILBOX",
+    "BatchPart",
+    "GraphClient",
+    "mailbox_semaphore",
+    "segment",
+]
 
 # Outlook allows 4 concurrent requests per app and mailbox; more just earns 429s.
 MAX_CONCURRENT_PER_MAILBOX = 4
+MAX_BATCH = 20  # requests in one JSON batch (Graph's limit)
 # Exchange's default timezone would be the mailbox's; UTC makes times unambiguous. Immutable ids
 # survive moves between folders, so stored event ids stay valid.
 PREFER = 'outlook.timezone="UTC", IdType="ImmutableId"'
@@ -52,20 +56,6 @@ def segment(value: str) -> str:
     return quote(value, safe="")
 
 
-def _retry_after(headers: httpx.Headers) -> float | None:
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
-
-
 def _error_code(response: httpx.Response) -> str:
     try:
         body = response.json()
@@ -84,19 +74,38 @@ def raise_for(response: httpx.Response) -> None:
     what = f"Graph answered {status}" + (f" ({code})" if code else "")
     if status == 410 or (400 <= status < 500 and code.lower() in _CURSOR_CODES):
         raise CursorExpired(what)
-    if status == 401:
-        raise ReauthRequired(what)
-    if status == 403:
-        raise PermissionDenied(what)
-    if status == 404:
-        raise NotFound(what)
-    if status == 409:
-        raise Collision(what)
-    if status == 429:
-        raise RateLimited(_retry_after(response.headers))
-    if status >= 500:
-        raise TransientError(what)
-    raise ConnectorError(what)
+    raise error_for_status(status, what, retry_after=response.headers.get("retry-after"))
+
+
+@dataclass(frozen=True)
+class BatchPart:
+    """One request of a JSON batch: `path` relative to the Graph version root."""
+
+    method: str
+    path: str
+    params: dict[str, str] | None = None
+    json: Any = None
+
+
+def _part_answer(reply: dict[str, Any] | None) -> Any:
+    """A batch answer's body, or the typed error its status means (as `raise_for` maps it)."""
+    if reply is None:
+        return TransientError("Graph left a request of the batch unanswered")
+    try:
+        status = int(reply.get("status", 0))
+    except (TypeError, ValueError):
+        return TransientError("Graph answered a batch request without a status")
+    headers = reply.get("headers")
+    response = httpx.Response(
+        status,
+        headers=headers if isinstance(headers, dict) else {},
+        json=reply.get("body"),
+    )
+    try:  # a 503 with Retry-After counts as throttling here too (`error_for_status`)
+        raise_for(response)
+    except ConnectorError as error:
+        return error
+    return reply.get("body")
 
 
 class GraphClient:
@@ -137,6 +146,36 @@ class GraphClient:
         if not response.content:
             return None
         return response.json()
+
+    def batch(self, parts: list[BatchPart]) -> list[Any]:
+        """Several calls in one JSON batch request (at most `MAX_BATCH`): per part its decoded
+        body, or the `ConnectorError` its own status means, in order. Parts do not depend on
+        each other. A failure of the batch request itself raises (then none was run)."""
+        if not parts:
+            return []
+        if len(parts) > MAX_BATCH:
+            raise ValueError(f"at most {MAX_BATCH} requests per Graph batch")
+        requests = []
+        for index, part in enumerate(parts):
+            url = part.path + (f"?{urlencode(part.params, quote_via=quote)}" if part.params else "")
+            request: dict[str, Any] = {
+                "id": str(index + 1),
+                "method": part.method,
+                "url": url,
+                "headers": {"Prefer": PREFER},
+            }
+            if part.json is not None:
+                request["body"] = part.json
+                request["headers"]["Content-Type"] = "application/json"
+            requests.append(request)
+        answer = self.request("POST", "/$batch", json={"requests": requests})
+        replies = answer.get("responses") if isinstance(answer, dict) else None
+        by_id = {
+            str(reply.get("id")): reply
+            for reply in (replies if isinstance(replies, list) else [])
+            if isinstance(reply, dict)
+        }
+        return [_part_answer(by_id.get(str(index + 1))) for index in range(len(parts))]
 
     def pages(
         self, path: str, params: dict[str, str] | None = None, page_size: int | None = None
@@ -181,6 +220,4 @@ class GraphClient:
                 # the cached token may have been revoked or expired early: refresh once
                 refreshed = True
                 continue
-            if response.status_code == 503 and response.headers.get("retry-after"):
-                raise RateLimited(_retry_after(response.headers))
             return response

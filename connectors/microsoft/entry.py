@@ -28,14 +28,7 @@ def entry(config: oauth.MicrosoftConfig) -> ProviderEntry:
             grant = oauth.finish_authorization(config, dict(flow), dict(params))
         except ConnectorError as error:
             raise ConnectRefused(f"Microsoft sign-in failed: {error}") from None
-        return Grant(
-            credentials=grant.token_cache,
-            email=grant.email.lower(),
-            email_verified=grant.email_verified,
-            subject=grant.subject,
-            account_key=grant.email.lower(),
-            display_name=grant.email.lower(),
-        )
+        return Grant.by_email(grant.token_cache, grant.email, grant.email_verified, grant.subject)
 
     def refresh(blob: bytes) -> bytes:
         saved: list[bytes] = []

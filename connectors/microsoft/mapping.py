@@ -154,7 +154,7 @@ def block_body(spec: BlockSpec) -> dict[str, Any]:
         "body": {"contentType": "text", "content": spec.description},
         "start": graph_datetime(spec.start),
         "end": graph_datetime(spec.end),
-        "showAs": "busy",
+        "showAs": "busy" if spec.busy else "free",
         "categories": [CATEGORY],
         "isReminderOn": False,
         "responseRequested": False,

@@ -5,6 +5,9 @@ real browser reaches it directly (no pretend https name): push notifications are
 the tests ask for a sync explicitly. The database is SQLite only: the browser tests exercise the
 pages, not the storage backends, so they run once.
 
+Only fixtures and hooks live here; the helpers they use (and the tests import) are in
+tests/support/browser.py.
+
 Chromium: Debian's package (/usr/bin/chromium, or the path in GG_CHROMIUM); Playwright never
 downloads a browser here. When it or Playwright is missing, the tests fail on CI (CI=true) and
 are skipped elsewhere (`scripts/ensure-chromium.sh` installs it).
@@ -12,13 +15,10 @@ are skipped elsewhere (`scripts/ensure-chromium.sh` installs it).
 
 from __future__ import annotations
 
-import json
 import os
-import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import pytest
 
@@ -30,41 +30,20 @@ from app.runtime import build_runtime
 from connectors.google.oauth import GoogleConfig
 from tests.e2e.harness import AppServer
 from tests.fakes.google_server import CLIENT_ID, CLIENT_SECRET, FakeGoogle
+from tests.support.browser import (
+    CHROMIUM_ARGS,
+    TIMEOUT_MS,
+    USER,
+    Journey,
+    LateApp,
+    Site,
+    chromium_path,
+)
 from tests.support.databases import ON_CI
 from tests.support.settings import make_settings
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
-
-USER = "ann@corp.example"
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "artifacts" / "screenshots"
-AXE_REPORTS = ROOT / "artifacts" / "axe"
-DEFAULT_CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-TIMEOUT_MS = 15_000
-
-# The basics every page must pass; a violation of any of these fails the page's check.
-BASIC_RULES = (
-    "label",
-    "page-has-heading-one",
-    "heading-order",
-    "color-contrast",
-    "html-has-lang",
-    "document-title",
-    "image-alt",
-    "button-name",
-    "link-name",
-)
+    from playwright.sync_api import Browser
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -77,10 +56,6 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 # --- Chromium ------------------------------------------------------------------------------
-
-
-def chromium_path() -> str:
-    return os.environ.get("GG_CHROMIUM") or DEFAULT_CHROMIUM
 
 
 def _unavailable(reason: str) -> NoReturn:
@@ -117,30 +92,12 @@ def browser() -> Iterator[Browser]:
 # --- the app and the fake Google server ----------------------------------------------------
 
 
-class _LateApp:
-    """An ASGI app set after the server picked its port (the app's settings need the URL)."""
-
-    def __init__(self) -> None:
-        self.app: Any = None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self.app(scope, receive, send)
-
-
-@dataclass
-class Site:
-    """The running app (at `base_url`, also its public URL) and the fake Google it uses."""
-
-    base_url: str
-    fake: FakeGoogle
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     db_url = f"sqlite:///{tmp_path_factory.mktemp('browser-db') / 'growthguard.db'}"
     upgrade(db_url)
     engine = make_engine(db_url)
-    late = _LateApp()
+    late = LateApp()
     server = AppServer(late)
     callback = f"{server.base_url}/auth/google/callback"
     try:
@@ -164,65 +121,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 
 # --- one browser tab for the whole journey -------------------------------------------------
-
-
-@dataclass
-class Journey:
-    """What the steps share: the tab, what they learnt, and every page's audit."""
-
-    site: Site
-    page: Page
-    audits: dict[str, dict[str, Any]] = field(default_factory=dict)
-    page_errors: list[str] = field(default_factory=list)
-    facts: dict[str, Any] = field(default_factory=dict)
-    in_flight: set[Any] = field(default_factory=set)  # the tab's unfinished requests
-    done: list[str] = field(default_factory=list)  # the steps this tab has been through
-
-    def reach(self, steps: Sequence[tuple[str, Callable[[Journey], None]]], upto: str) -> None:
-        """Go through `steps` in order up to and including `upto`, skipping those done.
-
-        So each test runs alone (`-k keep_meeting` walks the earlier steps first) and, in a
-        full run, every step runs once, in the test named after it.
-        """
-        names = [name for name, _ in steps]
-        if upto not in names:
-            raise KeyError(f"no step {upto!r} (steps: {names})")
-        for name, step in steps:
-            if name not in self.done:
-                step(self)
-                self.done.append(name)
-            if name == upto:
-                return
-
-    def settle(self, debounce_ms: int = 500, timeout_s: float = 10.0) -> None:
-        """Let the page's scripts finish: past any debounce timer, then no request in flight."""
-        self.page.wait_for_timeout(debounce_ms)
-        deadline = time.monotonic() + timeout_s
-        while self.in_flight:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"requests still in flight: {self.in_flight}")
-            self.page.wait_for_timeout(25)
-
-    def record(self, name: str) -> None:
-        """A full-page screenshot and an axe-core audit of the page as it is now."""
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        AXE_REPORTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-        result = audit(self.page)
-        (AXE_REPORTS / f"{name}.json").write_text(json.dumps(result, indent=2))
-        self.audits[name] = result
-
-
-def audit(page: Page) -> dict[str, Any]:
-    """axe-core's violations of every rule it runs by default (the gate picks BASIC_RULES)."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page).response
-    return {
-        "url": page.url,
-        "axe": results.get("testEngine", {}).get("version"),
-        "violations": results["violations"],
-    }
 
 
 @pytest.fixture(scope="module")

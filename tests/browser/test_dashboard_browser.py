@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from app.domain.time import IsoWeek
-from tests.browser.conftest import BASIC_RULES, USER, Journey, audit
 from tests.e2e.harness import wait_until
 from tests.fakes.google_store import parse_when
+from tests.support.browser import BASIC_RULES, USER, Journey, audit
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -217,7 +217,7 @@ def _conflict_and_keep(journey: Journey) -> None:
     day = page.get_by_role("region", name=local.strftime("%a %d %b"))
     item = day.locator(".item.conflict", has_text=INVITE)
     expect(item).to_contain_text(f"{local:%H:%M}{EN_DASH}{end.astimezone(BERLIN):%H:%M}")
-    expect(item).to_contain_text("Conflict with a growth block.")
+    expect(item).to_contain_text("Conflict with a firm growth block.")
     expect(item).to_contain_text(conflict["decision"]["explanation"])
     expect(item).to_contain_text("big meetings")
     journey.record("week-conflict")

@@ -24,9 +24,9 @@ from app.demo.service import DemoCalendar
 from app.main import create_app
 from app.providers import Providers
 from app.runtime import build_runtime
-from tests.browser.conftest import BASIC_RULES, Journey, _LateApp
 from tests.e2e.harness import AppServer
-from tests.fakes.receivers import free_port
+from tests.support.browser import BASIC_RULES, Journey, LateApp
+from tests.support.servers import free_port
 from tests.support.settings import make_settings
 
 pytestmark = pytest.mark.browser
@@ -64,7 +64,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoSite]:
     upgrade(db_url)
     engine = make_engine(db_url)
     demo = DemoCalendar.at(folder / "demo-calendar", free_port())
-    late = _LateApp()
+    late = LateApp()
     server = AppServer(late)
     # As on a laptop: the public URL is the loopback address, so the development mailbox is on
     # (no SMTP) and the sign-up link it shows leads back to this server.
@@ -182,7 +182,7 @@ def _a_sample_invite_is_decided_within_a_poll(journey: Journey) -> None:
     conflict = page.locator(".item.conflict", has_text="Vendor pitch: Q3 roadmap")
     # No reload by the test: the page's own refresh at the poll interval shows it.
     expect(conflict).to_contain_text(
-        "Conflict with a growth block.", timeout=(2 * POLL_SECONDS + 10) * 1000
+        "Conflict with a firm growth block.", timeout=(2 * POLL_SECONDS + 10) * 1000
     )
     expect(conflict).to_contain_text("external organizer")
     expect(conflict.get_by_role("button", name="Keep meeting")).to_be_visible()

@@ -24,17 +24,17 @@ from app.main import create_app
 from app.providers import Providers
 from app.runtime import build_runtime
 from connectors.google.oauth import GoogleConfig
-from tests.browser.conftest import (
+from tests.e2e.harness import AppServer, wait_until
+from tests.fakes.google_server import CLIENT_ID, CLIENT_SECRET, FakeGoogle
+from tests.fakes.google_store import parse_when
+from tests.support.browser import (
     BASIC_RULES,
     SCREENSHOTS,
     USER,
     Journey,
+    LateApp,
     Site,
-    _LateApp,
 )
-from tests.e2e.harness import AppServer, wait_until
-from tests.fakes.google_server import CLIENT_ID, CLIENT_SECRET, FakeGoogle
-from tests.fakes.google_store import parse_when
 from tests.support.settings import make_settings
 from tests.support.world import FakeClock
 
@@ -72,7 +72,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, clock: FakeClock) -> Iterator
     db_url = f"sqlite:///{tmp_path_factory.mktemp('growth-db') / 'growthguard.db'}"
     upgrade(db_url)
     engine = make_engine(db_url)
-    late = _LateApp()
+    late = LateApp()
     server = AppServer(late)
     callback = f"{server.base_url}/auth/google/callback"
     try:

@@ -24,9 +24,9 @@ from app.db.session import make_engine
 from app.main import create_app
 from app.providers import Providers
 from app.runtime import build_runtime
-from tests.browser.conftest import BASIC_RULES, SCREENSHOTS, Journey, _LateApp, audit
 from tests.e2e.harness import AppServer
-from tests.fakes.receivers import free_port
+from tests.support.browser import BASIC_RULES, SCREENSHOTS, Journey, LateApp, audit
+from tests.support.servers import free_port
 from tests.support.settings import make_settings
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSite]:
     db_url = f"sqlite:///{folder / 'growthguard.db'}"
     upgrade(db_url)
     engine = make_engine(db_url)
-    late = _LateApp()
+    late = LateApp()
     server = AppServer(late)
     settings = make_settings(db_url, public_url=server.base_url)
     runtime = build_runtime(settings, engine=engine, providers=Providers())

@@ -116,6 +116,45 @@ class ConnectorContract:
             [first.id, other.id]
         )
 
+    def test_create_blocks_answers_each_in_order(
+        self, connector: CalendarConnector, calendar_id: str
+    ) -> None:
+        require(connector, Capability.WRITE)
+        st_johns = ZoneInfo("America/St_Johns")
+        specs = [
+            spec(f"w10-{n}", (T0 + n * 24 * H).astimezone(st_johns), hours=1 + n / 2)
+            for n in range(4)
+        ]
+        created = connector.create_blocks(calendar_id, specs)
+        assert [type(c) for c in created] == [Event] * 4
+        events = [c for c in created if isinstance(c, Event)]
+        assert [e.tag for e in events] == [s.tag for s in specs]
+        assert [(e.start, e.end) for e in events] == [(s.start, s.end) for s in specs]
+        assert all(e.start.tzinfo == UTC and e.busy for e in events)
+        listed = self.window(connector, calendar_id)
+        assert sorted(e.id for e in listed) == sorted(e.id for e in events)
+        assert connector.create_blocks(calendar_id, []) == []
+
+    def test_create_blocks_adopts_existing_slot_keys(
+        self, connector: CalendarConnector, calendar_id: str
+    ) -> None:
+        require(connector, Capability.WRITE)
+        first = connector.create_block(calendar_id, spec("w10-1", T0))
+        again = connector.create_blocks(
+            calendar_id, [spec("w10-1", T0), spec("w10-2", T0 + 24 * H), spec("w10-1", T0)]
+        )
+        assert isinstance(again[0], Event) and again[0].id == first.id
+        assert isinstance(again[1], Event) and again[1].id != first.id
+        assert isinstance(again[2], Event) and again[2].id == first.id
+        assert len(self.window(connector, calendar_id)) == 2
+        twice = connector.create_blocks(
+            calendar_id, [spec("w10-3", T0 + 48 * H), spec("w10-3", T0 + 48 * H)]
+        )
+        assert [type(e) for e in twice] == [Event, Event]
+        assert isinstance(twice[0], Event) and isinstance(twice[1], Event)
+        assert twice[0].id == twice[1].id
+        assert len(self.window(connector, calendar_id)) == 3
+
     def test_find_block(
         self, connector: CalendarConnector, calendar_id: str, provider_side: ProviderSide
     ) -> None:
@@ -140,6 +179,37 @@ class ConnectorContract:
         assert moved.tag == created.tag
         [listed] = self.window(connector, calendar_id)
         assert (listed.id, listed.start, listed.end) == (created.id, moved.start, moved.end)
+
+    def test_a_free_block_is_written_free_and_turns_busy(
+        self, connector: CalendarConnector, calendar_id: str
+    ) -> None:
+        require(connector, Capability.WRITE)
+        free = dataclasses.replace(spec("w10-1", T0), busy=False, focus_time=True)
+        created = connector.create_block(calendar_id, free)
+        assert created.busy is False
+        found = connector.find_block(calendar_id, "w10-1")
+        assert found is not None and found.busy is False
+        [listed] = self.window(connector, calendar_id)
+        assert listed.busy is False
+        changed = connector.update_block(
+            calendar_id, created.id, dataclasses.replace(free, busy=True)
+        )
+        assert changed.busy is True
+        assert changed.id == created.id
+        assert (changed.start, changed.end) == (created.start, created.end)
+        [listed] = self.window(connector, calendar_id)
+        assert listed.busy is True
+        found = connector.find_block(calendar_id, "w10-1")
+        assert found is not None and found.busy is True
+
+    def test_blocks_are_busy_unless_asked_otherwise(
+        self, connector: CalendarConnector, calendar_id: str
+    ) -> None:
+        require(connector, Capability.WRITE)
+        created = connector.create_block(calendar_id, spec("w10-1", T0))
+        assert created.busy is True
+        [listed] = self.window(connector, calendar_id)
+        assert listed.busy is True
 
     def test_delete_block_removes_it(self, connector: CalendarConnector, calendar_id: str) -> None:
         require(connector, Capability.WRITE)

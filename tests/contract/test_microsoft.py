@@ -13,13 +13,14 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from connectors.base import CalendarConnector, Response, utc_midnight
+from connectors.base import BlockSpec, CalendarConnector, Event, Response, utc_midnight
+from connectors.errors import Collision, ConnectorError, RateLimited, TransientError
 from connectors.microsoft import (
     MicrosoftConfig,
     MicrosoftConnector,
     MicrosoftGrant,
 )
-from tests.contract.suite import T0, ConnectorContract, ProviderSide, RecordedRsvp
+from tests.contract.suite import T0, ConnectorContract, H, ProviderSide, RecordedRsvp, spec
 from tests.fakes.graph_server import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, FakeGraphServer
 from tests.support.microsoft import sign_in
 
@@ -151,3 +152,116 @@ class TestMicrosoftConnector(ConnectorContract):
     @pytest.fixture
     def provider_side(self, fake: FakeGraphServer, account: Account) -> ProviderSide:
         return GraphProviderSide(fake, account.email)
+
+
+# --- batch writes (Graph JSON batching through the connector's httpx client) ----------------
+
+
+@pytest.fixture
+def graph(config: MicrosoftConfig, account: Account) -> Iterator[MicrosoftConnector]:
+    connector = MicrosoftConnector(
+        config,
+        account.grant.token_cache,
+        lambda blob: None,
+        home_account_id=account.grant.home_account_id,
+        clock=lambda: T0,
+    )
+    yield connector
+    connector.close()
+
+
+def _specs(count: int) -> list[BlockSpec]:
+    return [spec(f"w10-{n}", T0 + n * 24 * H) for n in range(count)]
+
+
+def test_create_blocks_is_two_batch_requests(
+    fake: FakeGraphServer, graph: MicrosoftConnector, account: Account
+) -> None:
+    calendar = fake.calendar_id(account.email, "Calendar")
+    graph.list_calendars()  # the token is fresh: nothing below refreshes it
+    start = len(fake.requests)
+    created = graph.create_blocks(calendar, _specs(5))
+    assert all(isinstance(c, Event) for c in created)
+    sent = fake.requests[start:]
+    assert [(r.method, r.path) for r in sent if not r.batched] == [("POST", "/$batch")] * 2
+    parts = [(r.method, r.path.rsplit("/", 1)[-1]) for r in sent if r.batched]
+    assert parts == [("GET", "events")] * 5 + [("POST", "events")] * 5
+    assert [e.tag for e in created if isinstance(e, Event)] == [s.tag for s in _specs(5)]
+
+
+@pytest.mark.parametrize(("status", "error"), [(429, RateLimited), (409, Collision)])
+def test_a_failed_part_keeps_the_others_and_is_retried(
+    fake: FakeGraphServer,
+    graph: MicrosoftConnector,
+    account: Account,
+    status: int,
+    error: type[ConnectorError],
+) -> None:
+    calendar = fake.calendar_id(account.email, "Calendar")
+    fake.faults.fail_next(
+        1, status=status, path="/events", method="POST", retry_after=9
+    )  # the first create
+    first = graph.create_blocks(calendar, _specs(3))
+    assert isinstance(first[0], error)
+    if isinstance(first[0], RateLimited):
+        assert first[0].retry_after == 9
+    assert all(isinstance(c, Event) for c in first[1:])
+    assert len(fake.events(account.email, calendar)) == 2
+    again = graph.create_blocks(calendar, _specs(3))
+    assert all(isinstance(c, Event) for c in again)
+    assert [c.id for c in again[1:]] == [c.id for c in first[1:]]  # found, not duplicated
+    assert len(fake.events(account.email, calendar)) == 3
+
+
+def test_a_failed_lookup_part_skips_only_its_block(
+    fake: FakeGraphServer, graph: MicrosoftConnector, account: Account
+) -> None:
+    calendar = fake.calendar_id(account.email, "Calendar")
+    fake.faults.fail_next(1, status=503, path="/events", method="GET")
+    created = graph.create_blocks(calendar, _specs(3))
+    assert isinstance(created[0], TransientError)
+    assert all(isinstance(c, Event) for c in created[1:])
+    assert len(fake.events(account.email, calendar)) == 2
+
+
+def test_a_failed_batch_request_raises_and_writes_nothing(
+    fake: FakeGraphServer, graph: MicrosoftConnector, account: Account
+) -> None:
+    calendar = fake.calendar_id(account.email, "Calendar")
+    fake.faults.fail_next(1, status=503, path="/$batch")
+    with pytest.raises(TransientError):
+        graph.create_blocks(calendar, _specs(2))
+    assert fake.events(account.email, calendar) == []
+
+
+def test_the_fake_batches_like_graph(
+    fake: FakeGraphServer, graph: MicrosoftConnector, account: Account
+) -> None:
+    """dependsOn runs after its dependency and fails with 424 when that failed; more than 20
+    requests, unknown dependencies and repeated ids are refused whole; answers come by id."""
+    calendar = fake.calendar_id(account.email, "Calendar")
+    events = f"/me/calendars/{calendar}/events"
+    body = {"subject": "x", "start": {"dateTime": "2031-03-03T09:00:00", "timeZone": "UTC"}}
+    body["end"] = {"dateTime": "2031-03-03T10:00:00", "timeZone": "UTC"}
+    answer = graph.client.request(
+        "POST",
+        "/$batch",
+        json={
+            "requests": [
+                {"id": "a", "method": "GET", "url": "/me/events/nope"},
+                {"id": "b", "method": "POST", "url": events, "body": body, "dependsOn": ["a"]},
+                {"id": "c", "method": "POST", "url": events, "body": body},
+                {"id": "d", "method": "GET", "url": "/me/calendars", "dependsOn": ["c"]},
+            ]
+        },
+    )
+    statuses = {r["id"]: r["status"] for r in answer["responses"]}
+    assert statuses == {"a": 404, "b": 424, "c": 201, "d": 200}
+    assert len(fake.events(account.email, calendar)) == 1
+    for requests in (
+        [{"id": str(n), "method": "GET", "url": "/me/calendars"} for n in range(21)],
+        [{"id": "a", "method": "GET", "url": "/me/calendars", "dependsOn": ["z"]}],
+        [{"id": "a", "method": "GET", "url": "/me/calendars"}] * 2,
+    ):
+        with pytest.raises(ConnectorError):
+            graph.client.request("POST", "/$batch", json={"requests": requests})

@@ -7,48 +7,22 @@ TLS-terminating proxy would do in front of a real deployment.
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
-import uvicorn
+
+from tests.support.servers import AsgiServer
 
 PUBLIC_URL = "https://gg.test"
 
 
-class AppServer:
+class AppServer(AsgiServer):
     """uvicorn serving the app (with its lifespan) on 127.0.0.1 in a background thread."""
 
     def __init__(self, app: Any, *, access_log: bool = False) -> None:
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
-        self.base_url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
-        if access_log:  # through the root logger's handlers, as `growthguard serve` runs it
-            config = uvicorn.Config(app, log_level="info", log_config=None, lifespan="on")
-        else:
-            config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
-        )
-
-    def __enter__(self) -> AppServer:
-        self._thread.start()
-        deadline = time.monotonic() + 20
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the app did not start")
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=20)
-        self._sock.close()
+        super().__init__(app, lifespan=True, access_log=access_log)
 
 
 def _needs_csrf(request: httpx.Request) -> bool:

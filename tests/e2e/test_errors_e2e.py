@@ -10,7 +10,7 @@ from tests.support.e2e_google import USER
 def test_the_oauth_callback_when_listing_calendars_fails_transiently(
     fake: FakeGoogle, app_server: AppServer
 ) -> None:
-    fake.fail_next("calendarList", 503, retry_after=20)
+    fake.faults.fail_next(status=503, retry_after=20, path="calendarList")
     with browser(app_server.base_url) as client:
         page = client.get("/auth/google/start", follow_redirects=True)
         assert page.status_code == 503, page.text

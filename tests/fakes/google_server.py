@@ -12,6 +12,9 @@ process; the HTTP side runs in a uvicorn thread. Calendar semantics live in `goo
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
+import http
 import json
 import random
 import re
@@ -20,15 +23,15 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import TracebackType
-from typing import Any
-from urllib.parse import parse_qs
+from typing import Any, Self
+from urllib.parse import parse_qs, unquote
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.fakes.faults import Faults
 from tests.fakes.google_discovery import check_body, check_params
 from tests.fakes.google_oauth import (
     ALL_SCOPES,
@@ -43,7 +46,7 @@ from tests.fakes.google_oauth import (
 )
 from tests.fakes.google_push import Delivery, PushHub
 from tests.fakes.google_store import JSON, ApiError, Calendar, CalendarStore
-from tests.fakes.http_server import BackgroundServer
+from tests.support.servers import AsgiServer, Startable
 
 __all__ = [
     "ALL_SCOPES",
@@ -56,6 +59,20 @@ __all__ = [
     "when",
 ]
 _RATE_REASONS = {429: "rateLimitExceeded", 403: "rateLimitExceeded"}
+BATCH_PATH = "/batch/calendar/v3"
+MAX_BATCH = 1000  # Google's limit of calls per batch request
+
+
+def _http_answer(response: Response) -> bytes:
+    """A response as the `application/http` text of a batch part."""
+    status = response.status_code
+    lines = [f"HTTP/1.1 {status} {http.HTTPStatus(status).phrase}"]
+    for name, value in response.headers.items():
+        if name.lower() not in ("content-length",):
+            lines.append(f"{name}: {value}")
+    body = bytes(response.body)
+    lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
 @dataclass
@@ -66,22 +83,14 @@ class Recorded:
     path: str
     query: dict[str, list[str]]
     json: Any
-
-
-@dataclass
-class _Failure:
-    target: str
-    status: int
-    retry_after: float | None
-    body: Any
-    count: int
+    batched: bool = False  # a part of a batch request (the batch itself is recorded too)
 
 
 def _error(status: int, reason: str, message: str) -> JSONResponse:
     return JSONResponse(ApiError(status, reason, message).body(), status_code=status)
 
 
-class FakeGoogle:
+class FakeGoogle(Startable):
     """Fake Google server; use as a context manager or call `start()`/`stop()`."""
 
     def __init__(
@@ -96,12 +105,12 @@ class FakeGoogle:
         self.requests: list[Recorded] = []
         self.max_page_size = 250
         self.oauth = OAuthServer(self.accounts, client_id, client_secret, redirect_uris)
-        self._failures: list[_Failure] = []
+        self.faults = Faults()  # planned failures: `fake.faults.fail_next(...)`
         # Called for every Calendar API request, "before" it takes effect and "after" (the
         # answer not yet sent): the crash tests SIGKILL their worker from here.
         self.crash_hook: Callable[[Recorded, str], None] | None = None
         self.push = PushHub(self.lock)
-        self._server = BackgroundServer(
+        self._server = AsgiServer(
             Starlette(
                 routes=[
                     Route(
@@ -151,7 +160,7 @@ class FakeGoogle:
             "api_endpoint": f"{base}/calendar/v3/",
         }
 
-    def start(self) -> FakeGoogle:
+    def start(self) -> Self:
         self._server.start()
         self.push.start()
         return self
@@ -159,14 +168,6 @@ class FakeGoogle:
     def stop(self) -> None:
         self.push.stop()
         self._server.stop()
-
-    def __enter__(self) -> FakeGoogle:
-        return self.start()
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # --- test control ------------------------------------------------------------------------
 
@@ -211,24 +212,6 @@ class FakeGoogle:
         """The user removed the app's access: calls get 401, refreshes invalid_grant."""
         with self.lock:
             self.oauth.revoke_grant(email)
-
-    def fail_next(
-        self,
-        target: str,
-        status: int,
-        *,
-        retry_after: float | None = None,
-        body: Any = None,
-        count: int = 1,
-    ) -> None:
-        """Answer the next `count` requests whose method or path contains `target` with `status`."""
-        with self.lock:
-            self._failures.append(_Failure(target, status, retry_after, body, count))
-
-    def clear_failures(self) -> None:
-        """Forget failures that were planned but not used up."""
-        with self.lock:
-            self._failures.clear()
 
     def expire_sync_tokens(self, calendar_id: str) -> None:
         with self.lock:
@@ -322,40 +305,95 @@ class FakeGoogle:
             ctx.json = json.loads(body)
         with self.lock:
             self.requests.append(Recorded(ctx.method, path, ctx.query, ctx.json))
-            failed = self._take_failure(ctx)
+            failed = self._failure(ctx)
             if failed is not None:
                 return failed
-            api = path.startswith("/calendar/v3/") and self.crash_hook is not None
-            if api and self.crash_hook is not None:
-                self.crash_hook(self.requests[-1], "before")
-            for method, pattern, handler in self._routes:
-                found = pattern.fullmatch(path)
-                if found and method in ("*", ctx.method):
-                    ctx.match = found.groupdict()
-                    try:
-                        answer = handler(ctx)
-                    except ApiError as error:
-                        answer = JSONResponse(error.body(), status_code=error.status)
-                    if api and self.crash_hook is not None:
-                        self.crash_hook(self.requests[-1], "after")
-                    return answer
+            if ctx.method == "POST" and path == BATCH_PATH:
+                return self._batch(ctx)
+            return self._route(ctx)
+
+    def _route(self, ctx: _Ctx) -> Response:
+        api = ctx.path.startswith("/calendar/v3/") and self.crash_hook is not None
+        if api and self.crash_hook is not None:
+            self.crash_hook(self.requests[-1], "before")
+        for method, pattern, handler in self._routes:
+            found = pattern.fullmatch(ctx.path)
+            if found and method in ("*", ctx.method):
+                ctx.match = found.groupdict()
+                try:
+                    answer = handler(ctx)
+                except ApiError as error:
+                    answer = JSONResponse(error.body(), status_code=error.status)
+                if api and self.crash_hook is not None:
+                    self.crash_hook(self.requests[-1], "after")
+                return answer
         return _error(404, "notFound", "Not Found")
 
-    def _take_failure(self, ctx: _Ctx) -> Response | None:
-        for failure in self._failures:
-            if failure.target == ctx.method or failure.target in ctx.path:
-                failure.count -= 1
-                if failure.count <= 0:
-                    self._failures.remove(failure)
-                headers = {}
-                if failure.retry_after is not None:
-                    headers["Retry-After"] = f"{failure.retry_after:g}"
-                body = failure.body
-                if body is None:
-                    reason = _RATE_REASONS.get(failure.status, "backendError")
-                    body = ApiError(failure.status, reason, "Injected failure").body()
-                return JSONResponse(body, status_code=failure.status, headers=headers)
-        return None
+    def _failure(self, ctx: _Ctx) -> Response | None:
+        fault = self.faults.take(ctx.method, ctx.path, ctx.body)
+        if fault is None:
+            return None
+        body = fault.body
+        if body is None:
+            reason = _RATE_REASONS.get(fault.status, "backendError")
+            body = ApiError(fault.status, reason, "Injected failure").body()
+        return JSONResponse(body, status_code=fault.status, headers=fault.response_headers())
+
+    def _batch(self, ctx: _Ctx) -> Response:
+        """Google's batch endpoint: a multipart/mixed body of `application/http` parts, each
+        run as its own request (with the batch's headers unless the part overrides them) and
+        answered in a multipart/mixed body of the same order, each with its own status."""
+        content_type = ctx.headers.get("content-type", "")
+        if not content_type.startswith("multipart/mixed"):
+            return _error(400, "badRequest", "Batch requests must be multipart/mixed.")
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+            f"Content-Type: {content_type}\r\n\r\n".encode() + ctx.body
+        )
+        parts = message.get_payload() if message.is_multipart() else None
+        if not isinstance(parts, list) or not parts:
+            return _error(400, "badRequest", "Batch request has no parts.")
+        if len(parts) > MAX_BATCH:
+            return _error(400, "badRequest", f"A batch holds at most {MAX_BATCH} requests.")
+        boundary = f"batch_{secrets.token_hex(8)}"
+        out: list[bytes] = []
+        for part in parts:
+            content_id = str(part.get("Content-ID", ""))
+            raw = part.get_payload(decode=True) or b""
+            inner = self._batch_part(ctx, raw)
+            reply_id = f"<response-{content_id.strip('<>')}>" if content_id else ""
+            out.append(
+                f"--{boundary}\r\nContent-Type: application/http\r\n".encode()
+                + (f"Content-ID: {reply_id}\r\n" if reply_id else "").encode()
+                + b"\r\n"
+                + _http_answer(inner)
+                + b"\r\n"
+            )
+        out.append(f"--{boundary}--\r\n".encode())
+        return Response(
+            b"".join(out), status_code=200, media_type=f"multipart/mixed; boundary={boundary}"
+        )
+
+    def _batch_part(self, outer: _Ctx, raw: bytes) -> Response:
+        head, _, body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")
+        lines = head.decode("latin-1").split("\n")
+        try:
+            method, target, _version = lines[0].split(" ", 2)
+        except ValueError:
+            return _error(400, "badRequest", "Malformed batch part.")
+        headers = dict(outer.headers)
+        headers.pop("content-type", None)
+        headers.pop("content-length", None)
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            if name.strip():
+                headers[name.strip().lower()] = value.strip()
+        raw_path, _, query = target.partition("?")
+        path = unquote(raw_path)  # as the server decodes a request's own path
+        ctx = _Ctx(method.upper(), path, parse_qs(query), headers, body)
+        if body and "json" in headers.get("content-type", ""):
+            ctx.json = json.loads(body)
+        self.requests.append(Recorded(ctx.method, path, ctx.query, ctx.json, batched=True))
+        return self._failure(ctx) or self._route(ctx)
 
     # --- Calendar v3 -------------------------------------------------------------------------
 

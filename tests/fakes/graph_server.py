@@ -22,9 +22,8 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import TracebackType
-from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from typing import Any, Self
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import anyio
 import httpx
@@ -34,11 +33,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.asgi_thread import AsgiThread
+from tests.fakes.faults import Faults
 from tests.fakes.graph_api import ApiRequest, GraphApi
 from tests.fakes.graph_identity import Identity
 from tests.fakes.graph_push import Delivery, Push
 from tests.fakes.graph_state import FakeEvent, FakeUser, GraphState, RecordedResponse
+from tests.support.servers import AsgiServer, Startable
 
 REROUTED_HOSTS = ("login.microsoftonline.com", "graph.microsoft.com")
 CLIENT_ID = "6731de76-14a6-49ae-97bc-6eba6914391e"
@@ -46,6 +46,7 @@ CLIENT_SECRET = "fake-client-secret"  # not a real credential
 REDIRECT_URI = "https://growthguard.example/auth/microsoft/callback"
 # Outlook: 4 concurrent requests per app and mailbox; the fifth gets 429.
 MAILBOX_CONCURRENCY = 4
+MAX_BATCH = 20  # Graph's limit of requests in one JSON batch
 
 
 @dataclass(frozen=True)
@@ -56,19 +57,10 @@ class RecordedRequest:
     prefer: list[str]
     authorized: bool  # a bearer token was sent (the token itself is not kept)
     body: Any
+    batched: bool = False  # a part of a `$batch` request (which is recorded too)
 
 
-@dataclass
-class PlannedFailure:
-    fragment: str
-    method: str | None
-    status: int
-    retry_after: float | None
-    body: dict[str, Any] | None
-    count: int
-
-
-class FakeGraphServer:
+class FakeGraphServer(Startable):
     """The fake identity + Graph server; start with `with` or `start()`/`stop()`."""
 
     def __init__(self) -> None:
@@ -80,7 +72,7 @@ class FakeGraphServer:
         self.requests: list[RecordedRequest] = []
         self.latency = 0.0  # seconds each Graph call takes (to observe concurrency)
         self.throttled = 0  # requests refused for going over the mailbox concurrency
-        self._failures: list[PlannedFailure] = []
+        self.faults = Faults()  # planned failures: `fake.faults.fail_next(...)`
         self._lock = threading.Lock()
         self._in_flight: dict[str, int] = {}
         self._max_in_flight: dict[str, int] = {}
@@ -94,12 +86,12 @@ class FakeGraphServer:
                 Route("/v1.0/{rest:path}", self._graph, methods=["GET", "POST", "PATCH", "DELETE"]),
             ]
         )
-        self._server = AsgiThread(self.app)
+        self._server = AsgiServer(self.app)
         self.base_url = self._server.base_url
 
     # --- running ------------------------------------------------------------------------------
 
-    def start(self) -> FakeGraphServer:
+    def start(self) -> Self:
         self.push.start()
         self._server.start()
         return self
@@ -107,14 +99,6 @@ class FakeGraphServer:
     def stop(self) -> None:
         self._server.stop()
         self.push.stop()
-
-    def __enter__(self) -> FakeGraphServer:
-        return self.start()
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def routing_session(self) -> RoutingSession:
         return RoutingSession(self.base_url)
@@ -195,27 +179,6 @@ class FakeGraphServer:
     def responses(self, email: str, event_id: str | None = None) -> list[RecordedResponse]:
         return self.state.responses(email, event_id)
 
-    def fail_next(
-        self,
-        path_fragment: str,
-        status: int,
-        *,
-        method: str | None = None,
-        retry_after: float | None = None,
-        body: dict[str, Any] | None = None,
-        count: int = 1,
-    ) -> None:
-        """The next `count` requests (of `method`, if given) whose path contains
-        `path_fragment` get `status`, before they take any effect."""
-        with self._lock:
-            self._failures.append(
-                PlannedFailure(path_fragment, method, status, retry_after, body, count)
-            )
-
-    def clear_failures(self) -> None:
-        with self._lock:
-            self._failures.clear()
-
     def expire_delta_tokens(self, style: str = "syncStateNotFound") -> None:
         """Invalidate every delta token: 400 `syncStateNotFound`, or 410 with style "gone"."""
         self.api.expire_delta_tokens(style)
@@ -244,22 +207,16 @@ class FakeGraphServer:
 
     # --- request handling ---------------------------------------------------------------------
 
-    def _take_failure(self, method: str, path: str) -> Response | None:
-        with self._lock:
-            for planned in self._failures:
-                wanted = planned.method in (None, method)
-                if wanted and planned.fragment in path and planned.count > 0:
-                    planned.count -= 1
-                    break
-            else:
-                return None
-        code = {429: "TooManyRequests", 503: "ServiceUnavailable"}.get(planned.status, "Error")
-        body = planned.body or {"error": {"code": code, "message": "Injected failure"}}
-        headers = {} if planned.retry_after is None else {"Retry-After": f"{planned.retry_after:g}"}
-        return JSONResponse(body, planned.status, headers=headers)
+    def _failure(self, method: str, path: str, raw: bytes = b"") -> Response | None:
+        fault = self.faults.take(method, path, raw)
+        if fault is None:
+            return None
+        code = {429: "TooManyRequests", 503: "ServiceUnavailable"}.get(fault.status, "Error")
+        body = fault.body or {"error": {"code": code, "message": "Injected failure"}}
+        return JSONResponse(body, fault.status, headers=fault.response_headers())
 
     async def _token(self, request: Request) -> Response:
-        return self._take_failure("POST", request.url.path) or await self.identity.token(request)
+        return self._failure("POST", request.url.path) or await self.identity.token(request)
 
     async def _graph(self, request: Request) -> Response:
         raw = await request.body()
@@ -292,7 +249,7 @@ class FakeGraphServer:
         body = json.loads(raw) if raw else None
         with self._lock:
             self.requests.append(RecordedRequest(method, path, query, prefer, bool(auth), body))
-        failure = self._take_failure(method, path)
+        failure = self._failure(method, path, raw)
         if failure is not None:
             return failure
         email = self.identity.user_for(auth.removeprefix("Bearer ")) if auth else None
@@ -321,13 +278,70 @@ class FakeGraphServer:
         try:
             if self.latency:
                 time.sleep(self.latency)
-            status, answer = self.api.handle(ApiRequest(method, path, query, prefer, body, email))
+            if method == "POST" and path == "/$batch":
+                status, answer = self._batch(body, email)
+            else:
+                status, answer = self.api.handle(
+                    ApiRequest(method, path, query, prefer, body, email)
+                )
         finally:
             with self._lock:
                 self._in_flight[email] -= 1
         if answer is None:
             return Response(status_code=status)
         return JSONResponse(answer, status)
+
+    def _batch(self, body: Any, email: str) -> tuple[int, Any]:
+        """JSON batching: up to 20 requests, each answered with its own status, headers and
+        body; `dependsOn` runs a request after the ones it names and fails it with 424 when
+        one of them failed. Answers come back in no particular order (here: reversed), so
+        clients must match them by id."""
+        parts = body.get("requests") if isinstance(body, dict) else None
+        if not isinstance(parts, list) or not parts:
+            return 400, _graph_error("BadRequest", "Invalid batch payload format.")
+        if len(parts) > MAX_BATCH:
+            return 400, _graph_error(
+                "BadRequest", f"Number of batch requests exceeds the maximum of {MAX_BATCH}."
+            )
+        statuses: dict[str, int] = {}
+        answers: list[dict[str, Any]] = []
+        for part in parts:
+            if not isinstance(part, dict) or not all(
+                isinstance(part.get(k), str) and part.get(k) for k in ("id", "method", "url")
+            ):
+                return 400, _graph_error("BadRequest", "Each request needs id, method and url.")
+            if part["id"] in statuses:
+                return 400, _graph_error("BadRequest", "Batch request ids must be unique.")
+            depends = part.get("dependsOn") or []
+            if not isinstance(depends, list) or any(d not in statuses for d in depends):
+                return 400, _graph_error("BadRequest", "dependsOn names an unknown request.")
+            if any(statuses[d] >= 400 for d in depends):
+                status, headers, answer = 424, {}, _graph_error("FailedDependency", "Failed.")
+            else:
+                status, headers, answer = self._batch_part(part, email)
+            statuses[part["id"]] = status
+            reply: dict[str, Any] = {"id": part["id"], "status": status, "headers": headers}
+            if answer is not None:
+                reply["body"] = answer
+            answers.append(reply)
+        return 200, {"responses": answers[::-1]}
+
+    def _batch_part(self, part: dict[str, Any], email: str) -> tuple[int, dict[str, str], Any]:
+        url = urlsplit(part["url"])
+        path = "/" + unquote(url.path).lstrip("/")
+        query = dict(parse_qsl(url.query))
+        headers = {str(k).lower(): str(v) for k, v in (part.get("headers") or {}).items()}
+        prefer = [p.strip() for p in headers.get("prefer", "").split(",") if p.strip()]
+        method, body = part["method"].upper(), part.get("body")
+        with self._lock:
+            self.requests.append(RecordedRequest(method, path, query, prefer, True, body, True))
+        raw = json.dumps(body).encode() if body is not None else b""
+        failure = self._failure(method, path, raw)
+        if failure is not None:
+            failed_headers = {k: v for k, v in failure.headers.items() if k == "retry-after"}
+            return failure.status_code, failed_headers, json.loads(bytes(failure.body))
+        status, answer = self.api.handle(ApiRequest(method, path, query, prefer, body, email))
+        return status, {"Content-Type": "application/json"} if answer is not None else {}, answer
 
     # --- the "browser" ------------------------------------------------------------------------
 
@@ -341,6 +355,10 @@ class FakeGraphServer:
             fields = re.findall(r'name="([^"]*)" value="([^"]*)"', reply.text)
             return {html.unescape(k): html.unescape(v) for k, v in fields}
         raise AssertionError(f"authorize answered {reply.status_code}: {reply.text}")
+
+
+def _graph_error(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
 
 
 def _reroute(url: str, base_url: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -14,26 +13,26 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tests.fakes.faults import Faults
+
 
 def message_from_bytes(data: bytes, policy: Any = default_policy) -> Any:
     return BytesParser(policy=policy).parsebytes(data)
 
 
-def free_port() -> int:
-    """A port nothing listens on (also the 'broken server' address)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class Inbox:
-    """aiosmtpd handler that keeps every message it accepts."""
+    """aiosmtpd handler that keeps every message it accepts; a planned fault refuses one with
+    its status as the SMTP reply code (e.g. `inbox.faults.fail_next(status=451)`)."""
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self.recipients: list[list[str]] = []
+        self.faults = Faults()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        fault = self.faults.take("DATA", "", envelope.content)
+        if fault is not None:
+            return f"{fault.status} Injected failure"
         parsed = message_from_bytes(envelope.content, policy=default_policy)
         assert isinstance(parsed, EmailMessage)
         self.messages.append(parsed)
@@ -50,16 +49,19 @@ class Received:
 
 @dataclass
 class Receiver:
-    """Records every POST; answers with the queued statuses first, then 200."""
+    """Records every POST; answers 200, or a planned fault (`receiver.faults.fail_next(...)`)."""
 
     base_url: str = ""
     requests: list[Received] = field(default_factory=list)
-    statuses: list[int] = field(default_factory=list)
+    faults: Faults = field(default_factory=Faults)
 
     def app(self) -> Starlette:
         async def handle(request: Request) -> Response:
             body = await request.body()
             self.requests.append(Received(request.url.path, dict(request.headers), body))
-            return Response(status_code=self.statuses.pop(0) if self.statuses else 200)
+            fault = self.faults.take(request.method, request.url.path, body)
+            if fault is None:
+                return Response(status_code=200)
+            return Response(status_code=fault.status, headers=fault.response_headers())
 
         return Starlette(routes=[Route("/{path:path}", handle, methods=["POST"])])

@@ -13,7 +13,9 @@ HTTP 200 for refusals, per-method scopes (`missing_scope` with `needed`), `oauth
 with client authentication (HTTP Basic or parameters) and single-use codes bound to their
 redirect URI, status text over 100 characters refused, a status cleared when its expiration
 passes, snoozes ending on their own, `snooze_not_active`, revoked tokens (`token_revoked`),
-and planned failures: 429 + `Retry-After` with `ratelimited`, or a 5xx with an HTML body.
+and planned failures through the shared `Faults` (`fake.faults.fail_next(path="users.profile.set",
+status=429, retry_after=30)`): a 429 answers `ratelimited` with `Retry-After`, a 200 an
+`ok: false` with the fault's `body["error"]`, a 5xx an HTML page.
 """
 
 from __future__ import annotations
@@ -25,8 +27,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl, urlencode
 
 from starlette.applications import Starlette
@@ -34,7 +35,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.asgi_thread import AsgiThread
+from tests.fakes.faults import Fault, Faults
+from tests.support.servers import AsgiServer, Startable
 
 CLIENT_ID = "1111.2222"
 CLIENT_SECRET = "fake-slack-secret"  # not a real credential
@@ -78,21 +80,11 @@ class Call:
 
 
 @dataclass
-class PlannedFailure:
-    method: str
-    status: int
-    retry_after: int | None
-    error: str
-    count: int
-
-
-@dataclass
 class SlackState:
     users: dict[str, FakeSlackUser] = field(default_factory=dict)
     tokens: dict[str, Grant] = field(default_factory=dict)
     codes: dict[str, tuple[str, frozenset[str], str]] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
-    failures: list[PlannedFailure] = field(default_factory=list)
 
 
 class SlackError(Exception):
@@ -101,7 +93,7 @@ class SlackError(Exception):
         super().__init__(error)
 
 
-class FakeSlackServer:
+class FakeSlackServer(Startable):
     """The fake Slack; start with `with` or `start()` / `stop()`."""
 
     def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
@@ -111,9 +103,10 @@ class FakeSlackServer:
         self.approve_as: str | None = None
         self.grant_scopes: tuple[str, ...] | None = None
         self.redirect_uris: set[str] = set()
+        self.faults = Faults()  # planned failures: `fake.faults.fail_next(...)`
         self._lock = threading.Lock()
-        self._server: AsgiThread | None = None
-        self.base_url = ""
+        self._server = AsgiServer(self.app())
+        self.base_url = self._server.base_url
 
     # --- test controls -------------------------------------------------------------------
 
@@ -138,18 +131,6 @@ class FakeSlackServer:
             if grant.user_id == user_id:
                 grant.revoked = True
 
-    def fail_next(
-        self,
-        method: str,
-        status: int = 429,
-        *,
-        retry_after: int | None = 30,
-        error: str = "ratelimited",
-        count: int = 1,
-    ) -> None:
-        """The next `count` calls of `method` fail: 429 + Retry-After, or a 5xx."""
-        self.state.failures.append(PlannedFailure(method, status, retry_after, error, count))
-
     def writes(self, method: str | None = None) -> list[Call]:
         """Successful calls that change something (status or snooze)."""
         names = {"users.profile.set", "dnd.setSnooze", "dnd.endSnooze"}
@@ -169,25 +150,12 @@ class FakeSlackServer:
             ]
         )
 
-    def start(self) -> FakeSlackServer:
-        self._server = AsgiThread(self.app()).start()
-        self.base_url = self._server.base_url
+    def start(self) -> Self:
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-
-    def __enter__(self) -> FakeSlackServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        self._server.stop()
 
     # --- consent ---------------------------------------------------------------------------
 
@@ -220,12 +188,11 @@ class FakeSlackServer:
             params.update(json.loads(body))
         elif body:
             params.update(parse_qsl(body.decode()))
+        fault = self.faults.take(request.method, request.url.path, body)
         with self._lock:
-            for planned in self.state.failures:
-                if planned.method == method and planned.count > 0:
-                    planned.count -= 1
-                    self.state.calls.append(Call(method, params, False))
-                    return self._failure(planned)
+            if fault is not None:
+                self.state.calls.append(Call(method, params, False))
+                return self._failure(fault)
             try:
                 result = self._handle(method, params, request.headers)
             except SlackError as error:
@@ -234,13 +201,16 @@ class FakeSlackServer:
             self.state.calls.append(Call(method, params, True))
             return JSONResponse({"ok": True, **result})
 
-    def _failure(self, planned: PlannedFailure) -> Response:
-        if planned.status >= 500:
-            return HTMLResponse("<html><body>Slack is having trouble</body></html>", planned.status)
-        headers = {"Retry-After": str(planned.retry_after)} if planned.retry_after else {}
-        return JSONResponse(
-            {"ok": False, "error": planned.error}, status_code=planned.status, headers=headers
+    @staticmethod
+    def _failure(fault: Fault) -> Response:
+        headers = fault.response_headers()
+        if fault.status >= 500:
+            page = "<html><body>Slack is having trouble</body></html>"
+            return HTMLResponse(page, fault.status, headers=headers)
+        error = (fault.body or {}).get("error") or (
+            "ratelimited" if fault.status == 429 else "internal_error"
         )
+        return JSONResponse({"ok": False, "error": error}, fault.status, headers=headers)
 
     def _handle(self, method: str, params: dict[str, Any], headers: Any) -> dict[str, Any]:
         if method == "oauth.v2.access":

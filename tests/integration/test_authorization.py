@@ -130,6 +130,7 @@ OTHER_PARAMS = {
     "provider": "google",
     "quarter": "2027-Q1",
     "event_id": "evt-growth",
+    "week": WEEK,
 }
 
 # Realistic bodies for every route that takes one (a 404 must not hide behind a 422).
@@ -161,6 +162,10 @@ BODIES: dict[Route, Any] = {
     ("PUT", "/growth/rules"): {"keyword": "#bob", "organizers": ["mentor@bob.example"]},
     ("PUT", "/calendars/{calendar_id}/events/{event_id}/growth"): {"growth": True},
     ("PUT", "/reviews/{quarter}/answers"): {"worked": "bob mornings"},
+    ("POST", "/plans/{plan_id}/blocks/{block_id}/pin"): {},
+    ("PUT", "/plans/{plan_id}/weeks/{week}/slots"): {
+        "slots": [{"start": "2027-01-13T14:00:00+01:00", "end": "2027-01-13T15:00:00+01:00"}]
+    },
     ("PUT", "/quiet"): {"enabled": False},
 }
 # Form fields of the browser pages' POSTs (the CSRF token is added by `call`). The plan and
@@ -194,6 +199,8 @@ FORMS: dict[Route, dict[str, str]] = {
     },
     ("POST", "/dashboard/review/answers"): {"quarter": "2027-Q1", "worked": "bob mornings"},
     ("POST", "/dashboard/review/goal"): {"goal": "bob adjusted", "goal_by": "2027-06-30"},
+    ("POST", "/dashboard/blocks/{block_id}/pin"): {"week": WEEK},
+    ("POST", "/dashboard/week/slots"): {"week": WEEK, "slots": "2027-01-13 14:00-15:00"},
     ("POST", "/dashboard/quiet/mode"): {"enabled": "off"},
 }
 # Forms whose honest answer in this setup is a refusal (nothing to connect to): status expected.

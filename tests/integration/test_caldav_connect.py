@@ -22,11 +22,11 @@ from app.db.models import Account, Calendar, Identity, User
 from app.main import create_app
 from app.providers import CalDavOptions, Providers
 from app.runtime import Runtime, build_runtime
-from tests.fakes.receivers import free_port
 from tests.servers.caldav import PASSWORD, USER, RunningRadicale, dav_client, new_calendar, radicale
 from tests.servers.dns import FakeDns
 from tests.servers.tls import self_signed
 from tests.support.dashboard import csrf, sign_up
+from tests.support.servers import free_port
 from tests.support.settings import make_settings
 from tests.support.world import FakeClock
 

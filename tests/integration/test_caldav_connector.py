@@ -116,9 +116,7 @@ def test_a_create_racing_another_worker_returns_the_others_block(
     other = connector(server.base_url)  # another worker, straight to the server
     name = href_name_for_slot("7.2031-W10.0")
     # Our look finds nothing; the other worker's block lands between our look and our PUT.
-    proxy.add(
-        Rule("GET", path_contains=name, status=404, times=1, before=None),
-    )
+    proxy.faults.fail_next(status=404, method="GET", path=name)
     proxy.add(
         Rule(
             "PUT",
@@ -201,19 +199,22 @@ def test_a_put_answer_without_etag_is_read_back(
 # --- sync: the ETag comparison where sync-collection is missing ------------------------------
 
 
-NO_SYNC = Rule(
-    "REPORT",
-    body_contains="sync-collection",
-    status=403,
-    headers={"Content-Type": "application/xml"},
-    body='<?xml version="1.0"?><d:error xmlns:d="DAV:"><d:supported-report/></d:error>',
-)
+def no_sync(proxy: FaultProxy) -> None:
+    """The proxy refuses sync-collection, as a server without the report does."""
+    proxy.faults.fail_next(
+        None,
+        status=403,
+        method="REPORT",
+        body_has="sync-collection",
+        headers={"Content-Type": "application/xml"},
+        body='<?xml version="1.0"?><d:error xmlns:d="DAV:"><d:supported-report/></d:error>',
+    )
 
 
 def test_without_sync_collection_sync_compares_etags(
     server: RunningRadicale, proxy: FaultProxy, calendar: str
 ) -> None:
-    proxy.add(NO_SYNC)
+    no_sync(proxy)
     cal = via(proxy, server, calendar)
     world = CalDavProviderSide(server)
     kept = world.insert_own_event(calendar, "kept", T0, T0 + H)
@@ -256,7 +257,7 @@ def test_a_server_that_drops_sync_collection_makes_the_cursor_expire(
     cal = via(proxy, server, calendar)
     conn = connector(proxy.url)
     cursor = conn.sync(cal, None).next_cursor
-    proxy.add(NO_SYNC)
+    no_sync(proxy)
     with pytest.raises(CursorExpired):
         conn.sync(cal, cursor)  # the caller then full-syncs, by ETags
     assert conn.sync(cal, None).removed_ids == []
@@ -346,23 +347,25 @@ def test_a_wrong_password_is_reauth_required(server: RunningRadicale, calendar: 
 
 
 @pytest.mark.parametrize(
-    ("rule", "expected"),
+    ("status", "headers", "expected"),
     [
-        (Rule("REPORT", status=403), PermissionDenied),
-        (Rule("REPORT", status=404), NotFound),
-        (Rule("REPORT", status=410), NotFound),
-        (Rule("REPORT", status=500), TransientError),
-        (Rule("REPORT", status=503), TransientError),
-        (
-            Rule("REPORT", status=401, headers={"WWW-Authenticate": 'Basic realm="x"'}),
-            ReauthRequired,
-        ),
+        (403, {}, PermissionDenied),
+        (404, {}, NotFound),
+        (410, {}, NotFound),
+        (500, {}, TransientError),
+        (503, {}, TransientError),
+        (401, {"WWW-Authenticate": 'Basic realm="x"'}, ReauthRequired),
     ],
 )
 def test_statuses_are_mapped(
-    server: RunningRadicale, proxy: FaultProxy, calendar: str, rule: Rule, expected: type
+    server: RunningRadicale,
+    proxy: FaultProxy,
+    calendar: str,
+    status: int,
+    headers: dict[str, str],
+    expected: type,
 ) -> None:
-    proxy.add(rule)
+    proxy.faults.fail_next(None, status=status, method="REPORT", headers=headers)
     with pytest.raises(expected):
         connector(proxy.url).list_events(via(proxy, server, calendar), T0, T0 + H)
 
@@ -371,7 +374,7 @@ def test_statuses_are_mapped(
 def test_rate_limits_carry_retry_after(
     server: RunningRadicale, proxy: FaultProxy, calendar: str, status: int, after: str
 ) -> None:
-    proxy.add(Rule("REPORT", status=status, headers={"Retry-After": after}))
+    proxy.faults.fail_next(None, status=status, method="REPORT", headers={"Retry-After": after})
     with pytest.raises(RateLimited) as raised:
         connector(proxy.url).list_events(via(proxy, server, calendar), T0, T0 + H)
     assert raised.value.retry_after == float(after)
@@ -381,7 +384,7 @@ def test_a_412_on_update_is_a_conflict_not_an_overwrite(
     server: RunningRadicale, proxy: FaultProxy, calendar: str
 ) -> None:
     block = connector(server.base_url).create_block(calendar, spec())
-    proxy.add(Rule("PUT", status=412))
+    proxy.faults.fail_next(None, status=412, method="PUT")
     with pytest.raises(Collision):
         connector(proxy.url).update_block(via(proxy, server, calendar), block.id, spec())
 
@@ -389,7 +392,7 @@ def test_a_412_on_update_is_a_conflict_not_an_overwrite(
 def test_a_server_that_does_not_answer_is_transient(
     server: RunningRadicale, proxy: FaultProxy, calendar: str
 ) -> None:
-    proxy.add(Rule("REPORT", hang=3, status=200))
+    proxy.faults.fail_next(None, status=200, method="REPORT", hang=3)
     with pytest.raises(TransientError):
         connector(proxy.url, timeout=1).list_events(via(proxy, server, calendar), T0, T0 + H)
 

@@ -4,7 +4,6 @@ the server names another host (a redirect, an href) or its name later resolves e
 from __future__ import annotations
 
 import http.server
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -14,6 +13,7 @@ from connectors.caldav.connect import connect, reach_of
 from connectors.caldav.credentials import CalDavCredentials
 from connectors.netpolicy import AddressRefused, Reach
 from connectors.registry import ConnectRefused
+from tests.support.servers import HandlerServer
 
 
 class _Redirecting(http.server.BaseHTTPRequestHandler):
@@ -35,14 +35,8 @@ class _Redirecting(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def redirecting() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Redirecting)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with HandlerServer(_Redirecting) as server:
+        yield server.url
 
 
 def credentials(url: str) -> CalDavCredentials:

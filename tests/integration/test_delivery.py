@@ -19,7 +19,8 @@ from app.services.notifications import channels, delivery, outbox
 from app.services.notifications.delivery import Senders, SmtpSettings
 from app.services.notifications.senders import smtp_sender
 from app.services.people.users import create_user
-from tests.fakes.receivers import Inbox, Receiver, free_port
+from tests.fakes.receivers import Inbox, Receiver
+from tests.support.servers import free_port
 
 NOW = datetime(2027, 1, 11, 8, tzinfo=UTC)
 REAUTH = {
@@ -174,7 +175,7 @@ def test_failed_webhook_is_retried_with_backoff_until_delivered(
     channel_id, _ = add_channel(runtime, user_id, "webhook", url)
     note_id = record(runtime, user_id)
     fan_out(runtime)
-    receiver.statuses = [500, 500]
+    receiver.faults.fail_next(2, status=500)
 
     assert deliver(runtime, senders, NOW).retrying == 1
     first = deliveries(runtime)[channel_id]

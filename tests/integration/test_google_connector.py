@@ -39,7 +39,7 @@ from connectors.google import (
 )
 from connectors.google.mapping import event_from_google
 from tests.fakes.google_server import FakeGoogle
-from tests.fakes.http_server import BackgroundServer
+from tests.support.servers import AsgiServer
 
 T0 = datetime(2031, 3, 3, 9, 0, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -55,7 +55,7 @@ def google() -> Iterator[FakeGoogle]:
 @pytest.fixture(autouse=True)
 def _clean(google: FakeGoogle) -> Iterator[None]:
     yield
-    google.clear_failures()
+    google.faults.clear()
     google.deliver_to(None)
 
 
@@ -230,7 +230,7 @@ def _calls(google: FakeGoogle, fragment: str) -> int:
 def test_a_rate_limit_is_one_attempt_with_retry_after(
     google: FakeGoogle, h: Harness, email: str
 ) -> None:
-    google.fail_next("/events", 429, retry_after=90, count=4)
+    google.faults.fail_next(4, status=429, retry_after=90, path="/events")
     before = _calls(google, "/events")
     with pytest.raises(RateLimited) as limited:
         h.connector.list_events(email, T0, T0 + H)
@@ -242,10 +242,10 @@ def test_a_rate_limit_is_one_attempt_with_retry_after(
 def test_403_rate_limit_and_5xx_are_typed_and_not_retried(
     google: FakeGoogle, h: Harness, email: str
 ) -> None:
-    google.fail_next("/events", 403)  # reason rateLimitExceeded
+    google.faults.fail_next(status=403, path="/events")  # reason rateLimitExceeded
     with pytest.raises(RateLimited):
         h.connector.create_block(email, block("w10-1"))
-    google.fail_next("/events", 503)
+    google.faults.fail_next(status=503, path="/events")
     with pytest.raises(TransientError) as failed:
         h.connector.sync(email, None)
     assert not isinstance(failed.value, RateLimited)
@@ -254,7 +254,7 @@ def test_403_rate_limit_and_5xx_are_typed_and_not_retried(
 
 
 def test_unreachable_server_is_transient(config: GoogleConfig, h: Harness) -> None:
-    with BackgroundServer(Starlette()) as gone:
+    with AsgiServer(Starlette()) as gone:
         dead = gone.base_url
     connector = GoogleConnector(
         GoogleConfig(**{**config.__dict__, "api_endpoint": f"{dead}/calendar/v3/"}),
@@ -408,7 +408,7 @@ class Receiver:
 
     def __init__(self) -> None:
         self.hits: list[dict[str, str]] = []
-        self.server = BackgroundServer(
+        self.server = AsgiServer(
             Starlette(routes=[Route("/webhooks/google", self.hook, methods=["POST"])])
         )
 

@@ -12,9 +12,9 @@ from httpx import Response
 
 from app.main import create_app
 from app.runtime import Runtime
-from tests.fakes.receivers import free_port
 from tests.signups import front_door_csrf
 from tests.support.dashboard import csrf, sign_up
+from tests.support.servers import free_port
 
 
 @pytest.fixture

@@ -37,15 +37,15 @@ from connectors.microsoft import (
     start_authorization,
 )
 from tests.contract.suite import T0, WEEK, H, spec
-from tests.fakes.asgi_thread import AsgiThread
 from tests.fakes.graph_server import FakeGraphServer
 from tests.support.microsoft import Factory, calendar, sign_in
+from tests.support.servers import AsgiServer
 
 
 @pytest.fixture(autouse=True)
 def _clean_failures(fake: FakeGraphServer) -> Iterator[None]:
     yield
-    fake.clear_failures()  # the fake is shared by the module: leave no planned failure behind
+    fake.faults.clear()  # the fake is shared by the module: leave no planned failure behind
 
 
 # --- sign-in -------------------------------------------------------------------------------------
@@ -198,7 +198,7 @@ def test_prefer_headers_on_every_call(fake: FakeGraphServer, make: Factory, emai
 def test_throttling_is_one_attempt_carrying_retry_after(
     fake: FakeGraphServer, make: Factory
 ) -> None:
-    fake.fail_next("/me/calendars", 429, retry_after=90, count=10)
+    fake.faults.fail_next(10, status=429, retry_after=90, path="/me/calendars")
     connector = make()
     before = len(fake.graph_requests("/me/calendars"))
     with pytest.raises(RateLimited) as caught:
@@ -208,14 +208,14 @@ def test_throttling_is_one_attempt_carrying_retry_after(
 
 
 def test_503_with_retry_after_is_a_rate_limit(fake: FakeGraphServer, make: Factory) -> None:
-    fake.fail_next("/me/calendars", 503, retry_after=600)
+    fake.faults.fail_next(status=503, retry_after=600, path="/me/calendars")
     with pytest.raises(RateLimited) as caught:
         make().list_calendars()
     assert caught.value.retry_after == 600
 
 
 def test_server_errors_are_transient_and_not_retried(fake: FakeGraphServer, make: Factory) -> None:
-    fake.fail_next("/me/calendars", 500, count=4)
+    fake.faults.fail_next(4, status=500, path="/me/calendars")
     connector = make()
     before = len(fake.graph_requests("/me/calendars"))
     with pytest.raises(TransientError) as caught:
@@ -228,7 +228,7 @@ def test_a_failed_create_is_retried_by_the_caller_idempotently(
     fake: FakeGraphServer, make: Factory, email: str
 ) -> None:
     connector, cal = make(), calendar(fake, email)
-    fake.fail_next("/events", 502, method="POST")
+    fake.faults.fail_next(status=502, path="/events", method="POST")
     with pytest.raises(TransientError):
         connector.create_block(cal, spec("w10-1", T0))
     block = connector.create_block(cal, spec("w10-1", T0))  # the caller retries: idempotent
@@ -419,7 +419,7 @@ class Receiver:
     def __init__(self) -> None:
         self.received: list[tuple[str, dict[str, Any]]] = []
         self.echo = True
-        self.server = AsgiThread(
+        self.server = AsgiServer(
             Starlette(routes=[Route("/{p:path}", self.hook, methods=["POST"])])
         )
 
@@ -494,7 +494,7 @@ def test_no_token_in_any_error_message(
     with pytest.raises(NotFound) as not_found:
         connector.update_block(cal, "nope", spec("w", T0))
     errors.append(not_found.value)
-    fake.fail_next("/me/calendars", 429, retry_after=1)
+    fake.faults.fail_next(status=429, retry_after=1, path="/me/calendars")
     with pytest.raises(RateLimited) as throttled:
         connector.list_calendars()
     errors.append(throttled.value)

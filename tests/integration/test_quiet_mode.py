@@ -261,7 +261,7 @@ class TestSlackFailures:
         self, quiet, person, slack: FakeSlackServer, clock: FakeClock
     ) -> None:
         rt, dispatcher = quiet
-        slack.fail_next("users.profile.set", 429, retry_after=42)
+        slack.faults.fail_next(path="/api/users.profile.set", status=429, retry_after=42)
         clock.now = berlin(11, 9)
 
         tasks.quiet_sweep()
@@ -295,7 +295,7 @@ class TestSlackFailures:
         self, quiet, person, slack: FakeSlackServer, clock: FakeClock
     ) -> None:
         rt, dispatcher = quiet
-        slack.fail_next("users.profile.get", 503, count=100)
+        slack.faults.fail_next(None, path="/api/users.profile.get", status=503)
         clock.now = berlin(11, 9)
 
         for _ in range(8):
@@ -316,7 +316,7 @@ class TestSlackFailures:
         assert link.retry_at == clock.now + timedelta(minutes=15)
         assert tasks.quiet_sweep() == 0
 
-        slack.state.failures.clear()
+        slack.faults.clear()
         clock.now = link.retry_at
         assert tasks.quiet_sweep() == 1
         link = the_link(rt, person)

@@ -12,8 +12,8 @@ import requests
 from connectors.errors import ConnectorError, RateLimited, ReauthRequired, TransientError
 from connectors.slack.client import SlackClient, SlackStatus
 from connectors.slack.oauth import GrantRefused, SlackApp, authorize_url, exchange
-from tests.fakes.receivers import free_port
 from tests.fakes.slack_server import ALL_USER_SCOPES, CLIENT_ID, CLIENT_SECRET, FakeSlackServer
+from tests.support.servers import free_port
 
 NOW = datetime(2027, 1, 11, 9, 0, tzinfo=UTC)
 
@@ -65,14 +65,14 @@ def test_the_fake_refuses_what_slack_refuses(slack: FakeSlackServer) -> None:
 
 def test_errors_are_mapped(slack: FakeSlackServer) -> None:
     chat = client(slack)
-    slack.fail_next("users.profile.get", 429, retry_after=17)
+    slack.faults.fail_next(path="/api/users.profile.get", status=429, retry_after=17)
     with pytest.raises(RateLimited) as limited:
         chat.status()
     assert limited.value.retry_after == 17.0
-    slack.fail_next("users.profile.get", 502)
+    slack.faults.fail_next(path="/api/users.profile.get", status=502)
     with pytest.raises(TransientError, match="502"):
         chat.status()
-    slack.fail_next("dnd.setSnooze", 200, retry_after=None, error="internal_error")
+    slack.faults.fail_next(path="/api/dnd.setSnooze", status=200, body={"error": "internal_error"})
     with pytest.raises(TransientError):
         chat.snooze_until(NOW + timedelta(hours=1), NOW)
     slack.revoke_all("U1")

@@ -18,8 +18,8 @@ from app.domain.plan import PlanSpec
 from app.leader import LeaderElection
 from app.services.people.users import create_user
 from app.services.planning.plans import create_plan
-from tests.fakes.receivers import free_port
 from tests.scaled.harness import Process, processes, wait_for
+from tests.support.servers import free_port
 from tests.support.settings import TEST_KEY
 
 pytestmark = pytest.mark.postgres

@@ -7,11 +7,8 @@ with htpasswd users; Xandikos runs single-user (it has no authentication of its 
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
-import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,7 +18,7 @@ from typing import Protocol
 import caldav
 
 from app.demo.radicale import RadicaleProcess
-from tests.fakes.receivers import free_port
+from tests.support.servers import ProcessServer, free_port
 
 USER, PASSWORD, EMAIL = "alice", "s3cret-app-password", "alice@example.com"
 
@@ -129,33 +126,18 @@ class RunningXandikos:
 @contextlib.contextmanager
 def xandikos(folder: Path) -> Iterator[RunningXandikos]:
     """Xandikos serving `folder` with the principal /alice/ on a free port."""
-    port = free_port()
     executable = Path(sys.executable).with_name("xandikos")
-    command = [str(executable)] if executable.exists() else [sys.executable, "-m", "xandikos"]
-    command += ["-d", str(folder), "--defaults", "--current-user-principal", f"/{USER}/"]
-    command += ["-l", "127.0.0.1", "-p", str(port)]
-    log = (folder.parent / f"{folder.name}.log").open("ab")
-    process = subprocess.Popen(command, stdout=log, stderr=log, env={**os.environ})
-    log.close()
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            with contextlib.suppress(OSError):
-                import socket
+    program = [str(executable)] if executable.exists() else [sys.executable, "-m", "xandikos"]
 
-                with socket.create_connection(("127.0.0.1", port), 0.2):
-                    break
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("Xandikos did not start")
-            time.sleep(0.05)
-        yield RunningXandikos(folder, port)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    def command(port: int) -> list[str]:
+        return [
+            *program,
+            *("-d", str(folder), "--defaults", "--current-user-principal", f"/{USER}/"),
+            *("-l", "127.0.0.1", "-p", str(port)),
+        ]
+
+    with ProcessServer(command, folder.parent / f"{folder.name}.log") as server:
+        yield RunningXandikos(folder, server.port)
 
 
 def dav_client(

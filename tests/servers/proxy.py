@@ -1,8 +1,10 @@
 """A misbehaving front for a real CalDAV server: forwards requests, or breaks them on purpose.
 
-Rules match a method (and optionally a path part or a body part) and then answer with a fixed
-status and headers, hang, strip a response header, or run a callback just before forwarding
-(to change the resource behind the client's back). Every request is logged.
+Failures are planned like every fake's (`proxy.faults.fail_next(...)`, tests/fakes/faults.py):
+a fixed status and headers, after a hang if asked. Rules change what is forwarded: they match a
+method (and optionally a path part) and strip a response header, run a callback just before
+forwarding (to change the resource behind the client's back), or lose the answer. Every
+request is logged.
 """
 
 from __future__ import annotations
@@ -10,43 +12,37 @@ from __future__ import annotations
 import contextlib
 import http.client
 import socket
-import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
+from typing import Self
 from urllib.parse import urlsplit
+
+from tests.fakes.faults import Faults
+from tests.support.servers import HandlerServer, Startable
 
 
 @dataclass
 class Rule:
     method: str
     path_contains: str = ""
-    body_contains: str = ""
-    status: int | None = None  # answer this instead of forwarding
-    headers: dict[str, str] = field(default_factory=dict)
-    body: str = ""
-    hang: float = 0.0  # sleep this long before answering
     strip: tuple[str, ...] = ()  # response headers to drop when forwarding
     before: Callable[[], None] | None = None  # run once before forwarding
     times: int | None = None  # how often it applies (None: always)
     drop_after_forward: bool = False  # the server did it, but the answer is lost (a crash)
 
-    def matches(self, method: str, path: str, body: bytes) -> bool:
+    def matches(self, method: str, path: str) -> bool:
         if self.times is not None and self.times <= 0:
             return False
-        return (
-            method == self.method
-            and self.path_contains in path
-            and self.body_contains.encode() in body
-        )
+        return method == self.method and self.path_contains in path
 
 
-class FaultProxy:
+class FaultProxy(Startable):
     """Serve on 127.0.0.1:<free port>, forwarding to `upstream` unless a rule says otherwise."""
 
     def __init__(self, upstream: str) -> None:
         self.upstream = urlsplit(upstream)
+        self.faults = Faults()
         self.rules: list[Rule] = []
         self.log: list[tuple[str, str]] = []
         proxy = self
@@ -65,18 +61,15 @@ class FaultProxy:
             do_GET = do_PUT = do_DELETE = do_PROPFIND = do_REPORT = _any
             do_MKCALENDAR = do_OPTIONS = do_PROPPATCH = do_HEAD = do_POST = _any
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._server = HandlerServer(Handler)
+        self.url = self._server.url
 
-    def __enter__(self) -> FaultProxy:
-        self._thread.start()
+    def start(self) -> Self:
+        self._server.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+    def stop(self) -> None:
+        self._server.stop()
 
     def add(self, rule: Rule) -> Rule:
         self.rules.append(rule)
@@ -90,20 +83,19 @@ class FaultProxy:
         body = handler.rfile.read(length) if length else b""
         method, path = handler.command, handler.path
         self.log.append((method, path))
-        rule = next((r for r in self.rules if r.matches(method, path, body)), None)
-        if rule is not None and rule.times is not None:
-            rule.times -= 1
-        if rule is not None and rule.hang:
-            time.sleep(rule.hang)
-        if rule is not None and rule.status is not None:
-            payload = rule.body.encode()
-            handler.send_response(rule.status)
-            for name, value in rule.headers.items():
+        fault = self.faults.take(method, path, body)
+        if fault is not None:
+            payload = str(fault.body or "").encode()
+            handler.send_response(fault.status)
+            for name, value in fault.response_headers().items():
                 handler.send_header(name, value)
             handler.send_header("Content-Length", str(len(payload)))
             handler.end_headers()
             handler.wfile.write(payload)
             return
+        rule = next((r for r in self.rules if r.matches(method, path)), None)
+        if rule is not None and rule.times is not None:
+            rule.times -= 1
         if rule is not None and rule.before is not None:
             rule.before()
         connection = http.client.HTTPConnection(

@@ -3,6 +3,8 @@
 - `app/domain` imports no I/O library and reads no clock (callers inject `now`);
 - `connectors` import nothing from `app`;
 - routers (`app/api`, `app/web`) build no SQL queries (`select`/`update`/`delete`);
+- routers never call `.commit()`: one transaction per request (`app/deps.py`), and work that
+  must see the request's writes is queued as a background task, which runs after the commit;
 - `app/api` does not import `app/web`;
 - no import cycles among `app` modules (module-level imports only: an import inside a
   function is a deliberate lazy import and does not run at import time).
@@ -190,6 +192,19 @@ def _query_violations(modules: list[Module]) -> set[tuple[str, str]]:
     return found
 
 
+def _commit_violations(modules: list[Module]) -> set[tuple[str, str]]:
+    found = set()
+    for module in modules:
+        for node in ast.walk(module.tree):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "commit"
+            ):
+                found.add((module.rel, f"commits (line {node.lineno})"))
+    return found
+
+
 def _api_to_web_violations(modules: list[Module]) -> set[tuple[str, str]]:
     found = set()
     for module in modules:
@@ -266,6 +281,7 @@ def _all_violations() -> set[tuple[str, str]]:
         _domain_violations(_modules("app/domain"))
         | _connector_violations(_modules("connectors"))
         | _query_violations(_modules("app/api") + _modules("app/web"))
+        | _commit_violations(_modules("app/api") + _modules("app/web"))
         | _api_to_web_violations(_modules("app/api"))
         | _cycle_violations(_modules("app"))
     )
@@ -305,6 +321,9 @@ def test_the_checks_are_not_blind() -> None:
     assert _query_violations([router]) == {("app/api/fake.py", "uses sa.update")}
     router = _fake("app.api.fake", "from sqlalchemy import select, text\n")
     assert _query_violations([router]) == {("app/api/fake.py", "imports select from sqlalchemy")}
+    router = _fake("app.web.fake", "def act(page):\n    page.session.commit()\n")
+    assert _commit_violations([router]) == {("app/web/fake.py", "commits (line 2)")}
+    assert _commit_violations([_fake("app.web.fake", "session.rollback()\n")]) == set()
     assert _api_to_web_violations([_fake("app.api.fake", "from app import web\n")])
     assert _api_to_web_violations([_fake("app.api.fake", "from ..web import render\n")])
 

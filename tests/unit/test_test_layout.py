@@ -1,6 +1,7 @@
 """The test tree's layout (issue 13): helpers live in tests/support, so no file under tests/
-imports tests.conftest or a test_* module (importing one runs its tests' module twice and
-hides which helpers are shared)."""
+imports a conftest (tests.conftest, tests.browser.conftest, ...: a conftest holds fixtures and
+hooks, which pytest finds by itself) or a test_* module (importing one runs its tests' module
+twice and hides which helpers are shared)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ TESTS = Path(__file__).resolve().parents[1]
 
 
 def forbidden(module: str) -> bool:
-    """True for `tests.conftest` and any `test_*` module."""
-    return module == "tests.conftest" or module.rsplit(".", 1)[-1].startswith("test_")
+    """True for any conftest module and any `test_*` module."""
+    last = module.rsplit(".", 1)[-1]
+    return last == "conftest" or last.startswith("test_")
 
 
 def imported_modules(source: str) -> list[str]:
@@ -33,6 +35,9 @@ def test_the_checker_catches_each_form():
     bad = [
         "from tests.conftest import FakeClock",
         "import tests.conftest",
+        "from tests.browser.conftest import Journey",
+        "from tests.e2e import conftest",
+        "from .conftest import site",
         "from tests.integration.test_booking import berlin",
         "from tests.integration import test_booking",
         "from .test_sync import invite",
@@ -44,7 +49,7 @@ def test_the_checker_catches_each_form():
     assert not any(forbidden(m) for m in imported_modules(good))
 
 
-def test_no_file_under_tests_imports_conftest_or_a_test_module():
+def test_no_file_under_tests_imports_a_conftest_or_a_test_module():
     offenders = [
         f"{path.relative_to(TESTS.parent)}: {module}"
         for path in sorted(TESTS.rglob("*.py"))

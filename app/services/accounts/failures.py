@@ -59,6 +59,10 @@ class _Tagged:
                 metrics.PROVIDER_CALLS.labels(self._provider, type(error).__name__).inc()
                 raise
             metrics.PROVIDER_CALLS.labels(self._provider, "ok").inc()
+            if isinstance(result, list):  # per-item answers (create_blocks) name it too
+                for item in result:
+                    if isinstance(item, ConnectorError):
+                        _tag(item, self._account_id)
             return result
 
         return call

@@ -2,7 +2,7 @@
 
 `booking.book_week` reads the person, their calendars, the week's blocks and the last run for
 each plan (a handful of queries per plan) and commits after every block. Here a chunk of plans
-gets those reads in seven queries, each plan is booked exactly as `book_week` does, and the
+gets those reads in eight queries, each plan is booked exactly as `book_week` does, and the
 chunk's rows are written together in one commit. A crash before that commit loses only rows:
 the blocks exist at the provider, tagged with their slot keys, and the next run adopts them.
 A provider failure or a blocked plan stops only that plan (its records are kept, as the
@@ -20,7 +20,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db.models import Account, Block, BookingRun, Calendar, Plan, User
+from app.db.models import Account, Block, BookingRun, Calendar, ChosenWeek, Plan, User
 from app.domain.time import IsoWeek
 from app.services.accounts.live import ConnectorFor
 from app.services.booking.reconcile import (
@@ -45,7 +45,7 @@ class BatchOutcome:
 
 
 def preload(session: Session, plans: Sequence[Plan], week: IsoWeek) -> dict[int, Preloaded]:
-    """Everything `book_week` reads from the database for these plans, in six queries."""
+    """Everything `book_week` reads from the database for these plans, in seven queries."""
     plan_ids = [plan.id for plan in plans]
     user_ids = {plan.user_id for plan in plans}
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))}
@@ -68,6 +68,13 @@ def preload(session: Session, plans: Sequence[Plan], week: IsoWeek) -> dict[int,
             select(BookingRun).where(BookingRun.plan_id.in_(plan_ids), BookingRun.week == str(week))
         )
     }
+    chosen = set(
+        session.scalars(
+            select(ChosenWeek.plan_id).where(
+                ChosenWeek.plan_id.in_(plan_ids), ChosenWeek.week == str(week)
+            )
+        )
+    )
     titles = Titles.load_many(session, plan_ids)
     return {
         plan.id: Preloaded(
@@ -76,6 +83,7 @@ def preload(session: Session, plans: Sequence[Plan], week: IsoWeek) -> dict[int,
             rows=rows[plan.id],
             run=runs.get(plan.id),
             titles=titles[plan.id],
+            chosen=plan.id in chosen,
         )
         for plan in plans
     }

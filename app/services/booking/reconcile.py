@@ -21,9 +21,11 @@ from app.db.models import (
     BlockState,
     BookingRun,
     Calendar,
+    ChosenWeek,
     Plan,
     User,
 )
+from app.domain import defense
 from app.domain.intervals import Interval
 from app.domain.plan import PlanSpec
 from app.domain.planner import Busy, PlannerResult, plan_week
@@ -31,6 +33,7 @@ from app.domain.time import IsoWeek
 from app.services import audit
 from app.services.accounts.live import ConnectorFor
 from app.services.accounts.rows import mark_gone, mark_needs_reauth, target_calendar, user_calendars
+from app.services.booking import defense as defense_service
 from app.services.growth import titles as growth_titles
 from app.services.notifications import outbox
 from app.services.planning.plans import allowed_time_left, plan_spec, plan_working_hours, plan_zone
@@ -44,7 +47,7 @@ from connectors.base import (
     EventType,
     SelfResponse,
 )
-from connectors.errors import ConnectorError, NotFound, ReauthRequired
+from connectors.errors import ConnectorError, NotFound, RateLimited, ReauthRequired
 
 
 def slot_key(plan_id: int, week: IsoWeek, ordinal: int) -> str:
@@ -68,6 +71,7 @@ class Preloaded:
     rows: list[Block]
     run: BookingRun | None
     titles: growth_titles.Titles | None = None
+    chosen: bool | None = None  # the person chose this week's slots (None: not read yet)
 
 
 class BookingBlockedError(Exception):
@@ -88,6 +92,8 @@ class WeekAssessment:
     target: tuple[Account, Calendar] | None
     next_ordinal: int
     time_left: bool = True  # an allowed day still had time when assessed (else: no alert)
+    now: datetime | None = None  # when assessed: whether a new flexible block starts free
+    free_minutes: float | None = None  # the week's free window time left (flexible squeeze)
 
 
 @dataclass(frozen=True)
@@ -208,10 +214,13 @@ def assess_week(
 
     ours: dict[str, Event] = {}
     busy: list[Busy] = []
+    own_busy: list[Interval] = []  # this plan's blocks shown busy: taken, for the squeeze
     for event in events:
         if event.tag is not None and event.tag.plan_id == str(plan.id):
             if event.tag.slot_key.split(".")[1:2] == [str(week)]:
                 ours[event.tag.slot_key] = event
+                if event.busy:
+                    own_busy.append(Interval(event.start, event.end))
             continue  # this plan's own blocks are never busy time for itself
         if counts_as_busy(event):
             busy.append(to_busy(event))
@@ -256,6 +265,23 @@ def assess_week(
         kept=kept_intervals,
         consumed_minutes=consumed,
     )
+    chosen = preloaded.chosen if preloaded is not None else None
+    if chosen is None:
+        chosen = session.get(ChosenWeek, (plan.id, str(week))) is not None
+    if chosen:
+        # the person chose this week's slots: exactly their pinned blocks, nothing added
+        result = PlannerResult(
+            new_blocks=[],
+            target_minutes=result.target_minutes,
+            booked_minutes=result.booked_minutes - sum(round(i.minutes) for i in result.new_blocks),
+            shortfall_reason=None,
+        )
+    free_minutes = None
+    if spec.defense == defense.FLEXIBLE:
+        taken = [Interval(b.start, b.end) for b in busy if not b.all_day] + own_busy
+        free_minutes = defense.free_minutes_left(
+            spec, week, zone, plan_working_hours(spec, user), taken, now
+        )
     ordinals = [row.ordinal for row in rows] + [ordinal for _, ordinal in adopted]
     return WeekAssessment(
         plan=plan,
@@ -268,6 +294,8 @@ def assess_week(
         target=target,
         next_ordinal=max(ordinals, default=-1) + 1,
         time_left=allowed_time_left(spec, user, week, now),
+        now=now,
+        free_minutes=free_minutes,
     )
 
 
@@ -280,9 +308,10 @@ def apply_assessment(
 ) -> BookingReport:
     """Write what the assessment decided: rows for what exists, provider events for what not.
 
-    `checkpoint` (the task passes `session.commit`) runs before the first provider write and
-    after each block is recorded, so no database lock is held while a provider answers and a
-    crash loses at most the block being created (which the next run adopts by its tag).
+    `checkpoint` (the task passes `session.commit`) runs before the provider writes and after
+    the new blocks are recorded, so no database lock is held while a provider answers. The new
+    blocks go to the provider together (`create_blocks`, batched where the provider can); a
+    crash loses at most the rows of that one write, whose blocks the next run adopts by tag.
     """
     save = checkpoint or session.flush
     plan, week = assessment.plan, assessment.week
@@ -313,20 +342,26 @@ def apply_assessment(
     if assessment.target is not None:
         account, calendar = assessment.target
         for event, ordinal in assessment.adopted:
-            session.add(_block_row(plan, week, ordinal, calendar, event))
+            session.add(_block_row(plan, week, ordinal, calendar, event, spec.defense))
             adopted.append(event.tag.slot_key if event.tag else "")
         save()
         if assessment.result.new_blocks:
             connector = connectors(account)
-            for offset, interval in enumerate(assessment.result.new_blocks):
-                ordinal = assessment.next_ordinal + offset
-                key = slot_key(plan.id, week, ordinal)
-                event = _create(
-                    session, plan, spec, calendar, connector, key, interval, titles=titles
+            wanted = [
+                Wanted(
+                    assessment.next_ordinal + offset,
+                    interval,
+                    busy=assessment.now is None
+                    or defense.busy_at_booking(spec, interval.start, assessment.now),
                 )
-                session.add(_block_row(plan, week, ordinal, calendar, event))
-                save()  # each block is recorded as soon as it exists at the provider
-                created.append(key)
+                for offset, interval in enumerate(assessment.result.new_blocks)
+            ]
+            for ordinal, event in create_blocks(
+                session, plan, week, spec, calendar, connector, wanted, titles
+            ):
+                session.add(_block_row(plan, week, ordinal, calendar, event, spec.defense))
+                created.append(slot_key(plan.id, week, ordinal))
+            save()
 
     reason = assessment.result.shortfall_reason
     booked = assessment.result.booked_minutes
@@ -364,63 +399,131 @@ def apply_assessment(
     )
 
 
-def _create(
+@dataclass(frozen=True)
+class Wanted:
+    """A block to create: its ordinal in the week, its time, and whether it starts busy."""
+
+    ordinal: int
+    interval: Interval
+    busy: bool = True
+
+
+def create_blocks(
     session: Session,
     plan: Plan,
+    week: IsoWeek,
     spec: PlanSpec,
     calendar: Calendar,
     connector: CalendarConnector,
-    key: str,
-    interval: Interval,
+    wanted: list[Wanted],
+    titles: growth_titles.Titles | None,
     *,
-    titles: growth_titles.Titles | None = None,
-) -> Event:
-    focus = spec.focus_time and not calendar.focus_time_unsupported
-    # Growth hook: the title names the block's current milestone (app/services/growth).
-    title, description = growth_titles.label_for(session, plan, spec, interval.start, titles)
-    block = BlockSpec(
-        tag=BlockTag(plan_id=str(plan.id), slot_key=key),
-        title=title,
-        start=interval.start,
-        end=interval.end,
-        description=description,
-        focus_time=focus,
-        auto_decline=spec.auto_decline if focus else None,
-    )
-    try:
+    pinned: bool = False,
+) -> list[tuple[int, Event]]:
+    """Create the week's new blocks on one calendar in as few provider calls as it allows
+    (`create_blocks`: Google and Graph batch them); the (ordinal, event) of each created.
+
+    Blocks the provider refused are audited and left out; when any was refused, the caller
+    gets the created ones recorded first and then the refusal raised (the job retries, and
+    the retry books only what is still missing: the rest is adopted by its slot key).
+    """
+    locked = spec.defense == defense.LOCKED
+    auto = spec.auto_decline
+    if locked and auto == "declineNone":
+        auto = "declineOnlyNewConflictingInvitations"
+    specs: list[BlockSpec] = []
+    labels: list[str] = []
+    for item in wanted:
+        # a free block is never focus time (always busy at the provider); a locked one always
+        # asks for it, with the provider declining new conflicting invites itself
+        focus = (spec.focus_time or locked) and item.busy and not calendar.focus_time_unsupported
+        # Growth hook: the title names the block's current milestone (app/services/growth).
+        title, description = growth_titles.label_for(
+            session, plan, spec, item.interval.start, titles
+        )
+        labels.append(title)
+        specs.append(
+            BlockSpec(
+                tag=BlockTag(plan_id=str(plan.id), slot_key=slot_key(plan.id, week, item.ordinal)),
+                title=title,
+                start=item.interval.start,
+                end=item.interval.end,
+                description=description,
+                focus_time=focus,
+                auto_decline=auto if focus else None,
+                busy=item.busy,
+            )
+        )
+    for _ in specs:
         # before the write: the provider may announce it before its answer reaches us
         channel_cache.expect_echo(calendar.id)
-        event = connector.create_block(calendar.provider_calendar_id, block)
-    except ConnectorError as error:
+    results = connector.create_blocks(calendar.provider_calendar_id, specs)
+    if any(b.focus_time for b in specs) and (
+        calendar.provider_calendar_id in connector.focus_time_unsupported
+    ):
+        calendar.focus_time_unsupported = True  # remembered, so later blocks do not retry
+    done: list[tuple[int, Event]] = []
+    refused: list[ConnectorError] = []
+    for item, block, title, result in zip(wanted, specs, labels, results, strict=True):
+        key = block.tag.slot_key
+        if isinstance(result, ConnectorError):
+            refused.append(result)
+            audit.record_write(
+                session,
+                user_id=plan.user_id,
+                calendar=calendar,
+                action="create_block",
+                outcome="error",
+                slot_key=key,
+                detail={"error": type(result).__name__, "start": item.interval.start.isoformat()},
+            )
+            continue
+        growth_titles.remember(session, plan, key, title, titles)
         audit.record_write(
             session,
             user_id=plan.user_id,
             calendar=calendar,
             action="create_block",
-            outcome="error",
+            outcome="ok",
+            provider_event_id=result.id,
             slot_key=key,
-            detail={"error": type(error).__name__, "start": interval.start.isoformat()},
+            detail={"start": result.start.isoformat(), "end": result.end.isoformat()},
         )
+        done.append((item.ordinal, result))
+    if refused:
+        for ordinal, event in done:
+            session.add(
+                _block_row(plan, week, ordinal, calendar, event, spec.defense, pinned=pinned)
+            )
         session.flush()
-        raise
-    growth_titles.remember(session, plan, key, title, titles)
-    if focus and calendar.provider_calendar_id in connector.focus_time_unsupported:
-        calendar.focus_time_unsupported = True  # remembered, so later blocks do not retry
-    audit.record_write(
-        session,
-        user_id=plan.user_id,
-        calendar=calendar,
-        action="create_block",
-        outcome="ok",
-        provider_event_id=event.id,
-        slot_key=key,
-        detail={"start": event.start.isoformat(), "end": event.end.isoformat()},
-    )
-    return event
+        raise _worst(refused)
+    return done
 
 
-def _block_row(plan: Plan, week: IsoWeek, ordinal: int, calendar: Calendar, event: Event) -> Block:
+def _worst(errors: list[ConnectorError]) -> ConnectorError:
+    """The refusal to surface: a lost grant first, then throttling (its longest wait)."""
+    for error in errors:
+        if isinstance(error, ReauthRequired):
+            return error
+    limited = [e for e in errors if isinstance(e, RateLimited)]
+    if limited:
+        return max(limited, key=lambda e: e.retry_after or 0.0)
+    return errors[0]
+
+
+def _block_row(
+    plan: Plan,
+    week: IsoWeek,
+    ordinal: int,
+    calendar: Calendar,
+    event: Event,
+    level: str,
+    pinned: bool = False,
+) -> Block:
     return Block(
+        level=level,
+        busy=event.busy,
+        pinned=pinned,
         plan_id=plan.id,
         calendar_id=calendar.id,
         week=str(week),
@@ -447,6 +550,21 @@ def book_week(
     titles = preloaded.titles if preloaded is not None else None
     titles = titles or growth_titles.Titles.load(session, plan)
     report = apply_assessment(session, assessment, connectors, checkpoint, titles)
+    if plan_spec(plan).defense == defense.FLEXIBLE:
+        # the switch free -> busy is part of booking: by time, or squeezed by the week
+        rows = session.scalars(
+            select(Block).where(Block.plan_id == plan.id, Block.week == str(week))
+        ).all()
+        defense_service.harden(
+            session,
+            plan,
+            rows,
+            now,
+            connectors,
+            free_minutes=assessment.free_minutes,
+            titles=titles,
+            checkpoint=checkpoint,
+        )
     # Growth hook: kept blocks follow milestone changes (a renamed or finished milestone).
     growth_titles.refresh(
         session,

@@ -10,6 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db.models import Account, Block, Calendar, CalendarEvent, Plan, User
+from app.domain import defense
+from app.domain.plan import PlanSpec
 from app.domain.time import IsoWeek
 from app.services.conflicts import detection as conflict_service
 from app.services.growth import counting as growth_counting
@@ -17,7 +19,7 @@ from app.services.growth import counting as growth_counting
 
 def _blocks_as_shown(
     session: Session, user: User, start: datetime, end: datetime
-) -> list[tuple[Block, str, CalendarEvent | None]]:
+) -> list[tuple[Block, str, CalendarEvent | None, datetime | None]]:
     """Blocks overlapping [start, end) with their goal and, once a sync read it back, the
     calendar's copy (which is what the person sees, even if moved or renamed there)."""
     in_calendar = {
@@ -30,11 +32,21 @@ def _blocks_as_shown(
         )
     }
     rows = session.execute(
-        select(Block, Plan.goal)
+        select(Block, Plan.goal, Plan.spec)
         .join(Plan, Plan.id == Block.plan_id)
         .where(Plan.user_id == user.id, Block.start < end, Block.end > start)
     ).all()
-    return [(block, goal, in_calendar.get(block.slot_key)) for block, goal in rows]
+    return [
+        (block, goal, in_calendar.get(block.slot_key), _turns_busy_at(block, spec))
+        for block, goal, spec in rows
+    ]
+
+
+def _turns_busy_at(block: Block, document: dict[str, Any]) -> datetime | None:
+    """When a flexible block still shown free turns busy by time (None otherwise)."""
+    if block.level != defense.FLEXIBLE or block.busy:
+        return None
+    return defense.threshold(PlanSpec.model_validate(document), block.start)
 
 
 def _busy_events(
@@ -73,7 +85,7 @@ def week_days(
                 {"kind": kind, "start": local, "end": finish.astimezone(zone), **extra}
             )
 
-    for block, goal, seen in _blocks_as_shown(session, user, start, end):
+    for block, goal, seen, turns_busy_at in _blocks_as_shown(session, user, start, end):
         begin, finish = (seen.start, seen.end) if seen is not None else (block.start, block.end)
         put(
             "block",
@@ -82,6 +94,8 @@ def week_days(
             title=seen.title if seen is not None else f"Growth: {goal}",
             state=block.state,
             read_back=seen is not None,
+            block=block,  # its id (pin form), defense level, transparency and pin
+            turns_busy_at=turns_busy_at.astimezone(zone) if turns_busy_at else None,
         )
     # Oldest first, so a newer conflict on the same event wins.
     conflicts = reversed(conflict_service.with_decisions(session, user))

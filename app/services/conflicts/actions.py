@@ -216,6 +216,7 @@ def move_block(
         start=target.start,
         end=target.end,
         description=f"{description}\nMoved by GrowthGuard.",
+        busy=block.busy,  # a move never changes a flexible block's transparency
     )
     try:
         channel_cache.expect_echo(calendar.id)

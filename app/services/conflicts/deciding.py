@@ -71,6 +71,8 @@ class ConflictResolver:
             block=Interval(block.start, block.end),
             declines_this_week=self._declines_this_week(user, now, zone),
             person_choice=choice,  # type: ignore[arg-type]
+            block_level=conflict.block_level,  # as the invite found it
+            block_pinned=block.pinned,
         )
         return decide(actions.invite_of(conflict), policy_spec(self.session, plan), context)
 

@@ -20,6 +20,7 @@ from app.db.models import (
     Plan,
     User,
 )
+from app.domain import defense
 from app.services.notifications import outbox
 from app.services.sync.events import SyncResult
 from connectors.base import Event, EventStatus, SelfResponse
@@ -112,6 +113,8 @@ def _record(
         provider_event_id=event.id,
         event=snapshot(event, calendar),
         state=ConflictState.OPEN,
+        # while a flexible block is still free, the policy only flags (app/domain/decide.py)
+        block_level=defense.conflict_level(block.level, block.busy),
     )
     try:
         with session.begin_nested():

@@ -150,6 +150,7 @@ def refresh(
             start=block.start,
             end=block.end,
             description=description,
+            busy=block.busy,  # a retitle never changes a flexible block's transparency
         )
         try:
             connectors(account).update_block(

@@ -175,6 +175,25 @@ def weekly_report(
     return rows
 
 
+def conflict_levels(
+    session: Session, plan: Plan, weeks: Sequence[IsoWeek]
+) -> dict[str, dict[str, int]]:
+    """Per week: how many conflicts found their block flexible (still free), firm or locked."""
+    if not weeks:
+        return {}
+    first, last = str(min(weeks)), str(max(weeks))
+    rows = session.execute(
+        select(Block.week, Conflict.block_level, func.count())
+        .join(Conflict, Conflict.block_id == Block.id)
+        .where(Block.plan_id == plan.id, Block.week >= first, Block.week <= last)
+        .group_by(Block.week, Conflict.block_level)
+    ).all()
+    out: dict[str, dict[str, int]] = defaultdict(dict)
+    for week, level, count in rows:
+        out[week][level] = int(count)
+    return dict(out)
+
+
 def plan_start_week(session: Session, user: User, zone: ZoneInfo, now: datetime) -> IsoWeek | None:
     """The week the person's first plan began: made then, or its first block if earlier.
 

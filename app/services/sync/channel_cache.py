@@ -5,7 +5,10 @@ any change to a calendar's channel made through the ORM in this process forgets 
 (the `after_flush` hook below), and the time limit covers changes made by other processes.
 Repeats are told apart by the provider's message number: the highest number seen per channel,
 kept here and written to `calendars.watch_message_number` in batches (`flush`), so nothing is
-stored per notification.
+stored per notification. Providers without numbers (Graph) name each change by a key (its
+resource, change type and etag): the keys seen in the last `KEY_WINDOW` seconds are kept here,
+bounded, instead of a receipt row each. A repeat that reaches another process, or this one
+after a restart, costs one more incremental sync (a hint is never trusted as data), nothing else.
 
 Hints for one calendar are also spaced (`sync_delay`): the first after a quiet spell is synced
 at once; those arriving within `SYNC_SPACING` of the last hand-over are handed over for the end
@@ -16,9 +19,11 @@ window widens up to `SYNC_SPACING_MAX`, and no change waits longer than the wind
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +44,9 @@ STORM = 3  # hints joining one sync that make the next window wider
 ECHO_WINDOW = 10.0
 FLUSH_WAIT_MS = 200  # how long writing message numbers may wait for a calendar's row lock
 ECHO_DEFER = 30.0
+# Graph retries an unacknowledged notification for up to four hours.
+KEY_WINDOW = 4 * 3600 + 600
+MAX_KEYS = 200_000  # 16-byte digests: a few tens of MB at the very most
 _caches: weakref.WeakSet[ChannelCache] = weakref.WeakSet()
 
 
@@ -62,10 +70,15 @@ class ChannelCache:
         ttl: float = 60.0,
         flush_seconds: float = 1.0,
         max_channels: int = 200_000,
+        key_window: float = KEY_WINDOW,
+        max_keys: int = MAX_KEYS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._sessions = sessions
         self._ttl, self._flush_seconds, self._max = ttl, flush_seconds, max_channels
+        self._key_window, self._max_keys = key_window, max_keys
+        # digest of (channel, key): when it was first seen; oldest first
+        self._keys: OrderedDict[bytes, float] = OrderedDict()
         self._clock = clock
         self._lock = threading.Lock()
         self._flushing = threading.Lock()
@@ -112,6 +125,28 @@ class ChannelCache:
                 return False
             self._highest[channel_id] = number
             self._dirty[channel_id] = number
+            return True
+
+    def first_key(self, channel_id: str, key: str) -> bool:
+        """True when ``key`` was not seen on the channel within the key window (and remember it).
+
+        Only notices that passed verification get here, so strangers cannot fill the window;
+        past `max_keys` the oldest are dropped (a late repeat then costs one more sync).
+        """
+        digest = hashlib.blake2b(f"{channel_id}\n{key}".encode(), digest_size=16).digest()
+        now = self._clock()
+        with self._lock:
+            keys = self._keys
+            seen_at = keys.get(digest)
+            if seen_at is not None and now - seen_at <= self._key_window:
+                return False
+            keys.pop(digest, None)
+            while keys:  # oldest first: drop the expired, and make room
+                oldest, first_seen = next(iter(keys.items()))
+                if now - first_seen <= self._key_window and len(keys) < self._max_keys:
+                    break
+                del keys[oldest]
+            keys[digest] = now
             return True
 
     def saw(self, channel_id: str, number: int) -> None:

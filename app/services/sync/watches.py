@@ -242,28 +242,38 @@ def _check(channel: Channel, notice: PushNotice) -> None:
 
 
 def verify_cached(channels: ChannelCache, notices: list[PushNotice]) -> list[SyncRequest] | None:
-    """`verify` without the database, for the common case: every notice is a numbered change
-    on a channel in ``channels``. None when any notice needs the database path (an unknown or
-    stale channel, no message number, a lifecycle event): the caller then runs `verify`.
+    """`verify` without the database, for the common case: every notice is a change on a
+    channel in ``channels``, numbered (Google) or keyed (Graph). None when any notice needs the
+    database path (an unknown or stale channel, neither number nor key, a lifecycle event):
+    the caller then runs `verify`.
 
     The checks and answers are the same as `verify`'s: a forged notice rejects the batch
-    (before any number is taken), a number not above the highest seen is a repeat.
+    (before any number or key is taken), a number not above the highest seen, or a key seen
+    before, is a repeat.
     """
-    found: list[tuple[PushNotice, Channel, int]] = []
+    found: list[tuple[PushNotice, Channel]] = []
     for notice in notices:
-        if notice.sequence is None or notice.repeat_key is not None or notice.watch is not None:
+        if notice.repeat_key is not None or notice.watch is not None:
+            return None
+        if notice.sequence is None and notice.message_key is None:
             return None
         channel = channels.get(notice.channel_id)
         if channel is None:
             return None
-        found.append((notice, channel, notice.sequence))
-    for notice, channel, _ in found:
+        found.append((notice, channel))
+    for notice, channel in found:
         _check(channel, notice)
     requests: dict[int, SyncRequest] = {}
-    for notice, channel, number in found:
-        if channels.first_time(notice.channel_id, number) and notice.sync:
+    for notice, channel in found:
+        if _first_cached(channels, notice) and notice.sync:
             _merge(requests, channel.calendar_id, notice)
     return list(requests.values())
+
+
+def _first_cached(channels: ChannelCache, notice: PushNotice) -> bool:
+    if notice.sequence is not None:
+        return channels.first_time(notice.channel_id, notice.sequence)
+    return channels.first_key(notice.channel_id, notice.message_key or "")
 
 
 def verify(
@@ -278,9 +288,10 @@ def verify(
     A batch with any forged notice is rejected whole: providers never mix channels we did not
     create into our batches, so a mismatch means somebody else is talking. Duplicates (the
     provider retried) and hellos ask for nothing. With ``channels``, the channels read here
-    and the numbers taken are remembered there for `verify_cached`.
+    and the numbers and keys taken are remembered there for `verify_cached`.
     """
     requests: dict[int, SyncRequest] = {}
+    # Every notice is checked before any number or key is taken (a forged batch takes none).
     seen: list[Calendar] = []
     for notice in notices:
         calendar = _calendar_for_channel(session, notice.channel_id)
@@ -292,8 +303,13 @@ def verify(
         ):
             raise WebhookRejectedError(403, "resource does not match the channel")
         seen.append(calendar)
+    for notice, calendar in zip(notices, seen, strict=True):
         if notice.sequence is not None:
             if not _newer(session, calendar, notice.sequence):
+                continue
+        elif notice.message_key is not None and notice.repeat_key is None and channels is not None:
+            # keyed changes are remembered by the cache (no receipt row), as on its fast path
+            if not channels.first_key(notice.channel_id, notice.message_key):
                 continue
         elif notice.message_key is not None and not _first_time(
             session, provider, calendar.watch_id or "", notice.message_key

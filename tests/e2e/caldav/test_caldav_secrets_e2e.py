@@ -17,9 +17,9 @@ from app.main import create_app
 from app.providers import Providers
 from app.runtime import build_runtime
 from tests.e2e.harness import PUBLIC_URL, AppServer, browser, wait_until
-from tests.fakes.receivers import free_port
 from tests.servers.caldav import PASSWORD, USER, new_calendar, radicale
 from tests.signups import browser_sign_up
+from tests.support.servers import free_port
 from tests.support.settings import make_settings
 
 EMAIL = "ann@corp.example"

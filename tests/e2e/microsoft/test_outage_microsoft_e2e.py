@@ -25,7 +25,7 @@ def test_a_throttling_graph_never_holds_a_request(
         wait_until(lambda: client.get("/accounts").json()[0]["calendars"][0]["push_active"], 5)
         plan = client.post("/plans", json={"goal": "Write the RFC"}).json()
         week = str(IsoWeek.containing(datetime.now(UTC), BERLIN).next())
-        fake.fail_next("/me/", status, retry_after=90, count=10_000)
+        fake.faults.fail_next(None, status=status, retry_after=90, path="/me/")
 
         before = len(fake.graph_requests("/me/"))
         started = time.monotonic()
