@@ -24,6 +24,7 @@ from app.api import (
     policies,
     quiet,
     reports,
+    sync_health,
     users,
     webhooks,
 )
@@ -48,6 +49,7 @@ from app.web import (
     planning,
     quiet_pages,
     report_page,
+    sync_page,
 )
 
 log = logging.getLogger(__name__)
@@ -126,6 +128,7 @@ def create_app(
     app.include_router(users.router)
     app.include_router(plans.router)
     app.include_router(accounts.router)
+    app.include_router(sync_health.router)
     app.include_router(policies.router)
     app.include_router(conflicts.router)
     app.include_router(channels.router)
@@ -138,6 +141,7 @@ def create_app(
     app.include_router(planning.router)
     app.include_router(boundary.router)
     app.include_router(report_page.router)
+    app.include_router(sync_page.router)
     app.include_router(growth_pages.router)
     app.include_router(quiet_pages.router)
     app.include_router(dev_pages.router)

@@ -52,6 +52,7 @@ from app.services.reports import baseline as baseline_service
 from app.services.reports import sending
 from app.services.sync import events as sync_service
 from app.services.sync import watches
+from app.services.sync.last_error import record_failure
 from connectors.errors import ConnectorError, NotFound, RateLimited, ReauthRequired, TransientError
 
 log = logging.getLogger(__name__)
@@ -482,9 +483,10 @@ def sync_calendar(calendar_id: int, *, recreate_watch: bool = False, full: bool 
                     session, calendar, rt.connectors, rt.settings.public_url, now, session.commit
                 )
             result = sync_service.sync_calendar(session, calendar, rt.connectors, now)
-        except NotFound:
+        except NotFound as error:
             # The calendar itself is gone at the provider: say so once, stop syncing it.
             mark_gone(session, calendar, now)
+            record_failure(calendar, error, now)
             return
         new_conflicts = detection.detect(session, calendar, result, now) if result else []
         # A crash between detecting and deciding leaves conflicts open, and an incremental
@@ -589,27 +591,46 @@ def sync_job(
 
     `echo_asked` (ISO time): this sync was asked for by the echo of our own write; skip it
     when another sync ran since."""
-    rt = runtime.current()
     if echo_asked is not None and _synced_since(calendar_id, datetime.fromisoformat(echo_asked)):
         return
     try:
         sync_calendar(calendar_id, recreate_watch=recreate_watch, full=full)
-    except TransientError as error:
-        delay = RETRY.delay(error, attempt)
-        if delay is not None:
-            log.info("sync of calendar %s: %s; retry in %.0fs", calendar_id, error, delay)
-            key = f"sync:{calendar_id}:{int(recreate_watch)}:{int(full)}:retry"
-            job = Job("app.tasks:retry_sync", (calendar_id, recreate_watch, full, attempt + 1))
-            rt.dispatcher.submit(key, job, delay=delay)
-            return
-        # Retries are spent: show it on the account; the next poll or push tries again.
-        with transaction(rt.sessions) as session:
-            calendar = session.get(Calendar, calendar_id)
-            account = session.get(Account, calendar.account_id) if calendar else None
-            if account is not None and account.status == AccountStatus.OK:
-                account.status = AccountStatus.ERROR
-                account.status_detail = f"sync failed: {_why(error)}"
-        raise
+    except ConnectorError as error:
+        # The sync's own transaction rolled back: say what went wrong in one of its own, so
+        # the sync-health page shows it while retries go on.
+        _remember_failure(calendar_id, error)
+        if not isinstance(error, TransientError):
+            raise
+        _retry_or_surface(calendar_id, recreate_watch, full, attempt, error)
+
+
+def _remember_failure(calendar_id: int, error: ConnectorError) -> None:
+    rt = runtime.current()
+    with transaction(rt.sessions) as session:
+        calendar = session.get(Calendar, calendar_id)
+        if calendar is not None:
+            record_failure(calendar, error, rt.clock())
+
+
+def _retry_or_surface(
+    calendar_id: int, recreate_watch: bool, full: bool, attempt: int, error: TransientError
+) -> None:
+    rt = runtime.current()
+    delay = RETRY.delay(error, attempt)
+    if delay is not None:
+        log.info("sync of calendar %s: %s; retry in %.0fs", calendar_id, error, delay)
+        key = f"sync:{calendar_id}:{int(recreate_watch)}:{int(full)}:retry"
+        job = Job("app.tasks:retry_sync", (calendar_id, recreate_watch, full, attempt + 1))
+        rt.dispatcher.submit(key, job, delay=delay)
+        return
+    # Retries are spent: show it on the account; the next poll or push tries again.
+    with transaction(rt.sessions) as session:
+        calendar = session.get(Calendar, calendar_id)
+        account = session.get(Account, calendar.account_id) if calendar else None
+        if account is not None and account.status == AccountStatus.OK:
+            account.status = AccountStatus.ERROR
+            account.status_detail = f"sync failed: {_why(error)}"
+    raise error
 
 
 def retry_sync(calendar_id: int, recreate_watch: bool, full: bool, attempt: int) -> None:

@@ -24,6 +24,9 @@ from connectors.memory import memory_factory
 from connectors.push import PushParser
 
 __all__ = [
+    "BOOK_ONLY",
+    "FULL",
+    "AccessModeInfo",
     "ConnectKind",
     "ConnectRefused",
     "ConnectorFactory",
@@ -94,6 +97,23 @@ class MissingPermissions(ConnectRefused):
         super().__init__("not granted: " + ", ".join(missing))
 
 
+FULL = "full"
+BOOK_ONLY = "book_only"
+
+
+@dataclass(frozen=True)
+class AccessModeInfo:
+    """One way to connect a provider: the scopes asked for and, in plain words, what
+    GrowthGuard can and cannot do with them (shown on the connect page)."""
+
+    name: str  # FULL or BOOK_ONLY
+    label: str
+    scopes: tuple[str, ...]
+    can: tuple[str, ...]
+    cannot: tuple[str, ...]
+    note: str = ""  # what the provider itself does or does not enforce
+
+
 @dataclass(frozen=True)
 class Grant:
     """What a finished connect yields.
@@ -109,13 +129,21 @@ class Grant:
     subject: str
     account_key: str
     display_name: str
+    access_mode: str = FULL  # the mode whose scopes were asked for and granted
 
     @classmethod
-    def by_email(cls, credentials: bytes, email: str, email_verified: bool, subject: str) -> Grant:
+    def by_email(
+        cls,
+        credentials: bytes,
+        email: str,
+        email_verified: bool,
+        subject: str,
+        access_mode: str = FULL,
+    ) -> Grant:
         """An account named by its sign-in address (OAuth providers): the address,
         lower-cased, is also its key and its name."""
         address = email.lower()
-        return cls(credentials, address, email_verified, subject, address, address)
+        return cls(credentials, address, email_verified, subject, address, address, access_mode)
 
 
 @dataclass(frozen=True)
@@ -142,8 +170,12 @@ class FormField:
 Finish = Callable[[Mapping[str, Any], Mapping[str, str]], Grant]
 """(server-side context, callback parameters or form fields) -> Grant; raises ConnectRefused.
 
-For OAuth the context is the `OAuthStart.secrets` kept since `begin`; for a credentials form it
-holds the signed-in person's `email`."""
+For OAuth the context is the `OAuthStart.secrets` kept since `begin` (including the access
+mode asked for); for a credentials form it holds the signed-in person's `email`."""
+
+Begin = Callable[[str], OAuthStart]
+"""Start an OAuth connect in an access mode (FULL or BOOK_ONLY): the consent URL and the
+secrets to keep; only the mode's scopes are asked for."""
 
 
 @dataclass(frozen=True)
@@ -159,7 +191,9 @@ class ProviderEntry:
     # best effort: the caller deletes the blob either way.
     revoke: Callable[[bytes], None]
     refresh: Callable[[bytes], bytes]  # a fresh blob, or ReauthRequired
-    begin: Callable[[], OAuthStart] | None = None  # OAuth only
+    begin: Begin | None = None  # OAuth only
+    # The ways to connect (OAuth providers offering a least-privilege mode list two).
+    access_modes: tuple[AccessModeInfo, ...] = ()
     sign_in: bool = False  # may sign a person in (and create the user) by verified email
     requires_verified_email: bool = False
     fields: tuple[FormField, ...] = ()  # credentials form only

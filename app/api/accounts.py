@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
 
-from app import tasks
 from app.api.params import RowId
 from app.deps import CurrentUser, RuntimeDep, SessionDep
 from app.services.accounts import connect as account_service
@@ -39,6 +38,8 @@ class AccountOut(BaseModel):
     email: str
     status: str
     status_detail: str
+    # "full", or "book_only": connected with the narrowest scopes; its policy only flags.
+    access_mode: str = "full"
     calendars: list[CalendarOut]
 
 
@@ -85,6 +86,7 @@ def list_accounts(user: CurrentUser, session: SessionDep) -> list[AccountOut]:
             email=account.display_name,
             status=account.status,
             status_detail=account.status_detail,
+            access_mode=account.access_mode,
             calendars=[_calendar_out(c) for c in calendars],
         )
         for account, calendars in calendar_service.accounts_of(session, user)
@@ -132,6 +134,7 @@ def connect(
         email=account.display_name,
         status=account.status,
         status_detail=account.status_detail,
+        access_mode=account.access_mode,
         calendars=[
             _calendar_out(c)
             for _, calendars in calendar_service.accounts_of(session, user)
@@ -175,11 +178,7 @@ def disconnect(
     )
 
 
-@router.post("/calendars/{calendar_id}/sync", status_code=202)
-def sync_now(calendar_id: RowId, user: CurrentUser, session: SessionDep) -> dict[str, bool]:
-    """Queue an incremental sync of one calendar."""
-    calendar = calendar_service.get_calendar(session, user, calendar_id)
-    return {"queued": tasks.enqueue_sync(calendar.id)}
+# POST /calendars/{calendar_id}/sync lives with the sync health (app/api/sync_health.py).
 
 
 @router.get("/calendars/{calendar_id}/events", response_model=list[EventOut])

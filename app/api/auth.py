@@ -16,16 +16,26 @@ router = APIRouter(tags=["auth"])
 
 
 @router.get("/auth/{provider}/start", response_class=RedirectResponse, status_code=302)
-def start(provider: str, request: Request, runtime: RuntimeDep) -> Response:
-    """Send the browser to the provider's consent screen (PKCE; state bound to this browser)."""
+def start(provider: str, request: Request, runtime: RuntimeDep, mode: str = "full") -> Response:
+    """Send the browser to the provider's consent screen (PKCE; state bound to this browser).
+
+    `mode=book_only` asks only for the narrowest scopes the provider offers (see the
+    connect page); the account then books blocks and its policy only flags."""
     browser_id = request.cookies.get(BROWSER_COOKIE) or connect.new_browser_id()
     try:
         with transaction(runtime.sessions) as session:
             url = connect.begin_connect(
-                session, runtime.cipher, runtime.providers, provider, browser_id, runtime.clock()
+                session,
+                runtime.cipher,
+                runtime.providers,
+                provider,
+                browser_id,
+                runtime.clock(),
+                mode=mode,
             )
     except connect.ConnectRejectedError as error:
-        return _problem(request, str(error), status.HTTP_404_NOT_FOUND)
+        code = status.HTTP_400_BAD_REQUEST if error.field == "mode" else status.HTTP_404_NOT_FOUND
+        return _problem(request, str(error), code)
     response = RedirectResponse(url, status_code=status.HTTP_302_FOUND)
     response.set_cookie(BROWSER_COOKIE, browser_id, max_age=3600, **cookie_flags(runtime))
     return response

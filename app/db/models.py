@@ -32,6 +32,11 @@ class AccountStatus(StrEnum):
     DISCONNECTED = "disconnected"  # the person disconnected it; credentials are deleted
 
 
+class AccessMode(StrEnum):
+    FULL = "full"  # read, book, and answer invites (decline) and move blocks
+    BOOK_ONLY = "book_only"  # narrowest scopes: book own blocks, read busy time; policy only flags
+
+
 class BlockState(StrEnum):
     BOOKED = "booked"  # on the calendar, as far as we last saw
     LOST = "lost"  # the person deleted or declined it; never re-created that week
@@ -92,6 +97,10 @@ class Account(Base):
     credentials: Mapped[bytes | None] = mapped_column(LargeBinary)
     # The local demo calendar (development): polled often, offers a sample invite.
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Chosen when connecting: which scopes were asked for, and so what the policy may do.
+    access_mode: Mapped[AccessMode] = mapped_column(
+        String(16), default=AccessMode.FULL, server_default=AccessMode.FULL.value
+    )
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
 
@@ -115,6 +124,9 @@ class Calendar(Base):
     timezone: Mapped[str | None] = mapped_column(String(64))
     sync_cursor: Mapped[str | None] = mapped_column(Text)
     last_synced_at: Mapped[datetime | None]
+    # The last failed sync, in words for the person (cleared by the next successful sync).
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None]
     focus_time_unsupported: Mapped[bool] = mapped_column(Boolean, default=False)
     # Push channel (Google) or subscription (Graph). The secret is kept as a SHA-256 hash.
     watch_id: Mapped[str | None] = mapped_column(String(256), unique=True)

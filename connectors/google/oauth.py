@@ -15,6 +15,7 @@ from oauthlib.oauth2.rfc6749.errors import OAuth2Error  # type: ignore[import-un
 from connectors.errors import ConnectorError, ReauthRequired, TransientError
 
 __all__ = [
+    "BOOK_ONLY_SCOPES",
     "CALENDAR_SCOPES",
     "SCOPES",
     "AuthorizationFailed",
@@ -31,10 +32,17 @@ __all__ = [
 ]
 
 EVENTS_SCOPE = "https://www.googleapis.com/auth/calendar.events"
+# "See, create, change, and delete events on Google calendars you own": nothing on calendars
+# others share with the person, which `calendar.events` would cover as well.
+EVENTS_OWNED_SCOPE = "https://www.googleapis.com/auth/calendar.events.owned"
 CALENDAR_LIST_SCOPE = "https://www.googleapis.com/auth/calendar.calendarlist.readonly"
 EMAIL_SCOPE = "https://www.googleapis.com/auth/userinfo.email"
+IDENTITY_SCOPES = ["openid", EMAIL_SCOPE]
 CALENDAR_SCOPES = [EVENTS_SCOPE, CALENDAR_LIST_SCOPE]
-SCOPES = [*CALENDAR_SCOPES, "openid", EMAIL_SCOPE]
+# Book only: the person's own calendars' events (to read busy time and write blocks) and the
+# calendar list. Declines are never attempted in this mode (the policy only flags).
+BOOK_ONLY_SCOPES = [EVENTS_OWNED_SCOPE, CALENDAR_LIST_SCOPE]
+SCOPES = [*CALENDAR_SCOPES, *IDENTITY_SCOPES]
 
 # Google reports some scopes in a short form and others in the URL form, depending on the request.
 _ALIASES = {
@@ -107,7 +115,7 @@ def normalise_scopes(scopes: str | list[str] | None) -> list[str]:
     return sorted({_ALIASES.get(s, s) for s in items})
 
 
-def _flow(config: GoogleConfig, **kwargs: Any) -> Any:
+def _flow(config: GoogleConfig, calendar_scopes: list[str], **kwargs: Any) -> Any:
     client = {
         "web": {
             "client_id": config.client_id,
@@ -117,26 +125,42 @@ def _flow(config: GoogleConfig, **kwargs: Any) -> Any:
             "redirect_uris": [config.redirect_uri],
         }
     }
-    return Flow.from_client_config(client, SCOPES, redirect_uri=config.redirect_uri, **kwargs)
+    scopes = [*calendar_scopes, *IDENTITY_SCOPES]
+    return Flow.from_client_config(client, scopes, redirect_uri=config.redirect_uri, **kwargs)
 
 
-def start_authorization(config: GoogleConfig) -> AuthorizationStart:
-    """A consent URL with a fresh state and PKCE verifier, asking for a refresh token."""
-    flow = _flow(config, autogenerate_code_verifier=True)
-    url, state = flow.authorization_url(
-        access_type="offline", prompt="consent", include_granted_scopes="true"
-    )
+def start_authorization(
+    config: GoogleConfig, calendar_scopes: list[str] | None = None
+) -> AuthorizationStart:
+    """A consent URL with a fresh state and PKCE verifier, asking for a refresh token and
+    `calendar_scopes` (default: full access)."""
+    wanted = CALENDAR_SCOPES if calendar_scopes is None else calendar_scopes
+    flow = _flow(config, wanted, autogenerate_code_verifier=True)
+    extra = {}
+    if wanted == CALENDAR_SCOPES:
+        # Only for full access: with it, Google adds every scope granted before (a narrower
+        # connect after a full one would silently be full again).
+        extra["include_granted_scopes"] = "true"
+    url, state = flow.authorization_url(access_type="offline", prompt="consent", **extra)
     return AuthorizationStart(url=url, state=state, code_verifier=flow.code_verifier)
 
 
 def finish_authorization(
-    config: GoogleConfig, *, state: str, code_verifier: str, code: str, granted_scope: str | None
+    config: GoogleConfig,
+    *,
+    state: str,
+    code_verifier: str,
+    code: str,
+    granted_scope: str | None,
+    calendar_scopes: list[str] | None = None,
 ) -> GoogleGrant:
-    """Exchange `code`, check the granted scopes and read the account's identity.
+    """Exchange `code`, check the granted scopes (those of `calendar_scopes`, default full
+    access) and read the account's identity.
 
     Raises `AuthorizationFailed`, `MissingScopes` or `TransientError`.
     """
-    flow = _flow(config, state=state, code_verifier=code_verifier)
+    wanted = CALENDAR_SCOPES if calendar_scopes is None else calendar_scopes
+    flow = _flow(config, wanted, state=state, code_verifier=code_verifier)
     try:
         token: dict[str, Any] = dict(flow.fetch_token(code=code))
     except Warning as changed:
@@ -150,7 +174,7 @@ def finish_authorization(
     except requests.RequestException:
         raise TransientError("could not reach Google's token endpoint") from None
     scopes = normalise_scopes(token.get("scope") or granted_scope)
-    missing = [s for s in CALENDAR_SCOPES if s not in scopes]
+    missing = [s for s in wanted if s not in scopes]
     if missing:
         raise MissingScopes(missing)
     info = _userinfo(config, token["access_token"])

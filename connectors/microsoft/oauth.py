@@ -24,6 +24,7 @@ __all__ = [
     "AuthorizationFailed",
     "MicrosoftConfig",
     "MicrosoftGrant",
+    "MissingScopes",
     "TokenSource",
     "finish_authorization",
     "forget_tokens",
@@ -31,12 +32,33 @@ __all__ = [
 ]
 
 # MSAL adds the reserved offline_access/openid/profile itself (and refuses them if passed).
+# Graph has no narrower permission that can create events: Calendars.ReadWrite is the only
+# delegated write permission for calendars (Calendars.ReadBasic / Calendars.Read only read),
+# so a book-only connect asks for the same scope; the narrowing is GrowthGuard's own.
 SCOPES = ["Calendars.ReadWrite"]
+GRAPH_RESOURCE = "https://graph.microsoft.com/"
 _TRANSIENT_ERRORS = {"temporarily_unavailable", "server_error", "service_unavailable"}
 
 
 class AuthorizationFailed(ConnectorError):
     """The authorization response was refused (state, nonce, PKCE, consent denied...)."""
+
+
+class MissingScopes(ConnectorError):
+    """The token lacks permissions asked for (an admin or the person held some back)."""
+
+    def __init__(self, missing: list[str]) -> None:
+        self.missing = missing
+        super().__init__("Microsoft grant lacks required scopes: " + " ".join(missing))
+
+
+def missing_scopes(granted: str | None) -> list[str]:
+    """Which of SCOPES the token response's `scope` lacks (Graph may prefix its resource);
+    nothing when the response did not say."""
+    if not granted:
+        return []
+    have = {s.removeprefix(GRAPH_RESOURCE).lower() for s in granted.split()}
+    return [s for s in SCOPES if s.lower() not in have]
 
 
 @dataclass(frozen=True)
@@ -128,6 +150,9 @@ def finish_authorization(
     if "error" in result:
         # error codes are safe to show; descriptions may echo request data, so leave them out
         raise AuthorizationFailed(f"Microsoft refused the sign-in ({result['error']})")
+    missing = missing_scopes(result.get("scope"))
+    if missing:
+        raise MissingScopes(missing)
     claims = result.get("id_token_claims") or {}
     email = claims.get("email") or claims.get("preferred_username")
     oid, tid = claims.get("oid"), claims.get("tid")

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from app.domain.time import IsoWeek
-from tests.browser.conftest import USER, Journey
 from tests.e2e.harness import wait_until
 from tests.fakes.google_store import parse_when
+from tests.support.browser import USER, Journey
 
 pytestmark = pytest.mark.browser
 

@@ -21,6 +21,18 @@ CLIENT_ID = "fake-client.apps.googleusercontent.com"
 CLIENT_SECRET = "fake-client-secret"
 REDIRECT_URI = "https://growthguard.test/oauth/google/callback"
 EVENTS_SCOPE = "https://www.googleapis.com/auth/calendar.events"
+EVENTS_OWNED_SCOPE = "https://www.googleapis.com/auth/calendar.events.owned"
+_AUTH = "https://www.googleapis.com/auth/"
+# Which scopes let a token read or write events, as Google describes them: `calendar` and
+# `calendar.events` on every calendar the person can open; the `.owned` ones only on
+# calendars they own. Anything else is 403 insufficientPermissions.
+READ_ANY = {
+    _AUTH + s
+    for s in ("calendar", "calendar.readonly", "calendar.events", "calendar.events.readonly")
+}
+READ_OWNED = {EVENTS_OWNED_SCOPE, _AUTH + "calendar.events.owned.readonly"}
+WRITE_ANY = {_AUTH + "calendar", EVENTS_SCOPE}
+WRITE_OWNED = {EVENTS_OWNED_SCOPE}
 LIST_SCOPE = "https://www.googleapis.com/auth/calendar.calendarlist.readonly"
 EMAIL_SCOPE = "https://www.googleapis.com/auth/userinfo.email"
 ALL_SCOPES = [EVENTS_SCOPE, LIST_SCOPE, "openid", EMAIL_SCOPE]
@@ -82,6 +94,8 @@ class OAuthServer:
         self._codes: dict[str, dict[str, Any]] = {}
         self._grants: dict[str, _Grant] = {}
         self._access: dict[str, _Access] = {}
+        # The scopes each consent screen asked for, in order (tests check least privilege).
+        self.requested_scopes: list[list[str]] = []
 
     def set_consent(
         self, email: str, *, scopes: list[str] | None = None, deny: bool = False
@@ -143,6 +157,7 @@ class OAuthServer:
         if deny or email is None or email not in self.accounts:
             return back(error="access_denied")
         asked = [_SHORT.get(s, s) for s in (ctx.q("scope") or "").split()]
+        self.requested_scopes.append(asked)
         granted = [s for s in asked if limit is None or s in limit]
         code = "4/0A-" + secrets.token_urlsafe(24)
         self._codes[code] = {
@@ -225,6 +240,23 @@ class OAuthServer:
         if scope is not None and scope not in access.scopes:
             raise ApiError(403, "insufficientPermissions", "Insufficient Permission")
         return self.accounts[access.email]
+
+    def events_access(self, ctx: _Ctx, *, owner: bool, write: bool) -> Account:
+        """The token's account, if its scopes allow reading (or writing) events on a calendar
+        the person owns (`owner`) or only shares; 403 like Google otherwise."""
+        account = self.bearer(ctx, None)
+        auth = ctx.headers.get("authorization", "")
+        scopes = set(self._access[auth[7:]].scopes)
+        allowed = (
+            (WRITE_ANY | (WRITE_OWNED if owner else set()))
+            if write
+            else (READ_ANY | WRITE_ANY | ((READ_OWNED | WRITE_OWNED) if owner else set()))
+        )
+        if not scopes & allowed:
+            raise ApiError(
+                403, "insufficientPermissions", "Request had insufficient authentication scopes."
+            )
+        return account
 
     def userinfo(self, ctx: _Ctx) -> Response:
         account = self.bearer(ctx, None)

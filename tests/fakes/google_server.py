@@ -37,7 +37,6 @@ from tests.fakes.google_oauth import (
     ALL_SCOPES,
     CLIENT_ID,
     CLIENT_SECRET,
-    EVENTS_SCOPE,
     LIST_SCOPE,
     REDIRECT_URI,
     Account,
@@ -195,6 +194,12 @@ class FakeGoogle(Startable):
         """Who approves the consent screen next; `scopes` limits what they grant."""
         with self.lock:
             self.oauth.set_consent(email, scopes=scopes, deny=deny)
+
+    @property
+    def requested_scopes(self) -> list[list[str]]:
+        """The scopes each consent screen was asked for, oldest first."""
+        with self.lock:
+            return [list(s) for s in self.oauth.requested_scopes]
 
     def mint_credentials(
         self, email: str, scopes: list[str] | None = None, *, expired: bool = False
@@ -398,11 +403,13 @@ class FakeGoogle(Startable):
     # --- Calendar v3 -------------------------------------------------------------------------
 
     def _calendar(self, ctx: _Ctx, *, write: bool = False) -> tuple[Account, Calendar]:
-        account = self.oauth.bearer(ctx, EVENTS_SCOPE)
+        account = self.oauth.bearer(ctx, None)
         cal_id = account.email if ctx.match["cal"] == "primary" else ctx.match["cal"]
         cal = self.store.calendars.get(cal_id)
         if cal is None or cal.owner != account.email:
             raise ApiError(404, "notFound", "Not Found")
+        # The token's scopes decide next: `.owned` scopes reach only calendars the person owns.
+        self.oauth.events_access(ctx, owner=cal.access_role == "owner", write=write)
         if write and cal.access_role not in ("owner", "writer"):
             raise ApiError(403, "requiredAccessLevel", "You need to have writer access.")
         return account, cal

@@ -49,6 +49,16 @@ class AccessToken:
     email: str
     grant: str
     expires_at: float
+    scopes: frozenset[str] = frozenset({"Calendars.ReadWrite"})
+
+
+GRAPH_RESOURCE = "https://graph.microsoft.com/"
+RESERVED = {"openid", "profile", "offline_access", "email"}
+
+
+def graph_scopes(scope: str) -> frozenset[str]:
+    """The Graph permissions in an OAuth `scope` string (resource prefix and OIDC dropped)."""
+    return frozenset(s.removeprefix(GRAPH_RESOURCE) for s in scope.split() if s not in RESERVED)
 
 
 @dataclass
@@ -59,6 +69,9 @@ class Identity:
     apps: dict[str, tuple[str, set[str]]] = field(default_factory=dict)  # id -> secret, URIs
     approve_as: str | None = None
     deny_with: str | None = None  # an OAuth error code the next authorization ends with
+    # The token carries exactly these permissions, whatever was asked (what a tenant admin
+    # consented to); None: everything asked is granted.
+    grant_only: frozenset[str] | None = None
     access_token_lifetime: int = 3600
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     refresh_tokens: dict[str, tuple[str, str]] = field(default_factory=dict)  # rt -> email, grant
@@ -66,6 +79,9 @@ class Identity:
     revoked_grants: set[str] = field(default_factory=set)
     nonce_override: str | None = None  # put this nonce into id tokens (nonce mismatch tests)
     token_requests: list[dict[str, str]] = field(default_factory=list)
+    # The scopes each authorization asked for, in order (tests check least privilege).
+    requested_scopes: list[list[str]] = field(default_factory=list)
+    grant_scopes: dict[str, frozenset[str]] = field(default_factory=dict)  # grant -> scopes
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def register_app(self, client_id: str, secret: str, *redirect_uris: str) -> None:
@@ -84,6 +100,12 @@ class Identity:
             for token in self.access_tokens.values():
                 if email is None or token.email == email.lower():
                     token.expires_at = 0
+
+    def scopes_for(self, bearer: str) -> frozenset[str]:
+        """The Graph permissions an access token carries."""
+        with self.lock:
+            token = self.access_tokens.get(bearer)
+            return token.scopes if token is not None else frozenset()
 
     def user_for(self, bearer: str) -> str | None:
         """The email an access token belongs to, if it is valid now."""
@@ -162,8 +184,11 @@ class Identity:
         if self.approve_as is None:
             return back(error="login_required", state=state)
         code = "M.C" + secrets.token_urlsafe(24)
+        asked = graph_scopes(q.get("scope", ""))
         with self.lock:
+            self.requested_scopes.append(q.get("scope", "").split())
             self.codes[code] = {
+                "scopes": asked if self.grant_only is None else self.grant_only,
                 "client_id": q["client_id"],
                 "redirect_uri": redirect_uri,
                 "challenge": q["code_challenge"],
@@ -203,15 +228,20 @@ class Identity:
         verifier = form.get("code_verifier", "")
         if b64url(hashlib.sha256(verifier.encode("ascii")).digest()) != code["challenge"]:
             return self._error(400, "invalid_grant", "AADSTS501481: code verifier mismatch")
-        return self._issue(code["email"], secrets.token_hex(8), form, nonce=code["nonce"])
+        grant = secrets.token_hex(8)
+        with self.lock:
+            self.grant_scopes[grant] = code["scopes"]
+        return self._issue(code["email"], grant, form, nonce=code["nonce"])
 
     def _issue(self, email: str, grant: str, form: dict[str, str], nonce: str | None) -> Response:
         user = self.state.user(email)
         now = int(time.time())
         access, refresh = "EwB" + secrets.token_urlsafe(32), "M.R3" + secrets.token_urlsafe(32)
         with self.lock:
+            # What was consented to (all of it: the fake's user grants everything asked).
+            scopes = self.grant_scopes.get(grant, frozenset({"Calendars.ReadWrite"}))
             self.access_tokens[access] = AccessToken(
-                email.lower(), grant, now + self.access_token_lifetime
+                email.lower(), grant, now + self.access_token_lifetime, scopes
             )
             self.refresh_tokens[refresh] = (email.lower(), grant)
         claims = {
@@ -233,7 +263,7 @@ class Identity:
         return JSONResponse(
             {
                 "token_type": "Bearer",
-                "scope": form.get("scope", "Calendars.ReadWrite"),
+                "scope": " ".join(sorted(scopes | {"openid", "profile", "offline_access"})),
                 "expires_in": self.access_token_lifetime,
                 "ext_expires_in": self.access_token_lifetime,
                 "access_token": access,

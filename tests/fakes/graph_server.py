@@ -259,6 +259,11 @@ class FakeGraphServer(Startable):
                 401,
                 headers={"WWW-Authenticate": 'Bearer realm="", error="invalid_token"'},
             )
+        refused = _scope_refusal(
+            method, path, self.identity.scopes_for(auth.removeprefix("Bearer "))
+        )
+        if refused is not None:
+            return refused
         with self._lock:
             now = self._in_flight[email] = self._in_flight.get(email, 0) + 1
             self._max_in_flight[email] = max(self._max_in_flight.get(email, 0), now)
@@ -359,6 +364,22 @@ class FakeGraphServer(Startable):
 
 def _graph_error(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
+
+
+_READ = {"Calendars.ReadBasic", "Calendars.Read", "Calendars.ReadWrite"}
+_WRITE = {"Calendars.ReadWrite"}
+
+
+def _scope_refusal(method: str, path: str, scopes: frozenset[str]) -> Response | None:
+    """403 like Graph when the token's permissions do not cover the call: reading calendars
+    and events needs one of the Calendars.Read* permissions, any change Calendars.ReadWrite."""
+    needed = _READ if method == "GET" or path.startswith("/subscriptions") else _WRITE
+    if scopes & needed:
+        return None
+    return JSONResponse(
+        _graph_error("ErrorAccessDenied", "Access is denied. Check credentials and try again."),
+        403,
+    )
 
 
 def _reroute(url: str, base_url: str) -> str:

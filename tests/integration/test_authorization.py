@@ -651,6 +651,16 @@ LISTS: dict[str, IdsOf] = {
     ),
     "/notifications": _ids(lambda u: select(Notification.id).where(Notification.user_id == u)),
     "/growth/log": _ids(lambda u: select(LogEntry.id).where(LogEntry.user_id == u)),
+    "/sync-health": _ids(
+        lambda u: (
+            select(Calendar.id)
+            .join(Account, Account.id == Calendar.account_id)
+            .where(Account.user_id == u)
+        )
+    ),
+    "/sync-health/next-booking": _ids(
+        lambda u: select(Plan.id).where(Plan.user_id == u, Plan.active.is_(True))
+    ),
 }
 # Routes answering with one object: the caller itself.
 SINGLE = {"/users/me"}

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db.models import Account, AccountStatus, Calendar, OAuthState, User
+from app.db.models import AccessMode, Account, AccountStatus, Calendar, OAuthState, User
 from app.db.session import transaction
 from app.providers import Providers
 from app.security import CredentialCipher, hash_token, same_secret
@@ -71,13 +71,19 @@ def begin_connect(
     provider: str,
     browser_id: str,
     now: datetime,
+    mode: str = AccessMode.FULL,
 ) -> str:
-    """Start an authorization; the state and PKCE secrets stay server-side. Returns the URL."""
+    """Start an authorization in access `mode` (full, or book only where the provider offers
+    it); the state, PKCE secrets and mode stay server-side. Returns the URL."""
     entry = providers.entry(provider)
     if entry is None or entry.kind is not ConnectKind.OAUTH or entry.begin is None:
         raise ConnectRejectedError(f"{provider} is not configured on this server")
+    offered = {m.name for m in entry.access_modes} or {AccessMode.FULL.value}
+    if mode not in offered:
+        choices = ", ".join(sorted(offered))
+        raise ConnectRejectedError(f"mode: {entry.label} offers {choices}", "mode")
     try:
-        start = entry.begin()
+        start = entry.begin(mode)
     except ConnectorError as error:
         raise ConnectRejectedError(f"{entry.label} cannot be reached: {error}") from None
     session.add(
@@ -287,6 +293,7 @@ def store_grant(
         account = Account(user_id=user.id, provider=provider, external_id=grant.account_key)
         session.add(account)
     account.display_name = grant.display_name[:MAX_ID_LENGTH]
+    account.access_mode = AccessMode(grant.access_mode)
     account.provider_account_id = grant.subject
     account.credentials = cipher.encrypt(grant.credentials)
     account.status, account.status_detail = AccountStatus.OK, ""

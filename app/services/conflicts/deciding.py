@@ -13,13 +13,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app import metrics
-from app.db.models import Block, Conflict, ConflictState, Decision, Plan, User
+from app.db.models import Account, Block, Calendar, Conflict, ConflictState, Decision, Plan, User
 from app.domain.decide import Context, Verdict, decide, fallback_flag
 from app.domain.intervals import Interval
 from app.domain.time import IsoWeek
 from app.services import links
 from app.services.accounts.live import ConnectorFor
-from app.services.conflicts import actions, tell
+from app.services.conflicts import access, actions, tell
 from app.services.people.users import user_domains
 from app.services.planning.plans import plan_spec, plan_zone
 from app.services.planning.policies import policy_spec
@@ -74,7 +74,15 @@ class ConflictResolver:
             block_level=conflict.block_level,  # as the invite found it
             block_pinned=block.pinned,
         )
-        return decide(actions.invite_of(conflict), policy_spec(self.session, plan), context)
+        verdict = decide(actions.invite_of(conflict), policy_spec(self.session, plan), context)
+        # A book-only account only flags: the sentence says which access is missing.
+        return access.held_back(
+            verdict, self._account_of(conflict.calendar_id), self._account_of(block.calendar_id)
+        )
+
+    def _account_of(self, calendar_id: int) -> Account:
+        calendar = self.session.get_one(Calendar, calendar_id)
+        return self.session.get_one(Account, calendar.account_id)
 
     def carry_out(
         self,

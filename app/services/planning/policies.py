@@ -16,6 +16,8 @@ from app.domain.decide import Context, Invite, Verdict, decide
 from app.domain.intervals import Interval
 from app.domain.policy import DEFAULT_PRESET, PRESETS, PolicySpec
 from app.domain.time import resolve_zone
+from app.services.accounts.rows import target_calendar
+from app.services.conflicts import access
 from app.services.errors import InvalidInputError, NotFoundError
 from app.services.people.users import user_domains
 from app.services.planning.plans import get_plan, plan_spec, plan_zone
@@ -82,7 +84,10 @@ def explain(
     zone: ZoneInfo,
     declines_this_week: int = 0,
 ) -> Verdict:
-    """What `spec` would do with `invite` over `block`, and why. Nothing is written."""
+    """What `spec` would do with `invite` over `block`, and why. Nothing is written.
+
+    The invite is taken to be on the account of the person's target calendar: when that
+    account is book-only, a decline or move is shown as the flag it would become."""
     context = Context(
         now=now,
         zone=zone,
@@ -90,7 +95,9 @@ def explain(
         block=block,
         declines_this_week=declines_this_week,
     )
-    return decide(invite, spec, context)
+    target = target_calendar(session, user)
+    account = target[0] if target is not None else None
+    return access.held_back(decide(invite, spec, context), account, account)
 
 
 def set_policy(

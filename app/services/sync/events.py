@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from app.db.models import Account, AccountStatus, Calendar, CalendarEvent
 from app.services.accounts.live import ConnectorFor
 from app.services.accounts.rows import mark_needs_reauth
+from app.services.sync.last_error import record_failure, record_success
 from connectors.base import Event, EventStatus
 from connectors.errors import CursorExpired, ReauthRequired
 
@@ -45,6 +46,7 @@ def sync_calendar(
             page = connector.sync(calendar.provider_calendar_id, None)
     except ReauthRequired as error:
         mark_needs_reauth(session, account, str(error))
+        record_failure(calendar, error, now)
         return None
     if full:
         # A full listing is the whole truth: anything cached but not listed is gone.
@@ -61,6 +63,7 @@ def sync_calendar(
     _remove(session, calendar, page.removed_ids)
     calendar.sync_cursor = page.next_cursor
     calendar.last_synced_at = now
+    record_success(calendar)
     if account.status == AccountStatus.ERROR:
         account.status, account.status_detail = AccountStatus.OK, ""
     session.flush()
