@@ -23,6 +23,7 @@ from app.api import (
     metrics,
     plans,
     policies,
+    quiet,
     reports,
     sync_health,
     users,
@@ -48,6 +49,7 @@ from app.web import (
     docs_pages,
     growth_pages,
     planning,
+    quiet_pages,
     report_page,
     sync_page,
 )
@@ -132,6 +134,7 @@ def create_app(
     app.include_router(policies.router)
     app.include_router(conflicts.router)
     app.include_router(channels.router)
+    app.include_router(quiet.router)
     app.include_router(reports.router)
     app.include_router(growth.router)
     app.include_router(days_off.router)
@@ -144,6 +147,7 @@ def create_app(
     app.include_router(sync_page.router)
     app.include_router(growth_pages.router)
     app.include_router(days_off_page.router)
+    app.include_router(quiet_pages.router)
     app.include_router(dev_pages.router)
     app.include_router(docs_pages.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")

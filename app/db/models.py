@@ -451,6 +451,7 @@ class UsedLink(Base):
 # Registers the growth, report and days-off tables on Base.metadata whenever models are loaded.
 import app.db.daysoff_models  # noqa: E402
 import app.db.growth_models  # noqa: E402
+import app.db.quiet_models  # noqa: E402
 import app.db.reports_models  # noqa: E402, F401
 
 

@@ -169,6 +169,7 @@ BODIES: dict[Route, Any] = {
     },
     ("PUT", "/users/me/holiday-region"): {"country": "DE", "subdivision": "BY"},
     ("POST", "/users/me/leave"): {"day": "2027-03-15", "note": "bob off"},
+    ("PUT", "/quiet"): {"enabled": False},
 }
 # Form fields of the browser pages' POSTs (the CSRF token is added by `call`). The plan and
 # boundary forms act on "the current plan", which a `plan_id` query parameter can select.
@@ -206,6 +207,7 @@ FORMS: dict[Route, dict[str, str]] = {
     ("POST", "/dashboard/days-off/region"): {"country": "DE", "subdivision": "BY"},
     ("POST", "/dashboard/days-off/leave"): {"day": "2027-03-15", "note": "bob off"},
     ("POST", "/dashboard/days-off/leave/remove"): {"day": "2027-03-15"},
+    ("POST", "/dashboard/quiet/mode"): {"enabled": "off"},
 }
 # Forms whose honest answer in this setup is a refusal (nothing to connect to): status expected.
 REFUSED_FORMS: dict[Route, int] = {
@@ -213,6 +215,12 @@ REFUSED_FORMS: dict[Route, int] = {
     ("POST", "/dashboard/demo/connect"): 422,  # the demo calendar is off in tests
     ("POST", "/dashboard/demo/invite"): 422,  # no demo calendar connected
     ("POST", "/accounts/connect/{provider}"): 422,  # nothing to connect to
+    ("POST", "/dashboard/quiet/connect"): 409,  # Slack is not configured in this setup
+    ("PUT", "/quiet"): 404,  # bob has no Slack connection (alice's is not his)
+    ("DELETE", "/quiet/slack"): 404,  # likewise
+    ("POST", "/dashboard/quiet/mode"): 404,
+    ("POST", "/dashboard/quiet/disconnect"): 404,
+    ("GET", "/dashboard/quiet/callback"): 400,  # no Slack connect was started: no state
 }
 PLAN_QUERY_PAGES = {"/dashboard/plan", "/dashboard/boundary", "/dashboard/week"}
 

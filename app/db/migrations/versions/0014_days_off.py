@@ -1,7 +1,7 @@
 """days off: leave days and the public-holiday region (issue 17 item 4)
 
 Revision ID: 0014
-Revises: 0013
+Revises: 0015
 Create Date: 2026-11-29
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014"
-down_revision: str | None = "0013"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
