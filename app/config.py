@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     microsoft_client_id: str = ""
     microsoft_client_secret: SecretStr = SecretStr("")
     microsoft_authority: str = "https://login.microsoftonline.com/common"
+    # Slack (quiet during blocks): an app with user scopes users.profile:read/write, dnd:write.
+    slack_client_id: str = ""
+    slack_client_secret: SecretStr = SecretStr("")
+    # Where Slack lives: the consent page is {base}/oauth/v2/authorize, the Web API {base}/api/.
+    # Only tests change it (a fake Slack server on loopback).
+    slack_base_url: str = "https://slack.com"
     smtp_host: str = ""
     smtp_port: int = Field(default=587, ge=1, le=65535)
     smtp_username: str = ""
@@ -181,6 +187,8 @@ class Settings(BaseSettings):
             raise ValueError("GG_DEV_MAILBOX cannot be enabled in production")
         if self.allow_loopback_targets:
             raise ValueError("GG_ALLOW_LOOPBACK_TARGETS cannot be enabled in production")
+        if not self.slack_base_url.startswith("https://"):
+            raise ValueError("GG_SLACK_BASE_URL must be an https URL in production")
         return self
 
     @property
@@ -205,6 +213,18 @@ class Settings(BaseSettings):
         if not value.startswith("https://"):
             raise ValueError("must be an https URL, e.g. https://login.microsoftonline.com/common")
         return value.rstrip("/")
+
+    @field_validator("slack_base_url")
+    @classmethod
+    def _valid_slack_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with https:// (http:// only for a local test server)")
+        return value.rstrip("/")
+
+    @property
+    def slack_enabled(self) -> bool:
+        """Slack can be connected (a client id and secret are configured)."""
+        return bool(self.slack_client_id and self.slack_client_secret.get_secret_value())
 
     @property
     def google_enabled(self) -> bool:

@@ -39,6 +39,7 @@ QUIET_LOGGERS = (
     "msal",
     "apscheduler",
     "caldav",
+    "slack_sdk",
     "niquests",
     "urllib3_future",
     "radicale",
@@ -79,6 +80,7 @@ _RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\bya29\.[A-Za-z0-9_-]+"), REDACTED),  # Google access tokens
     (re.compile(r"\b1//[A-Za-z0-9_-]+"), REDACTED),  # Google refresh tokens
     (re.compile(r"\b4/0[A-Za-z0-9_-]+"), REDACTED),  # Google authorization codes
+    (re.compile(r"\bxox[abeoprs]-[A-Za-z0-9-]+"), REDACTED),  # Slack tokens (quiet mode)
     (
         re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}=(?![A-Za-z0-9_=-])"),
         REDACTED,

@@ -17,11 +17,13 @@ from app.api import (
     auth,
     channels,
     conflicts,
+    days_off,
     growth,
     health,
     metrics,
     plans,
     policies,
+    quiet,
     reports,
     sync_health,
     users,
@@ -42,10 +44,12 @@ from app.web import (
     auth_pages,
     boundary,
     dashboard,
+    days_off_page,
     dev_pages,
     docs_pages,
     growth_pages,
     planning,
+    quiet_pages,
     report_page,
     sync_page,
 )
@@ -130,8 +134,10 @@ def create_app(
     app.include_router(policies.router)
     app.include_router(conflicts.router)
     app.include_router(channels.router)
+    app.include_router(quiet.router)
     app.include_router(reports.router)
     app.include_router(growth.router)
+    app.include_router(days_off.router)
     app.include_router(auth.router)
     app.include_router(auth_pages.router)
     app.include_router(dashboard.router)
@@ -140,6 +146,8 @@ def create_app(
     app.include_router(report_page.router)
     app.include_router(sync_page.router)
     app.include_router(growth_pages.router)
+    app.include_router(days_off_page.router)
+    app.include_router(quiet_pages.router)
     app.include_router(dev_pages.router)
     app.include_router(docs_pages.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")

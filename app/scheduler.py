@@ -229,6 +229,8 @@ class JobScheduler:
             "ask-growth-log": ("app.tasks:ask_growth_log", 15 * 60),
             # Flexible blocks whose threshold came: shown busy on time (app.services.defense).
             "harden-flexible-blocks": ("app.tasks:harden_flexible_blocks", 5 * 60),
+            # Quiet during blocks: Slack status and snooze at each block's start and end.
+            "quiet-sweep": ("app.tasks:quiet_sweep", 60),
         }
         if demo_poll_seconds is not None:
             every["poll-demo-calendars"] = ("app.tasks:poll_demo_calendars", demo_poll_seconds)

@@ -47,6 +47,8 @@ from app.services.growth import log as growth_log
 from app.services.growth import titles as growth_titles
 from app.services.notifications import delivery
 from app.services.planning.plans import plan_spec, plan_zone
+from app.services.quiet import periods as quiet_periods
+from app.services.quiet.slack import chat_factory
 from app.services.reports import baseline as baseline_service
 from app.services.reports import sending
 from app.services.sync import events as sync_service
@@ -799,3 +801,53 @@ def prune_old_rows() -> int:
         total += pruned.receipts + pruned.events
         if max(pruned.receipts, pruned.events) < retention.BATCH:
             return total
+
+
+# --- quiet during blocks ---------------------------------------------------------------------
+
+_quiet_locks: dict[int, threading.Lock] = {}
+
+
+def quiet_user(user_id: int) -> str | None:
+    """Quiet mode for one person now: end what should end, start what is under way. A Slack
+    failure is recorded on the link; a transient one comes back after `RETRY.delay(...)`."""
+    rt = runtime.current()
+    now = rt.clock()
+    # One run per person at a time in this process; the link's row lock across processes.
+    with _quiet_locks.setdefault(user_id, threading.Lock()), transaction(rt.sessions) as session:
+        outcome = quiet_periods.run_user(
+            session,
+            user_id,
+            now,
+            cipher=rt.cipher,
+            chat_for=chat_factory(rt.settings),
+            retry=RETRY.delay,
+            checkpoint=session.commit,
+        )
+    if outcome.retry_in is not None:
+        log.info(
+            "quiet mode for user %s: %s; retry in %.0fs", user_id, outcome.problem, outcome.retry_in
+        )
+        enqueue_quiet(user_id, outcome.retry_in)
+    if outcome.started or outcome.ended:
+        log.info(
+            "quiet mode for user %s: %s started, %s ended", user_id, outcome.started, outcome.ended
+        )
+    return outcome.problem
+
+
+def enqueue_quiet(user_id: int, delay: float = 0.0) -> bool:
+    """Run quiet mode for one person soon (after a settings change, or a back-off)."""
+    job = Job("app.tasks:quiet_user", (user_id,))
+    return runtime.current().dispatcher.submit(f"quiet:{user_id}", job, delay=delay)
+
+
+def quiet_sweep() -> int:
+    """Every minute: each person with a block starting or a quiet period to end (also one
+    whose end was missed while the process was down)."""
+    rt = runtime.current()
+    with rt.sessions() as session:
+        user_ids = quiet_periods.due_users(session, rt.clock())
+    for user_id in user_ids:
+        quiet_user(user_id)
+    return len(user_ids)

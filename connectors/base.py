@@ -137,6 +137,12 @@ class Event:
     def is_growth_block(self) -> bool:
         return self.tag is not None
 
+    @property
+    def out_of_office(self) -> bool:
+        """The person is away: Google `outOfOffice`, Graph `showAs: oof`, CalDAV
+        `X-MICROSOFT-CDO-BUSYSTATUS:OOF` (each connector maps it to `event_type`)."""
+        return self.event_type is EventType.OUT_OF_OFFICE
+
 
 @dataclass(frozen=True, slots=True)
 class BlockSpec:

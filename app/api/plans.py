@@ -194,6 +194,7 @@ def preview(
         target_minutes=result.target_minutes,
         booked_minutes=result.booked_minutes,
         shortfall_reason=result.shortfall_reason,
+        target_note=result.target_note,
     )
 
 

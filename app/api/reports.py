@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.api.params import RowId
 from app.db.models import Plan
@@ -24,6 +24,41 @@ WeeksQuery = Annotated[
 ]
 
 
+class DayOffOut(BaseModel):
+    day: str
+    reason: str = Field(description="leave, holiday or out_of_office")
+    name: str = Field(description="The public holiday's name; empty otherwise")
+
+
+class WeekRow(BaseModel):
+    week: str
+    complete: bool
+    target_minutes: int
+    booked_minutes: int
+    kept_minutes: int
+    moved_minutes: int
+    lost_minutes: int
+    tagged_minutes: int
+    working_minutes: int
+    growth_minutes: int
+    meeting_minutes: int
+    growth_ratio: float
+    meeting_ratio: float
+    on_target: bool
+    conflicts: dict[str, int]
+    before_plan: bool = Field(
+        default=False, description="The week ended before the first plan began: not counted"
+    )
+    base_target_minutes: int = Field(description="The plan's target before days off")
+    away: bool = Field(
+        default=False, description="Every working day was off: no target, the streak skips it"
+    )
+    target_note: str = Field(
+        default="", description='Why the target was reduced ("2 days of leave: target 4 h → 2.4 h")'
+    )
+    days_off: list[DayOffOut] = Field(default_factory=list)
+
+
 class SummaryOut(BaseModel):
     streak_weeks: int
     latest_complete_week: str
@@ -36,7 +71,7 @@ class SummaryOut(BaseModel):
 class WeeklyReport(BaseModel):
     plan_id: int
     timezone: str
-    rows: list[WeekLedger]  # the domain's rows, answered as they are
+    rows: list[WeekRow]
     summary: SummaryOut
 
 
@@ -73,7 +108,7 @@ def weekly(
     return WeeklyReport(
         plan_id=plan.id,
         timezone=str(plan_service.plan_zone(spec, user)),
-        rows=rows,
+        rows=[WeekRow.model_validate(report_service.row_dict(row)) for row in rows],
         summary=SummaryOut.model_validate(summary, from_attributes=True),
     )
 

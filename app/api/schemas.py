@@ -86,6 +86,9 @@ class PreviewOut(BaseModel):
     target_minutes: int
     booked_minutes: int
     shortfall_reason: str | None
+    target_note: str = Field(
+        default="", description="Why days off reduced the target (leave, holidays, out of office)"
+    )
 
 
 class BlockOut(BaseModel):

@@ -61,6 +61,10 @@ class User(Base):
     # When the person proved they read this address (a confirmation link, or a provider that
     # says so). Only proven addresses are ever linked by email (app/services/people/identity.py).
     email_verified_at: Mapped[datetime | None]
+    # Public holidays of this region count as days off (app/domain/days_off.py): an ISO 3166
+    # country code and optional subdivision as the `holidays` package names them; None: none.
+    holiday_country: Mapped[str | None] = mapped_column(String(3))
+    holiday_subdivision: Mapped[str | None] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
     plans: Mapped[list[Plan]] = relationship(back_populates="user", lazy="raise")
@@ -444,8 +448,10 @@ class UsedLink(Base):
     expires_at: Mapped[datetime]
 
 
-# Registers the growth and report tables on Base.metadata whenever the models are loaded.
+# Registers the growth, report and days-off tables on Base.metadata whenever models are loaded.
+import app.db.daysoff_models  # noqa: E402
 import app.db.growth_models  # noqa: E402
+import app.db.quiet_models  # noqa: E402
 import app.db.reports_models  # noqa: E402, F401
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from app.domain.days_off import DayOff, WeekTarget
 from app.domain.intervals import Interval, intersect, merge, subtract, total_minutes
 from app.domain.time import IsoWeek, TimeRange, Weekday, local_interval, weekday_of
 
@@ -59,6 +60,8 @@ class WeekInput:
     blocks: tuple[BlockFact, ...] = ()
     events: tuple[EventFact, ...] = ()
     decisions: tuple[str, ...] = ()  # the action of each decided conflict on these blocks
+    # The target after days off (app/domain/days_off.py); None: ``target_minutes`` stands.
+    reduced: WeekTarget | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +97,10 @@ class WeekLedger:
     on_target: bool
     conflicts: Mapping[str, int] = field(default_factory=dict)
     before_plan: bool = False  # the person had no plan yet: nothing to count, nothing missed
+    base_target_minutes: int = 0  # the plan's target before days off
+    away: bool = False  # every working day was off: no target, the streak skips the week
+    target_note: str = ""  # why the target was reduced, e.g. "2 days of leave: target 4 h → 2.4 h"
+    days_off: tuple[DayOff, ...] = ()
 
 
 def is_tagged_growth(event: EventFact, keyword: str = DEFAULT_GROWTH_KEYWORD) -> bool:
@@ -188,10 +195,13 @@ def week_ledger(
     for action in data.decisions:
         conflicts[action] = conflicts.get(action, 0) + 1
     kept_minutes = sum(b.minutes for b in kept)
+    reduced = data.reduced
+    target = data.target_minutes if reduced is None else reduced.minutes
+    away = reduced is not None and reduced.away
     return WeekLedger(
         week=str(data.week),
         complete=data.week.end(zone) <= now,
-        target_minutes=data.target_minutes,
+        target_minutes=target,
         booked_minutes=sum(b.minutes for b in data.blocks),
         kept_minutes=kept_minutes,
         moved_minutes=sum(b.minutes for b in kept if b.moved),
@@ -202,8 +212,12 @@ def week_ledger(
         meeting_minutes=split.meeting_minutes,
         growth_ratio=_ratio(split.growth_minutes, split.working_minutes),
         meeting_ratio=_ratio(split.meeting_minutes, split.working_minutes),
-        on_target=kept_minutes >= data.target_minutes,
+        on_target=not away and kept_minutes >= target,
         conflicts=conflicts,
+        base_target_minutes=data.target_minutes if reduced is None else reduced.base_minutes,
+        away=away,
+        target_note="" if reduced is None else reduced.explanation(),
+        days_off=() if reduced is None else reduced.days_off,
     )
 
 
@@ -212,11 +226,19 @@ def last_complete_week(now: datetime, zone: ZoneInfo) -> IsoWeek:
     return IsoWeek.containing(now, zone).plus(-1)
 
 
-def streak(on_target: Mapping[IsoWeek, bool], latest: IsoWeek) -> int:
-    """Consecutive weeks on target ending with ``latest``; a missing week breaks the run."""
+def streak(on_target: Mapping[IsoWeek, bool | None], latest: IsoWeek) -> int:
+    """Consecutive weeks on target ending with ``latest``; a missing week breaks the run.
+
+    A week mapped to None (the person was away all week) neither breaks nor extends it.
+    """
     count, week = 0, latest
-    while on_target.get(week, False):
-        count += 1
+    floor = min(on_target, default=latest)
+    while week >= floor:
+        state = on_target.get(week, False)
+        if state is False:
+            break
+        if state:
+            count += 1
         week = week.plus(-1)
     return count
 
@@ -254,7 +276,9 @@ def summarize(
     pace, not diluted by the weeks before it existed.
     """
     by_week = {IsoWeek.parse(row.week): row for row in rows}
-    run = streak({w: r.on_target for w, r in by_week.items() if r.complete}, latest)
+    run = streak(
+        {w: None if r.away else r.on_target for w, r in by_week.items() if r.complete}, latest
+    )
     first = IsoWeek(latest.year, 1)
     if since is not None and since > first:
         first = since
@@ -283,10 +307,16 @@ def _weeks_text(count: int) -> str:
 
 def weekly_message(row: WeekLedger, streak_weeks: int) -> str:
     """The sentence of the weekly report notification."""
+    if row.away:
+        return (
+            f"You were away last week ({row.target_note}); your streak waits for you: "
+            f"{_weeks_text(streak_weeks)}."
+        )
+    note = f" ({row.target_note})" if row.target_note else ""
     share = round(100 * row.kept_minutes / row.target_minutes) if row.target_minutes else 0
     return (
         f"You kept {hours_text(row.kept_minutes)} of {hours_text(row.target_minutes)} "
-        f"growth time last week ({share} %). Streak: {_weeks_text(streak_weeks)}."
+        f"growth time last week ({share} %){note}. Streak: {_weeks_text(streak_weeks)}."
     )
 
 

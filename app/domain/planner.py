@@ -7,7 +7,7 @@ shrunk inward to whole minutes, so every block starts and ends on a whole minute
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
@@ -89,7 +89,7 @@ class _Day:
     preferred: list[tuple[int, int]]
     slots_left: int
     has_block: bool
-    status: str  # why it may offer nothing: past, blocked, no_hours, no_stretch
+    status: str  # why it may offer nothing: past, day_off, blocked, no_hours, no_stretch
     chosen: list[tuple[int, int]] = field(default_factory=list)
 
 
@@ -224,6 +224,7 @@ def _build_days(
     zone: ZoneInfo,
     hours: Mapping[Weekday, Sequence[TimeRange]],
     kept: Sequence[Interval],
+    days_off: Collection[date] = (),
 ) -> list[_Day]:
     lo = spec.block_minutes.min
     buffer = spec.buffer_minutes
@@ -260,6 +261,8 @@ def _build_days(
             status = "no_hours"
         elif now is not None and allowed[-1][1] <= now:
             status = "past"
+        elif day in days_off:
+            status = "day_off"
         elif _blocked(day, zone, all_day, away):
             status = "blocked"
         else:
@@ -392,6 +395,7 @@ def _explain(
     blocks = "1 block" if per_day == 1 else f"{per_day} blocks"
     phrases = {
         "past": ("is already past", "are already past"),
+        "day_off": ("is a day off", "are days off"),
         "blocked": (
             "is blocked by an all-day or out-of-office event",
             "are blocked by all-day or out-of-office events",
@@ -433,12 +437,16 @@ def plan_week(
     working_hours: Mapping[Weekday, Sequence[TimeRange]],
     kept: Sequence[Interval] = (),
     consumed_minutes: int = 0,
+    days_off: Collection[date] = (),
+    target_minutes: int | None = None,
 ) -> PlannerResult:
     """Choose new growth blocks for ``week``.
 
     ``zone`` and ``working_hours`` are the user's, used when the plan names none. ``kept`` are
     blocks still in the calendar (they count, occupy time and use up the per-day maximum);
     ``consumed_minutes`` are minutes of blocks deleted this week (they count, occupy nothing).
+    ``days_off`` (leave, public holidays, mostly out of office; app/domain/days_off.py) offer
+    no time, and ``target_minutes`` is the week's target they reduced (the plan's otherwise).
     """
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be a timezone-aware datetime")
@@ -447,9 +455,9 @@ def plan_week(
     zone = _effective_zone(spec, zone)
     hours = _hours_for(spec, working_hours)
     lo, hi = spec.block_minutes.min, spec.block_minutes.max
-    target = spec.weekly_target_minutes
+    target = spec.weekly_target_minutes if target_minutes is None else target_minutes
     kept_minutes = round(sum(k.minutes for k in kept))
-    days = _build_days(spec, week, busy, now, zone, hours, kept)
+    days = _build_days(spec, week, busy, now, zone, hours, kept, days_off)
     _choose(days, target - kept_minutes - consumed_minutes, lo, hi, zone)
     chosen = sorted(block for d in days for block in d.chosen)
     booked = kept_minutes + sum(length for _, length in chosen)

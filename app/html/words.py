@@ -32,6 +32,8 @@ NOTIFICATION_LABELS = {
     "booking.failed": "Booking failed",
     "report.weekly": "Weekly report",
     "review.quarterly": "Quarterly review",
+    "slack.needs_reauth": "Slack needs reconnecting",
+    "slack.failed": "Slack status not changed",
     "test": "Test message",
 }
 

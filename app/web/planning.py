@@ -132,6 +132,7 @@ def _preview(page: Page, plan: Plan | None, spec: PlanSpec) -> dict[str, Any]:
         "booked": result.booked_minutes,
         "target": result.target_minutes,
         "reason": result.shortfall_reason,
+        "target_note": result.target_note,
     }
 
 

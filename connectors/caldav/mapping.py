@@ -23,6 +23,7 @@ from connectors.base import (
     BlockTag,
     Event,
     EventStatus,
+    EventType,
     SelfResponse,
     as_utc,
     utc_midnight,
@@ -223,8 +224,19 @@ def _event(
         attendee_count=len(attendee_list),
         is_online_meeting="CONFERENCE" in component or "URL" in component,
         tag=tag_of(component),
+        event_type=EventType.OUT_OF_OFFICE if is_out_of_office(component) else EventType.DEFAULT,
         updated=updated,
     )
+
+
+# iCalendar has no out-of-office; Outlook and Exchange write (and several clients read) this
+# property, with OOF meaning "away" — the same value as Graph's `showAs: oof`.
+BUSY_STATUS_PROP = "X-MICROSOFT-CDO-BUSYSTATUS"
+
+
+def is_out_of_office(component: icalendar.Event) -> bool:
+    """The event says the person is away (``X-MICROSOFT-CDO-BUSYSTATUS:OOF``)."""
+    return str(component.get(BUSY_STATUS_PROP, "")).strip().upper() == "OOF"
 
 
 def events_of(

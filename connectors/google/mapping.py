@@ -148,6 +148,7 @@ def block_body(spec: BlockSpec, event_id: str, focus_time: bool) -> JSON:
         body["eventType"] = "focusTime"
         focus: JSON = {
             "autoDeclineMode": spec.auto_decline or "declineNone",
+            # Quiet during blocks: Google Chat mutes itself for the block (Slack is the app's).
             "chatStatus": "doNotDisturb",
         }
         if spec.description:

@@ -43,6 +43,8 @@ PAGES = [
     "notifications",
     "tokens",
     "report",
+    "days-off-error",
+    "days-off",
 ]
 # The step that visits each page.
 PAGE_STEPS = {
@@ -56,6 +58,8 @@ PAGE_STEPS = {
     "notifications": "notifications",
     "tokens": "notifications",
     "report": "report",
+    "days-off-error": "days-off",
+    "days-off": "days-off",
 }
 # Pages with a known accessibility bug: {name: reason}, each marked xfail(strict=True) below.
 KNOWN_A11Y_BUGS: dict[str, str] = {}
@@ -261,6 +265,26 @@ def _report(journey: Journey) -> None:
     journey.record("report")
 
 
+def _days_off(journey: Journey) -> None:
+    page = journey.page
+    nav(journey, "Days off")
+    expect(heading(journey)).to_have_text("Days off")
+    country = page.get_by_label("Country")
+    country.fill("ZZ")
+    page.get_by_role("button", name="Save").click()
+    expect(country).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#holiday-country-error")).to_contain_text("not a supported country")
+    journey.record("days-off-error")
+    page.get_by_label("Country").fill("DE")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("table", name="The next public holidays")).to_be_visible()
+    page.get_by_label("First day").fill("2027-01-25")
+    page.get_by_label("Last day").fill("2027-01-26")
+    page.get_by_role("button", name="Add leave").click()
+    expect(page.get_by_role("button", name="Remove leave on 26 Jan 2027")).to_be_visible()
+    journey.record("days-off")
+
+
 STEPS: list[tuple[str, Callable[[Journey], None]]] = [
     ("sign-in", _sign_in),
     ("plan", _goal_and_plan),
@@ -268,6 +292,7 @@ STEPS: list[tuple[str, Callable[[Journey], None]]] = [
     ("keep-meeting", _conflict_and_keep),
     ("notifications", _notifications_and_tokens),
     ("report", _report),
+    ("days-off", _days_off),
 ]
 
 
@@ -292,6 +317,9 @@ class TestJourney:
 
     def test_report_shows_the_chart(self, journey: Journey) -> None:
         journey.reach(STEPS, "report")
+
+    def test_days_off_region_error_and_leave(self, journey: Journey) -> None:
+        journey.reach(STEPS, "days-off")
 
 
 def test_live_preview_refreshes_while_typing(journey: Journey) -> None:

@@ -47,6 +47,7 @@ PAGES = {
     "report": "/dashboard/report",
     "accounts": "/dashboard/accounts",
     "notifications": "/dashboard/notifications",
+    "quiet": "/dashboard/quiet",
     "tokens": "/dashboard/tokens",
     "not-found": "/dashboard/no-such-page",
 }

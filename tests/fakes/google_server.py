@@ -445,6 +445,12 @@ class FakeGoogle(Startable):
             raise ApiError(400, "invalid", "Focus time events are not supported on this calendar.")
         if body.get("eventType") in ("fromGmail", "birthday"):
             raise ApiError(400, "invalid", "This event type cannot be created.")
+        if body.get("eventType") == "outOfOffice":
+            # Google: out-of-office only on a primary calendar, and only as a timed event.
+            if not cal.primary:
+                raise ApiError(400, "invalid", "Out of office events can only be on primary.")
+            if "date" in (body.get("start") or {}):
+                raise ApiError(400, "invalid", "Out of office events cannot be all-day events.")
         event = self.store.insert(cal, body)
         self.push.notify(cal.id)
         return JSONResponse(self.store.render(cal, event))

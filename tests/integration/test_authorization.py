@@ -131,6 +131,7 @@ OTHER_PARAMS = {
     "quarter": "2027-Q1",
     "event_id": "evt-growth",
     "week": WEEK,
+    "day": "2027-03-15",
 }
 
 # Realistic bodies for every route that takes one (a 404 must not hide behind a 422).
@@ -166,6 +167,9 @@ BODIES: dict[Route, Any] = {
     ("PUT", "/plans/{plan_id}/weeks/{week}/slots"): {
         "slots": [{"start": "2027-01-13T14:00:00+01:00", "end": "2027-01-13T15:00:00+01:00"}]
     },
+    ("PUT", "/users/me/holiday-region"): {"country": "DE", "subdivision": "BY"},
+    ("POST", "/users/me/leave"): {"day": "2027-03-15", "note": "bob off"},
+    ("PUT", "/quiet"): {"enabled": False},
 }
 # Form fields of the browser pages' POSTs (the CSRF token is added by `call`). The plan and
 # boundary forms act on "the current plan", which a `plan_id` query parameter can select.
@@ -200,6 +204,10 @@ FORMS: dict[Route, dict[str, str]] = {
     ("POST", "/dashboard/review/goal"): {"goal": "bob adjusted", "goal_by": "2027-06-30"},
     ("POST", "/dashboard/blocks/{block_id}/pin"): {"week": WEEK},
     ("POST", "/dashboard/week/slots"): {"week": WEEK, "slots": "2027-01-13 14:00-15:00"},
+    ("POST", "/dashboard/days-off/region"): {"country": "DE", "subdivision": "BY"},
+    ("POST", "/dashboard/days-off/leave"): {"day": "2027-03-15", "note": "bob off"},
+    ("POST", "/dashboard/days-off/leave/remove"): {"day": "2027-03-15"},
+    ("POST", "/dashboard/quiet/mode"): {"enabled": "off"},
 }
 # Forms whose honest answer in this setup is a refusal (nothing to connect to): status expected.
 REFUSED_FORMS: dict[Route, int] = {
@@ -207,6 +215,12 @@ REFUSED_FORMS: dict[Route, int] = {
     ("POST", "/dashboard/demo/connect"): 422,  # the demo calendar is off in tests
     ("POST", "/dashboard/demo/invite"): 422,  # no demo calendar connected
     ("POST", "/accounts/connect/{provider}"): 422,  # nothing to connect to
+    ("POST", "/dashboard/quiet/connect"): 409,  # Slack is not configured in this setup
+    ("PUT", "/quiet"): 404,  # bob has no Slack connection (alice's is not his)
+    ("DELETE", "/quiet/slack"): 404,  # likewise
+    ("POST", "/dashboard/quiet/mode"): 404,
+    ("POST", "/dashboard/quiet/disconnect"): 404,
+    ("GET", "/dashboard/quiet/callback"): 400,  # no Slack connect was started: no state
 }
 PLAN_QUERY_PAGES = {"/dashboard/plan", "/dashboard/boundary", "/dashboard/week"}
 
@@ -384,6 +398,10 @@ def _party(client: TestClient, runtime: Runtime, world: MemoryWorld, name: str) 
     )
     assert entry.status_code == 201, entry.text
     party.ids["entry"] = entry.json()["id"]
+    leave = client.post(
+        "/users/me/leave", json={"day": "2027-03-15", "note": f"{name} leave"}, headers=auth
+    )
+    assert leave.status_code == 201, leave.text
 
     store = world.store(email)
     store.put_event(
@@ -575,6 +593,7 @@ def snapshot(s: Setup, party: Party) -> dict[str, Any]:
         "milestones": get(f"/plans/{party.ids['plan']}/milestones"),
         "growth log": get("/growth/log"),
         "growth rules": get("/growth/rules"),
+        "days off": get("/users/me/days-off"),
         "review": get(f"/plans/{party.ids['plan']}/reviews/2027-Q1"),
         "growth marks": marks,
     }

@@ -230,3 +230,18 @@ def test_a_broken_rule_is_refused(api: httpx.Client) -> None:
     assert api.post("/events", json=body).status_code == 400
     dtstart = event(recurrence=["DTSTART:20270301T090000Z", "RRULE:FREQ=DAILY;COUNT=2"])
     assert api.post("/events", json=dtstart).status_code == 400
+
+
+def test_out_of_office_only_timed_and_on_the_primary_calendar(
+    google: FakeGoogle, api: httpx.Client
+) -> None:
+    made = api.post("/events", json=event(eventType="outOfOffice"))
+    assert made.status_code == 200 and made.json()["eventType"] == "outOfOffice"
+    all_day = event(
+        eventType="outOfOffice", start={"date": "2027-03-02"}, end={"date": "2027-03-03"}
+    )
+    assert api.post("/events", json=all_day).status_code == 400
+    team = google.add_calendar(OWNER)
+    elsewhere = api.post(f"../{team}/events", json=event(eventType="outOfOffice"))
+    assert elsewhere.status_code == 400, elsewhere.text
+    assert api.post(f"../{team}/events", json=event()).status_code == 200

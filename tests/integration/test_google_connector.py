@@ -330,6 +330,21 @@ def test_focus_time_on_workspace_primary(google: FakeGoogle, h: Harness, email: 
     assert h.connector.focus_time_unsupported == frozenset()
 
 
+def test_focus_time_blocks_set_do_not_disturb_in_chat(
+    google: FakeGoogle, h: Harness, email: str
+) -> None:
+    """Quiet during blocks, Google's own part: a focus-time block mutes Google Chat
+    (`focusTimeProperties.chatStatus`), also after the block is moved; a plain block does not."""
+    created = h.connector.create_block(email, block("w10-1", focus_time=True))
+    assert google.event(email, created.id)["focusTimeProperties"]["chatStatus"] == "doNotDisturb"
+    moved = h.connector.update_block(email, created.id, block("w10-1", T0 + H, focus_time=True))
+    stored = google.event(email, moved.id)
+    assert stored["eventType"] == "focusTime"
+    assert stored["focusTimeProperties"]["chatStatus"] == "doNotDisturb"
+    plain = h.connector.create_block(email, block("w10-2", T0 + 24 * H))
+    assert "focusTimeProperties" not in google.event(email, plain.id)
+
+
 def test_focus_time_falls_back_on_consumer_accounts(
     google: FakeGoogle, config: GoogleConfig
 ) -> None:

@@ -60,6 +60,12 @@ CASES = [
         "ya29.a0AccessTokenSecret",
     ),
     (
+        "Slack user token",
+        "app.tasks",
+        "quiet mode with xoxp-1234-5678-9abcdefSlackSecret failed",
+        "9abcdefSlackSecret",
+    ),
+    (
         "Authorization header (raw)",
         "httpcore",
         "send_request_headers.started <Request [b'POST']> Authorization: Basic dXNlcjpwdw==",

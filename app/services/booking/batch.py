@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -31,6 +31,7 @@ from app.services.booking.reconcile import (
     record_run,
 )
 from app.services.growth.titles import Titles
+from app.services.planning import days_off
 from connectors.errors import ConnectorError
 
 
@@ -45,7 +46,7 @@ class BatchOutcome:
 
 
 def preload(session: Session, plans: Sequence[Plan], week: IsoWeek) -> dict[int, Preloaded]:
-    """Everything `book_week` reads from the database for these plans, in seven queries."""
+    """Everything `book_week` reads from the database for these plans, in eight queries."""
     plan_ids = [plan.id for plan in plans]
     user_ids = {plan.user_id for plan in plans}
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))}
@@ -76,6 +77,9 @@ def preload(session: Session, plans: Sequence[Plan], week: IsoWeek) -> dict[int,
         )
     )
     titles = Titles.load_many(session, plan_ids)
+    leave = days_off.leave_dates_many(
+        session, user_ids, week.monday(), week.monday() + timedelta(days=6)
+    )
     return {
         plan.id: Preloaded(
             user=users[plan.user_id],
@@ -83,6 +87,7 @@ def preload(session: Session, plans: Sequence[Plan], week: IsoWeek) -> dict[int,
             rows=rows[plan.id],
             run=runs.get(plan.id),
             titles=titles[plan.id],
+            leave=leave.get(plan.user_id, set()),
             chosen=plan.id in chosen,
         )
         for plan in plans

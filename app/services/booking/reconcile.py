@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -36,6 +36,7 @@ from app.services.accounts.rows import mark_gone, mark_needs_reauth, target_cale
 from app.services.booking import defense as defense_service
 from app.services.growth import titles as growth_titles
 from app.services.notifications import outbox
+from app.services.planning import days_off
 from app.services.planning.plans import allowed_time_left, plan_spec, plan_working_hours, plan_zone
 from app.services.sync import channel_cache
 from connectors.base import (
@@ -71,6 +72,7 @@ class Preloaded:
     rows: list[Block]
     run: BookingRun | None
     titles: growth_titles.Titles | None = None
+    leave: set[date] | None = None  # the person's leave days in the week
     chosen: bool | None = None  # the person chose this week's slots (None: not read yet)
 
 
@@ -92,6 +94,7 @@ class WeekAssessment:
     target: tuple[Account, Calendar] | None
     next_ordinal: int
     time_left: bool = True  # an allowed day still had time when assessed (else: no alert)
+    target_note: str = ""  # why days off reduced the week's target ("" when they did not)
     now: datetime | None = None  # when assessed: whether a new flexible block starts free
     free_minutes: float | None = None  # the week's free window time left (flexible squeeze)
 
@@ -109,6 +112,7 @@ class BookingReport:
     booked_minutes: int
     target_minutes: int
     shortfall_reason: str | None
+    target_note: str = ""
 
 
 def to_busy(event: Event) -> Busy:
@@ -255,6 +259,15 @@ def assess_week(
     ]
     kept_intervals += [Interval(event.start, event.end) for event, _ in adopted]
     consumed = sum(round((row.end - row.start).total_seconds() / 60) for row in lost)
+    # Leave, public holidays and mostly-away days offer no time and shrink the target.
+    reduced = days_off.week_targets(
+        session,
+        user,
+        spec,
+        [week],
+        away=days_off.away_of_events(events),
+        leave=preloaded.leave if preloaded is not None else None,
+    )[week]
     result = plan_week(
         spec,
         week,
@@ -264,6 +277,8 @@ def assess_week(
         working_hours=plan_working_hours(spec, user),
         kept=kept_intervals,
         consumed_minutes=consumed,
+        days_off={d.day for d in reduced.days_off},
+        target_minutes=reduced.minutes,
     )
     chosen = preloaded.chosen if preloaded is not None else None
     if chosen is None:
@@ -294,6 +309,7 @@ def assess_week(
         target=target,
         next_ordinal=max(ordinals, default=-1) + 1,
         time_left=allowed_time_left(spec, user, week, now),
+        target_note=reduced.explanation(),
         now=now,
         free_minutes=free_minutes,
     )
@@ -396,6 +412,7 @@ def apply_assessment(
         booked_minutes=booked,
         target_minutes=assessment.result.target_minutes,
         shortfall_reason=reason,
+        target_note=assessment.target_note,
     )
 
 
@@ -644,6 +661,7 @@ class Preview:
     target_minutes: int
     booked_minutes: int
     shortfall_reason: str | None
+    target_note: str = ""
 
 
 def preview_week(
@@ -667,4 +685,5 @@ def preview_week(
         target_minutes=result.target_minutes,
         booked_minutes=result.booked_minutes,
         shortfall_reason=result.shortfall_reason,
+        target_note=assessment.target_note,
     )

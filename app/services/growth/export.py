@@ -13,6 +13,7 @@ from pathlib import Path
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
+from app.domain.time import IsoWeek
 from app.services.growth.review import PROMPTS, QuarterReview
 
 SECTIONS: dict[str, str] = {
@@ -64,6 +65,10 @@ def _blocks(review: QuarterReview, sections: list[str]) -> list[tuple[str, list[
                 f"Kept {_hours(review.kept_minutes)} of growth blocks against a target of "
                 f"{_hours(review.target_minutes)} over {review.weeks} weeks."
             )
+            lines += [
+                f"{IsoWeek.parse(week).label(with_year=True)}: {note}."
+                for week, note in review.reduced_weeks
+            ]
             base = review.baseline_weekly_growth_minutes
             trend = f"Growth time per week: {_hours(review.weekly_growth_minutes)}"
             if base is not None:

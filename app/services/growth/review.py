@@ -98,6 +98,8 @@ class QuarterReview:
     entries: list[dict[str, Any]] = field(default_factory=list)
     lost_to: list[LostTo] = field(default_factory=list)
     answers: dict[str, str] = field(default_factory=dict)
+    # Weeks whose target days off reduced: (ISO week, why), e.g. "2 days of leave: target …".
+    reduced_weeks: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def trend(self) -> str:
@@ -242,4 +244,5 @@ def build(
         entries=entries,
         lost_to=_lost_to(session, blocks),
         answers=answers_of(session, user, quarter),
+        reduced_weeks=[(r.week, r.target_note) for r in rows if r.target_note],
     )

@@ -20,6 +20,8 @@ TITLES = {
     "report.weekly": "Your weekly report",
     "review.quarterly": "Your quarterly review",
     "growth.log": "What did you do in your growth block?",
+    "slack.needs_reauth": "Slack needs reconnecting",
+    "slack.failed": "Slack status could not be changed",
     "test": "Test notification",
 }
 TEST_MESSAGE = "This is a test notification from GrowthGuard: this channel works."

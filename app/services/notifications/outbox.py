@@ -23,6 +23,8 @@ NOTIFICATION_KINDS = frozenset(
         "report.weekly",
         "review.quarterly",
         "growth.log",  # a block ended: what did you do? (app/services/growth/log.py)
+        "slack.needs_reauth",  # quiet mode lost its Slack token (app/services/quiet/)
+        "slack.failed",  # quiet mode could not reach Slack after its retries
     }
 )
 

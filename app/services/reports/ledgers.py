@@ -41,6 +41,7 @@ from app.domain.ledger import (
 from app.domain.time import IsoWeek
 from app.services.accounts.rows import busy_source_events
 from app.services.growth import counting as growth_counting
+from app.services.planning import days_off as days_off_service
 from app.services.planning.plans import plan_spec, plan_working_hours, plan_zone
 from connectors.base import Event, EventStatus, SelfResponse
 
@@ -146,6 +147,8 @@ def weekly_report(
         )
     events = cached_facts(session, user, ordered[0].start(zone), ordered[-1].end(zone))
     since = plan_start_week(session, user, zone, now)
+    # Leave, public holidays and out-of-office time reduce a week's target (app/domain/days_off).
+    targets = days_off_service.week_targets(session, user, spec, ordered)
     rows = []
     for week in ordered:
         start, end = week.start(zone), week.end(zone)
@@ -155,6 +158,7 @@ def weekly_report(
             blocks=tuple(by_week.get(str(week), ())),
             events=tuple(e for e in events if e.end > start and e.start < end),
             decisions=tuple(actions.get(str(week), ())),
+            reduced=targets[week],
         )
         row = week_ledger(data, zone, hours, now, keyword)
         if since is not None and week < since:
@@ -245,6 +249,9 @@ CSV_FIELDS = (
     "growth_ratio",
     "meeting_ratio",
     "on_target",
+    "base_target_minutes",
+    "away",
+    "target_note",
 )
 
 
@@ -252,13 +259,18 @@ def row_dict(row: WeekLedger) -> dict[str, Any]:
     """A ledger row as plain JSON-able values."""
     out = asdict(row)
     out["conflicts"] = dict(row.conflicts)
+    out["days_off"] = [
+        {"day": d.day.isoformat(), "reason": d.reason.value, "name": d.name} for d in row.days_off
+    ]
     return out
 
 
 def _csv_value(row: WeekLedger, name: str, value: Any) -> Any:
     if name == "on_target" and row.before_plan:
         return ""  # before the first plan: neither on target nor missed
-    return str(value).lower() if name in {"complete", "on_target"} else value
+    if name == "on_target" and row.away:
+        return ""  # away all week: neither on target nor missed
+    return str(value).lower() if name in {"complete", "on_target", "away"} else value
 
 
 def to_csv(rows: Iterable[WeekLedger]) -> str:
