@@ -165,14 +165,7 @@ def disconnect(
         providers=runtime.providers,
         connectors=runtime.connectors,
     )
-    return AccountOut(
-        id=account.id,
-        provider=account.provider,
-        email=account.display_name,
-        status=account.status,
-        status_detail=account.status_detail,
-        calendars=[],
-    )
+    return _account_out(account, [])  # its calendars are gone with the grant
 
 
 # POST /calendars/{calendar_id}/sync lives with the sync health (app/api/sync_health.py).

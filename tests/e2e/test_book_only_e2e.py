@@ -103,6 +103,11 @@ def test_book_only_asks_for_the_narrow_scopes_books_and_only_flags(
         explained = client.post(f"/policies/{policy_id}/explain", json=sample).json()
         assert explained["action"] == "flag" and REASON in explained["explanation"]
 
+        # Disconnecting answers the account as it was, its mode included.
+        gone = client.delete(f"/accounts/{account['id']}")
+        assert gone.status_code == 200, gone.text
+        assert (gone.json()["status"], gone.json()["access_mode"]) == ("disconnected", "book_only")
+
 
 def test_the_connect_page_says_what_each_mode_can_and_cannot_do(
     fake: FakeGoogle, app_server: AppServer
