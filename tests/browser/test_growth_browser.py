@@ -178,6 +178,9 @@ def _blocks_are_titled_after_the_current_milestone(journey: Journey) -> None:
     page.get_by_role("button", name="Save").first.click()
     expect(status(page)).to_have_text("Milestone saved")
     renamed = "Growth: Draft the proposal — toward: " + GOAL
+    # The blocks are retitled at the provider after the form's commit (a queued task), so the
+    # page answers first: wait for both, then check.
+    wait_until(lambda: block_titles(journey) == [renamed, renamed], timeout=20)
     assert block_titles(journey) == [renamed, renamed]
     journey.record("growth-milestone-renamed")
 
