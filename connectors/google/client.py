@@ -54,6 +54,16 @@ def _reason(error: HttpError) -> str:
         return ""
 
 
+def _failure(error: HttpError, what: str, gone: type[ConnectorError] = NotFound) -> ConnectorError:
+    """The typed error for one Google answer; a wait Google asked for makes it `RateLimited`."""
+    failure = map_http_error(int(error.resp.status), _reason(error), what, gone=gone)
+    if isinstance(failure, RateLimited) or (
+        isinstance(failure, TransientError) and _retry_after(error) is not None
+    ):
+        failure = RateLimited(_retry_after(error), str(failure))
+    return failure
+
+
 def _retry_after(error: HttpError) -> float | None:
     return retry_after_seconds(error.resp.get("retry-after") if error.resp is not None else None)
 
@@ -132,13 +142,7 @@ class GoogleClient:
             result = make(self.service()).execute(num_retries=0)
             return result if isinstance(result, dict) else {}
         except HttpError as error:
-            status, reason = int(error.resp.status), _reason(error)
-            failure = map_http_error(status, reason, what, gone=gone)
-            if isinstance(failure, RateLimited) or (
-                isinstance(failure, TransientError) and _retry_after(error) is not None
-            ):
-                failure = RateLimited(_retry_after(error), str(failure))
-            raise failure from None
+            raise _failure(error, what, gone) from None
         except RefreshError as error:
             if not getattr(error, "retryable", False):
                 raise ReauthRequired(f"Google refused to refresh the grant ({what})") from None
@@ -169,13 +173,7 @@ class GoogleClient:
 
         def done(request_id: str, response: Any, error: Exception | None) -> None:
             if isinstance(error, HttpError):
-                status, reason = int(error.resp.status), _reason(error)
-                failure = map_http_error(status, reason, what)
-                if isinstance(failure, RateLimited) or (
-                    isinstance(failure, TransientError) and _retry_after(error) is not None
-                ):
-                    failure = RateLimited(_retry_after(error), str(failure))
-                results[request_id] = failure
+                results[request_id] = _failure(error, what)
             elif error is not None:
                 results[request_id] = TransientError(f"Google {what} failed in a batch")
             else:
