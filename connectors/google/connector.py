@@ -31,7 +31,6 @@ from connectors.errors import (
     ReauthRequired,
     TransientError,
 )
-from connectors.google import recent
 from connectors.google.client import JSON, MAX_BATCH, BadRequest, GoogleClient
 from connectors.google.mapping import (
     LISTED_EVENT_TYPES,
@@ -43,9 +42,14 @@ from connectors.google.mapping import (
     tag_of,
 )
 from connectors.google.oauth import GoogleConfig
+from connectors.recent import Recent
 from connectors.registry import ConnectorFactory
 
-__all__ = ["FocusMemory", "GoogleConnector", "make_factory"]
+__all__ = ["SYNCED", "FocusMemory", "GoogleConnector", "make_factory"]
+
+# Events the last sync returned, by (calendar, event): answering one needs no events.get.
+# "self" in an item refers to the calendar it appears on, whichever account synced it.
+SYNCED: Recent[JSON] = Recent()
 
 _PAGE = 250
 # Google filters all-day events by the calendar's own zone; widen the query and filter here.
@@ -187,13 +191,13 @@ class GoogleConnector:
             for item in page.get("items") or []:
                 if item.get("status") == "cancelled":
                     changed.pop(item["id"], None)
-                    recent.forget(calendar_id, item["id"])
+                    SYNCED.forget((calendar_id, item["id"]))
                     if cursor is not None:
                         removed.add(item["id"])
                 else:
                     removed.discard(item["id"])
                     changed[item["id"]] = event_from_google(item, calendar_id)
-                    recent.keep(calendar_id, item)
+                    SYNCED.keep((calendar_id, item["id"]), item)
             next_cursor = page.get("nextSyncToken") or next_cursor
         if not next_cursor:
             raise TransientError("Google sync ended without a nextSyncToken")
@@ -353,7 +357,7 @@ class GoogleConnector:
         if propose is not None and as_utc(propose[1]) <= as_utc(propose[0]):
             raise ValueError("proposed time must end after it starts")
         # what the sync that led to this answer returned, or else the event as it is now
-        current = recent.take(calendar_id, event_id) or self._live(calendar_id, event_id)
+        current = SYNCED.take((calendar_id, event_id)) or self._live(calendar_id, event_id)
         if (current.get("organizer") or {}).get("self"):
             raise PermissionDenied(f"event {event_id!r} is organized by the user")
         me = self_attendee(current)

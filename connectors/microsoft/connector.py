@@ -11,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from connectors.base import (
     BlockSpec,
+    BlockTag,
     CalendarInfo,
     Capability,
     Event,
@@ -43,9 +44,18 @@ from connectors.microsoft.mapping import (
     slot_filter,
 )
 from connectors.microsoft.oauth import MicrosoftConfig, TokenSource
+from connectors.recent import Recent
 from connectors.registry import ConnectorFactory
 
-__all__ = ["SYNC_FUTURE", "SYNC_PAST", "WATCH_LIFETIME", "MicrosoftConnector", "make_factory"]
+__all__ = [
+    "SYNCED",
+    "SYNC_FUTURE",
+    "SYNC_PAST",
+    "WATCH_LIFETIME",
+    "WRITTEN",
+    "MicrosoftConnector",
+    "make_factory",
+]
 
 # Graph's delta works over a window fixed when the cursor is started.
 SYNC_PAST, SYNC_FUTURE = timedelta(days=7), timedelta(weeks=12)
@@ -66,9 +76,23 @@ _AFTER = {
     Response.TENTATIVE: SelfResponse.TENTATIVE,
 }
 
+# Invites the last sync returned, by (calendar, event): answering one needs no read first.
+SYNCED: Recent[dict[str, Any]] = Recent()
+# The tag of each block version we wrote or read, by (calendar, event): (changeKey, tag). Delta
+# cannot expand the tag; when a block comes back with the changeKey we know, it is unchanged
+# since, so its tag is known without a read. A changeKey never repeats, so this never goes stale.
+WRITTEN: Recent[tuple[str, BlockTag]] = Recent(fresh=None)
+
 
 def _iso(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _remember(calendar_id: str, item: dict[str, Any], tag: BlockTag | None) -> None:
+    """Note the tag of this version of a block (see `WRITTEN`)."""
+    change_key = item.get("changeKey")
+    if tag is not None and isinstance(change_key, str) and change_key:
+        WRITTEN.keep((calendar_id, str(item["id"])), (change_key, tag))
 
 
 def _sorted(events: list[Event]) -> list[Event]:
@@ -150,27 +174,27 @@ class MicrosoftConnector:
             params = None
         changed: dict[str, Event] = {}
         removed: set[str] = set()
-        candidates: set[str] = set()
+        candidates: dict[str, str | None] = {}  # likely growth blocks → their changeKey
         while True:
             page: dict[str, Any] = self.client.request("GET", url, params=params, page_size=_PAGE)
             # Graph may replay items across pages and rounds: the last word on an id wins.
             for item in page.get("value", []):
                 event_id = str(item["id"])
                 if "@removed" in item:  # deleted, or moved out of the window
-                    changed.pop(event_id, None)
-                    removed.add(event_id)
+                    self._gone(calendar_id, event_id, changed, removed)
                     continue
                 if item.get("type") == "seriesMaster":
                     continue
                 event = event_from_graph(item, calendar_id)
                 if event.status is EventStatus.CANCELLED:
-                    changed.pop(event_id, None)
-                    removed.add(event_id)
+                    self._gone(calendar_id, event_id, changed, removed)
                     continue
                 removed.discard(event_id)
                 changed[event_id] = event
                 if CATEGORY in (item.get("categories") or []):
-                    candidates.add(event_id)
+                    candidates[event_id] = item.get("changeKey")
+                if event.self_response is not None:  # an invite: it may be answered next
+                    SYNCED.keep((calendar_id, event_id), item)
             if "@odata.deltaLink" in page:
                 link = page["@odata.deltaLink"]
                 next_cursor = f"{_CURSOR_PREFIX}{calendar_id}|{_iso(anchor)}|{link}"
@@ -198,17 +222,32 @@ class MicrosoftConnector:
             raise CursorExpired("the sync window has drifted; a full sync re-anchors it")
         return anchor, link
 
-    def _read_tags(
-        self, calendar_id: str, changed: dict[str, Event], candidates: set[str], removed: set[str]
+    @staticmethod
+    def _gone(
+        calendar_id: str, event_id: str, changed: dict[str, Event], removed: set[str]
     ) -> None:
-        # Delta cannot $expand extended properties: read the tags of likely growth blocks (they
-        # carry our category) one by one; there are few per week.
-        for event_id in sorted(candidates):
+        changed.pop(event_id, None)
+        removed.add(event_id)
+        SYNCED.forget((calendar_id, event_id))
+
+    def _read_tags(
+        self,
+        calendar_id: str,
+        changed: dict[str, Event],
+        candidates: dict[str, str | None],
+        removed: set[str],
+    ) -> None:
+        # Delta cannot $expand extended properties: the tags of likely growth blocks (they carry
+        # our category) come from what we wrote when unchanged since, else are read one by one.
+        for event_id, change_key in sorted(candidates.items()):
+            known = WRITTEN.peek((calendar_id, event_id))
+            if known is not None and change_key is not None and known[0] == change_key:
+                changed[event_id] = dataclasses.replace(changed[event_id], tag=known[1])
+                continue
             try:
                 event = self._get(calendar_id, event_id)
             except NotFound:  # deleted since the delta page was produced
-                changed.pop(event_id, None)
-                removed.add(event_id)
+                self._gone(calendar_id, event_id, changed, removed)
                 continue
             changed[event_id] = dataclasses.replace(changed[event_id], tag=event.tag)
 
@@ -227,6 +266,7 @@ class MicrosoftConnector:
         )
         event = event_from_graph(item, calendar_id)
         # POST answers omit extended properties unless expanded; we know what we stored
+        _remember(calendar_id, item, spec.tag)
         return dataclasses.replace(event, tag=spec.tag)
 
     def create_blocks(
@@ -272,10 +312,12 @@ class MicrosoftConnector:
         answers: dict[str, Event | ConnectorError] = {}
         for index, item in zip(creating, created, strict=True):
             tag = specs[index].tag
-            answers[tag.slot_key] = (
-                item
-                if isinstance(item, ConnectorError)
-                else dataclasses.replace(event_from_graph(item, calendar_id), tag=tag)
+            if isinstance(item, ConnectorError):
+                answers[tag.slot_key] = item
+                continue
+            _remember(calendar_id, item, tag)
+            answers[tag.slot_key] = dataclasses.replace(
+                event_from_graph(item, calendar_id), tag=tag
             )
         for index in missing:
             out[index] = answers[specs[index].tag.slot_key]
@@ -306,6 +348,7 @@ class MicrosoftConnector:
             # the value filter is case-insensitive at Graph: check the exact key here
             tagged = event.tag is not None and event.tag.slot_key == slot_key
             if tagged and event.status is not EventStatus.CANCELLED:
+                _remember(calendar_id, item, event.tag)
                 return event
         return None
 
@@ -318,6 +361,7 @@ class MicrosoftConnector:
                 raise Collision(f"slot {spec.tag.slot_key!r} is already booked")
         path = f"{self._cal(calendar_id)}/events/{segment(event_id)}"
         item = self.client.request("PATCH", path, json=block_body(spec))
+        _remember(calendar_id, item, spec.tag)
         return dataclasses.replace(event_from_graph(item, calendar_id), tag=spec.tag)
 
     def delete_block(self, calendar_id: str, event_id: str) -> None:
@@ -337,6 +381,7 @@ class MicrosoftConnector:
         event = event_from_graph(item, calendar_id)
         if event.status is EventStatus.CANCELLED:
             raise NotFound("the event was cancelled")
+        _remember(calendar_id, item, event.tag)
         return event
 
     # --- RSVPs --------------------------------------------------------------------------------
@@ -353,12 +398,13 @@ class MicrosoftConnector:
 
         The organizer is told unless they asked for no responses (`responseRequested: false`,
         where Graph refuses `sendResponse: true`); a new time is proposed only where the
-        meeting allows proposals (and a response is sent), otherwise it is left out.
+        meeting allows proposals (and a response is sent), otherwise it is left out. The
+        invite is read first unless a sync returned it moments ago; the answer is not read
+        back (Graph answers 202 with no body): the event returned is the one read, answered.
         """
-        item = self.client.request(
-            "GET", f"{self._cal(calendar_id)}/events/{segment(event_id)}",
-            params={"$expand": expand_tag()},
-        )  # fmt: skip
+        item = SYNCED.take((calendar_id, event_id)) or self.client.request(
+            "GET", f"{self._cal(calendar_id)}/events/{segment(event_id)}"
+        )
         current = event_from_graph(item, calendar_id)
         if current.status is EventStatus.CANCELLED:
             raise NotFound("the event was cancelled")
@@ -380,11 +426,7 @@ class MicrosoftConnector:
                 }
         path = f"/me/events/{segment(event_id)}/{_ACTIONS[response]}"
         self.client.request("POST", path, json=body)
-        try:
-            return self._get(calendar_id, event_id)
-        except NotFound:
-            # Exchange may move a declined meeting to Deleted Items right away
-            return dataclasses.replace(current, self_response=_AFTER[response])
+        return dataclasses.replace(current, self_response=_AFTER[response])
 
     # --- push ---------------------------------------------------------------------------------
 

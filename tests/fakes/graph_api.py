@@ -154,6 +154,7 @@ class GraphApi:
         body: dict[str, Any] = {
             "@odata.etag": f'W/"{event.seq}"',
             "id": event.id,
+            "changeKey": str(event.seq),  # changes with every change of the event, as at Graph
             "lastModifiedDateTime": graph_time(event.last_modified),
             "categories": list(event.categories),
             "iCalUId": event.ical_uid,

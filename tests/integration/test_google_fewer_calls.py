@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from connectors.base import Response, SelfResponse
-from connectors.google import GoogleConfig, GoogleConnector, recent
+from connectors.google import GoogleConfig, GoogleConnector
+from connectors.google.connector import SYNCED
 from tests.fakes.google_server import FakeGoogle
 
 T0 = datetime(2031, 3, 3, 9, 0, tzinfo=UTC)
@@ -69,7 +70,7 @@ def test_the_synced_copy_is_used_once_and_only_while_fresh(
 
     other = google.insert_invite(email, "Later sync", T0, T0 + timedelta(hours=1))
     connector.sync(email, None)
-    monkeypatch.setattr(recent, "FRESH", -1.0)  # too old by now
+    monkeypatch.setattr(SYNCED, "fresh", -1.0)  # too old by now
     google.requests.clear()
     connector.respond(email, other, Response.DECLINE)
     assert methods(google) == ["GET", "PATCH"]
@@ -83,4 +84,4 @@ def test_a_cancelled_event_is_forgotten(
     cursor = connector.sync(email, cursor).next_cursor
     google.delete_event(email, invite)
     connector.sync(email, cursor)
-    assert recent.take(email, invite) is None
+    assert SYNCED.take((email, invite)) is None
