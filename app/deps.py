@@ -20,10 +20,15 @@ from app.services.people.users import user_for_token
 from app.services.people.websessions import user_id_for
 
 
-async def get_runtime(request: Request) -> Runtime:
-    # async: a plain attribute read, not worth a trip to the thread pool on every request
+def runtime_of(request: Request) -> Runtime:
+    """The application's runtime (for the few routes that take no dependencies)."""
     runtime: Runtime = request.app.state.runtime
     return runtime
+
+
+async def get_runtime(request: Request) -> Runtime:
+    # async: a plain attribute read, not worth a trip to the thread pool on every request
+    return runtime_of(request)
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, BackgroundTasks, Request, status
+from fastapi import APIRouter, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from starlette.background import BackgroundTask
 
 from app import jsonbounds, metrics, tasks
 from app.db.session import transaction
-from app.deps import RuntimeDep
+from app.deps import runtime_of
 from app.runtime import Runtime
 from app.services.sync import watches
 from app.services.sync.channel_cache import ECHO_DEFER
@@ -44,12 +45,27 @@ def _rejected(reason: str, code: int, kind: str) -> Response:
     return JSONResponse({"detail": reason}, status_code=code)
 
 
-@router.post("/webhooks/{provider}", responses=_ANSWERS)
-@router.post("/webhooks/{provider}/lifecycle", responses=_ANSWERS)
-async def notification(
-    provider: str, request: Request, runtime: RuntimeDep, background: BackgroundTasks
-) -> Response:
+# The path parameter is declared here rather than in the signature: FastAPI's parameter and
+# dependency solving cost more than all the rest of the handling (profiled: 115 µs a request
+# without it, 260 µs with `provider: str` and the runtime dependency).
+_PROVIDER: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": "provider",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "title": "Provider"},
+            "description": "the name of a configured provider that pushes changes",
+        }
+    ]
+}
+
+
+@router.post("/webhooks/{provider}", responses=_ANSWERS, openapi_extra=_PROVIDER)
+@router.post("/webhooks/{provider}/lifecycle", responses=_ANSWERS, openapi_extra=_PROVIDER)
+async def notification(request: Request) -> Response:
     """A push from a provider: a hint to sync, never trusted as data."""
+    runtime, provider = runtime_of(request), str(request.path_params["provider"])
     entry = runtime.providers.entry(provider)
     if entry is None or entry.push is None:
         return _rejected("unknown provider", status.HTTP_404_NOT_FOUND, "unknown_provider")
@@ -82,9 +98,10 @@ async def notification(
             tasks.enqueue_sync(item.calendar_id, delay=ECHO_DEFER, echo=True)
         else:
             tasks.enqueue_sync(item.calendar_id, delay=channels.sync_delay(item.calendar_id))
+    after = None
     if channels is not None and channels.flush_due():
-        background.add_task(run_in_threadpool, channels.flush)  # after the answer is sent
-    return Response(status_code=parsed.status)
+        after = BackgroundTask(run_in_threadpool, channels.flush)  # after the answer is sent
+    return Response(status_code=parsed.status, background=after)
 
 
 def _parse(parser: PushParser, request: PushRequest) -> PushParse:
