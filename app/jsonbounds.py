@@ -8,8 +8,12 @@ from itertools import accumulate
 from typing import Any
 
 MAX_DEPTH = 32
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)  # linear: each char has one way to match
-_DEPTH_STEP = str.maketrans({"{": "+", "[": "+", "}": "-", "]": "-"})
+# A string runs to its closing quote, or to the end of the text when it never closes: every
+# quote a scan starts from is consumed with all that follows it, so the scan is linear. (Without
+# the second ending, a body of escaped quotes made each quote start a scan to the end: 3.5 s of
+# CPU for 32 KB, before any verification.) Each character has one way to match: no backtracking.
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*(?:"|\\?\Z)', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 
 
 class JsonRejectedError(ValueError):
@@ -18,8 +22,8 @@ class JsonRejectedError(ValueError):
 
 def nesting_depth(text: str) -> int:
     """The deepest nesting of objects and arrays, ignoring brackets inside strings."""
-    steps = _STRING.sub("", text).translate(_DEPTH_STEP)
-    moves = (1 if c == "+" else -1 for c in steps if c in "+-")
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    moves = (1 if c in "[{" else -1 for c in brackets)
     return max(accumulate(moves, initial=0))
 
 
