@@ -37,6 +37,9 @@ def test_too_deep_or_not_utf8_is_refused_with_a_reason() -> None:
     with pytest.raises(JsonRejectedError, match="deeper than 3"):
         check_depth(b"[[[[1]]]]", max_depth=3)
     assert loads(b"[[[1]]]", max_depth=3) == [[[1]]]
+    wide = "[" + "[{}]," * 40 + "[]]"  # many brackets, little depth
+    assert check_depth(wide.encode(), max_depth=3) == wide
+    assert check_depth(b'["[[[[[[[["]', max_depth=3) == '["[[[[[[[["]'
     with pytest.raises(JsonRejectedError, match="UTF-8"):
         check_depth(b"\xff\xfe")
     with pytest.raises(JsonRejectedError, match="not JSON"):
