@@ -82,16 +82,22 @@ def label_for(
 def remember(
     session: Session, plan: Plan, slot_key: str, title: str, titles: Titles | None = None
 ) -> None:
-    """Record the title written on a slot's event."""
+    """Record the title written on a slot's event.
+
+    With ``titles`` the new row waits for the caller's next flush (a week's booking writes all
+    its rows in one round trip per table): ``titles`` knows it meanwhile. Without, it is
+    flushed now, since `session.get` does not see rows still pending.
+    """
     row = titles.labels.get(slot_key) if titles is not None else session.get(BlockLabel, slot_key)
     if row is None:
         row = BlockLabel(slot_key=slot_key, plan_id=plan.id, title=title)
         session.add(row)
-        if titles is not None:
-            titles.labels[slot_key] = row
+        if titles is None:
+            session.flush()
+            return
+        titles.labels[slot_key] = row
     else:
         row.title = title
-    session.flush()
 
 
 def refresh(
