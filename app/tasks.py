@@ -27,6 +27,7 @@ from app.db.models import (
     WeeklyClaim,
 )
 from app.db.session import transaction
+from app.dispatch import Dispatcher
 from app.domain.time import IsoWeek
 from app.jobs import Job
 from app.services.accounts.failures import account_of
@@ -373,9 +374,41 @@ def resume_bookings() -> int:
     return len(runs)
 
 
+# Plans whose weekly slot is the same minute (everybody on the default slot in one zone) fire
+# within moments of each other: the runs claimed within this many seconds are booked together,
+# through the batch path, instead of one job each.
+WEEKLY_GATHER_SECONDS = 2.0
+_gather_lock = threading.Lock()
+_gathering: dict[Dispatcher, list[int]] = {}
+
+
 def scheduled_booking(plan_id: int) -> None:
-    """The scheduler's weekly job: claim the plan's week, then book (see `claim_weekly`)."""
-    claim_weekly(plan_id, runtime.current().clock())
+    """The scheduler's weekly job: claim the plan's week (see `claim_weekly`), then book it
+    with the other runs claimed in the next `WEEKLY_GATHER_SECONDS`.
+
+    The weekly jobs of every plan fire in one process (the embedded app, or the scaled
+    leader), so the gathering is in memory; runs it never hands over (the process stopped)
+    stay queued, and `resume_stalled_bookings` queues them again."""
+    run_id = claim_weekly(plan_id, runtime.current().clock(), enqueue=False)
+    if run_id is not None:
+        _gather(run_id)
+
+
+def _gather(run_id: int) -> None:
+    dispatcher = runtime.current().dispatcher
+    with _gather_lock:
+        _gathering.setdefault(dispatcher, []).append(run_id)
+    # coalesced by key: while a hand-over waits, the runs claimed meanwhile join it
+    dispatcher.submit("weekly-gather", lambda: _hand_over(dispatcher), delay=WEEKLY_GATHER_SECONDS)
+
+
+def _hand_over(dispatcher: Dispatcher) -> None:
+    with _gather_lock:
+        run_ids = _gathering.pop(dispatcher, [])
+    if len(run_ids) > 1:
+        enqueue_bookings_together(run_ids)
+    elif run_ids:
+        enqueue_booking(run_ids[0])
 
 
 def book_now(plan_id: int) -> None:

@@ -98,3 +98,31 @@ def test_catch_up_books_many_together_and_a_blocked_plan_alone_is_blocked(
     with runtime.sessions() as session:  # claimed exactly once each
         assert len(list(session.scalars(select(WeeklyClaim)))) == 3
     assert tasks.catch_up_weekly() == 0
+
+
+def test_weekly_jobs_that_fire_together_are_booked_together(
+    runtime: Runtime, world: MemoryWorld
+) -> None:
+    plans = make_plans(runtime, world)  # all three share Sunday 18:00 in Berlin
+    with statements(runtime.engine, every_thread=True) as seen:
+        for plan_id in plans:  # the scheduler fires each plan's job at the slot
+            tasks.scheduled_booking(plan_id)
+        _settle(runtime)
+    # one batch: the three people read in one query, where one job each reads them one by one
+    assert any("FROM users" in s and "users.id IN" in s for s in seen)
+    done = runs(runtime)
+    assert {done[p].state for p in plans} == {BookingJobState.DONE}
+    for email in PEOPLE:
+        assert len([e for e in world.store(email).events("primary") if e.tag]) >= 2
+
+
+def test_a_weekly_job_that_fires_alone_is_booked_as_its_own_run(
+    runtime: Runtime, world: MemoryWorld
+) -> None:
+    [first, *_] = make_plans(runtime, world)
+    with statements(runtime.engine, every_thread=True) as seen:
+        tasks.scheduled_booking(first)
+        _settle(runtime)
+    assert not any("users.id IN" in s for s in seen)
+    assert runs(runtime)[first].state == BookingJobState.DONE
+    assert len([e for e in world.store(PEOPLE[0]).events("primary") if e.tag]) >= 2
