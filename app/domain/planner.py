@@ -10,6 +10,7 @@ from bisect import bisect_right
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -183,8 +184,24 @@ def _pieces(
     return out
 
 
+@lru_cache(maxsize=4096)
+def _day_frame(
+    day: date,
+    windows: tuple[TimeRange, ...],
+    hours: tuple[TimeRange, ...],
+    preferred: tuple[TimeRange, ...],
+    zone: ZoneInfo,
+) -> tuple[tuple[tuple[datetime, datetime], ...], tuple[tuple[int, int], ...]]:
+    """A day's allowed spans (windows within working hours) and preferred stretches (whole
+    minutes). They depend on settings most people share, never on their meetings, so a week's
+    booking for many people works each out once."""
+    allowed = _intersect_exact(_pieces(day, windows, zone), _pieces(day, hours, zone))
+    prefs = [(_minutes(a)[1], _minutes(b)[0]) for a, b in _pieces(day, preferred, zone)]
+    return tuple(allowed), tuple(prefs)
+
+
 def _free_segments(
-    allowed: list[tuple[datetime, datetime]],
+    allowed: Sequence[tuple[datetime, datetime]],
     cuts: list[tuple[int, int]],
     cut_ends: list[int],
     not_before: int | None,
@@ -240,22 +257,25 @@ def _build_days(
         elif b.out_of_office:
             away.append((b.start, b.end))
         elif buffer or b.end != b.start:  # an empty interval occupies nothing
-            spans.append((_minutes(b.start)[0] - buffer, _minutes(b.end)[1] + buffer))
+            # _minutes, written out: this runs for every meeting of every person's week
+            opens, closes = b.start - _EPOCH, b.end - _EPOCH
+            seconds = closes.days * 86400 + closes.seconds
+            ceiling = seconds // 60 + (1 if seconds % 60 or closes.microseconds else 0)
+            floor = (opens.days * 86400 + opens.seconds) // 60
+            spans.append((floor - buffer, ceiling + buffer))
     spans.extend((_minutes(k.start)[0], _minutes(k.end)[1]) for k in kept if not k.empty)
     cuts = _union(spans)
     cut_ends = [end for _, end in cuts]
     not_before = None if now is None else _minutes(now)[1]
     kept_days = [k.start.astimezone(zone).date() for k in kept]
-    windows, preferred = spec.window_ranges(), spec.preferred_ranges()
+    windows, preferred = tuple(spec.window_ranges()), tuple(spec.preferred_ranges())
     days: list[_Day] = []
     for index, day in enumerate(week.days()):
         name = weekday_of(day)
         if name not in spec.days:
             continue
         kept_today = sum(1 for d in kept_days if d == day)
-        allowed = _intersect_exact(
-            _pieces(day, windows, zone), _pieces(day, hours.get(name, []), zone)
-        )
+        allowed, prefs = _day_frame(day, windows, tuple(hours.get(name, ())), preferred, zone)
         status, segments = "no_stretch", []
         if not allowed:
             status = "no_hours"
@@ -267,14 +287,13 @@ def _build_days(
             status = "blocked"
         else:
             segments = _free_segments(allowed, cuts, cut_ends, not_before, lo)
-        prefs = [(_minutes(a)[1], _minutes(b)[0]) for a, b in _pieces(day, preferred, zone)]
         days.append(
             _Day(
                 day=day,
                 name=name,
                 index=index,
                 segments=segments,
-                preferred=prefs,
+                preferred=list(prefs),
                 slots_left=max(0, spec.max_blocks_per_day - kept_today),
                 has_block=bool(kept_today),
                 status=status,

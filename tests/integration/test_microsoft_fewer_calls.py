@@ -30,6 +30,15 @@ def start(make: Factory, fake: FakeGraphServer, email: str) -> tuple[MicrosoftCo
     return connector, cal, connector.sync(cal, None).next_cursor
 
 
+def synced_block(
+    make: Factory, fake: FakeGraphServer, email: str
+) -> tuple[MicrosoftConnector, str, str, str]:
+    """A block we created and synced since: the connector, calendar, cursor and block id."""
+    connector, cal, cursor = start(make, fake, email)
+    block = connector.create_block(cal, spec("w10-1", T0 + 2 * H))
+    return connector, cal, connector.sync(cal, cursor).next_cursor, block.id
+
+
 def test_a_decline_after_a_sync_is_one_post(
     fake: FakeGraphServer, make: Factory, email: str
 ) -> None:
@@ -118,32 +127,28 @@ def test_our_own_block_coming_back_is_not_read_for_its_tag(
 def test_a_block_changed_since_we_wrote_it_is_read_again(
     fake: FakeGraphServer, make: Factory, email: str
 ) -> None:
-    connector, cal, cursor = start(make, fake, email)
-    block = connector.create_block(cal, spec("w10-1", T0 + 2 * H))
-    cursor = connector.sync(cal, cursor).next_cursor
-    ours = WRITTEN.peek((cal, block.id))
+    connector, cal, cursor, block = synced_block(make, fake, email)
+    ours = WRITTEN.peek((cal, block))
     assert ours is not None and ours[1] == BlockTag("plan-1", "w10-1")
     # another worker moves it to another slot; this process still knows only its own write
-    make(clock=lambda: T0).update_block(cal, block.id, spec("w10-3", T0 + 6 * H))
-    WRITTEN.keep((cal, block.id), ours)
+    make(clock=lambda: T0).update_block(cal, block, spec("w10-3", T0 + 6 * H))
+    WRITTEN.keep((cal, block), ours)
     fake.requests.clear()
 
     page = connector.sync(cal, cursor)
 
     assert [e.tag for e in page.changed] == [BlockTag("plan-1", "w10-3")]
-    assert len([c for c in calls(fake) if c[1] == block.id]) == 1  # its tag was read
+    assert len([c for c in calls(fake) if c[1] == block]) == 1  # its tag was read
 
 
 def test_a_block_a_person_moved_is_read_again(
     fake: FakeGraphServer, make: Factory, email: str
 ) -> None:
-    connector, cal, cursor = start(make, fake, email)
-    block = connector.create_block(cal, spec("w10-1", T0 + 2 * H))
-    cursor = connector.sync(cal, cursor).next_cursor
-    fake.update_event(email, block.id, start=T0 + 7 * H, end=T0 + 9 * H)
+    connector, cal, cursor, block = synced_block(make, fake, email)
+    fake.update_event(email, block, start=T0 + 7 * H, end=T0 + 9 * H)
     fake.requests.clear()
 
     [moved] = connector.sync(cal, cursor).changed
 
     assert (moved.start, moved.tag) == (T0 + 7 * H, BlockTag("plan-1", "w10-1"))
-    assert ("GET", block.id) in calls(fake)
+    assert ("GET", block) in calls(fake)
