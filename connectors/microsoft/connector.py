@@ -240,6 +240,8 @@ class MicrosoftConnector:
         # Delta cannot $expand extended properties: the tags of likely growth blocks (they carry
         # our category) come from what we wrote when unchanged since, else are read one by one.
         for event_id, change_key in sorted(candidates.items()):
+            if event_id not in changed:  # a later item of the round removed it
+                continue
             known = WRITTEN.peek((calendar_id, event_id))
             if known is not None and change_key is not None and known[0] == change_key:
                 changed[event_id] = dataclasses.replace(changed[event_id], tag=known[1])

@@ -7,9 +7,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import httpx
 import pytest
 
 from connectors.base import BlockTag, Response, SelfResponse
+from connectors.microsoft import MicrosoftConfig, MicrosoftGrant
 from connectors.microsoft.connector import SYNCED, WRITTEN, MicrosoftConnector
 from tests.contract.suite import T0, H, spec
 from tests.fakes.graph_server import FakeGraphServer
@@ -152,3 +156,44 @@ def test_a_block_a_person_moved_is_read_again(
 
     assert (moved.start, moved.tag) == (T0 + 7 * H, BlockTag("plan-1", "w10-1"))
     assert ("GET", block) in calls(fake)
+
+
+def test_a_block_removed_later_in_the_same_round_is_neither_read_nor_kept(
+    config: MicrosoftConfig, grant: MicrosoftGrant
+) -> None:
+    # Graph may replay an item and then report it removed in one delta round (the fake never
+    # does, so Graph's pages are played here at the HTTP boundary). It used to raise KeyError.
+    base = config.graph_base
+    block = {
+        "id": "AAMkblock",
+        "type": "singleInstance",
+        "subject": "Growth: lead",
+        "categories": ["Growth"],
+        "changeKey": "7",
+        "start": {"dateTime": "2031-03-03T11:00:00.0000000", "timeZone": "UTC"},
+        "end": {"dateTime": "2031-03-03T13:00:00.0000000", "timeZone": "UTC"},
+        "responseStatus": {"response": "organizer"},
+        "isOrganizer": True,
+    }
+    asked: list[str] = []
+
+    def graph(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        if request.url.path.endswith("/calendarView/delta"):
+            page = {
+                "value": [block, {"id": block["id"], "@removed": {"reason": "deleted"}}],
+                "@odata.deltaLink": f"{base}/me/calendarView/delta?$deltatoken=t1",
+            }
+            return httpx.Response(200, json=page)
+        return httpx.Response(200, json=block)  # the event itself still exists elsewhere
+
+    played = dataclasses.replace(config, graph_transport=httpx.MockTransport(graph))
+    connector = MicrosoftConnector(
+        played, grant.token_cache, lambda blob: None, home_account_id=grant.home_account_id
+    )
+    WRITTEN.keep(("cal-1", block["id"]), ("7", BlockTag("plan-1", "w10-1")))
+
+    page = connector.sync("cal-1", None)
+
+    assert page.changed == []
+    assert [p for p in asked if p.endswith(block["id"])] == []
