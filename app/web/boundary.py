@@ -8,7 +8,6 @@ from typing import Any
 
 import yaml
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
 from app.deps import RuntimeDep, SessionDep
@@ -20,7 +19,7 @@ from app.html.forms import see_other
 from app.html.words import ACTION_LABELS
 from app.services.errors import InvalidInputError, MalformedRequestError
 from app.services.planning import policies as policy_service
-from app.web.context import Page, form_action, signed_in
+from app.web.context import Page, post_form, signed_in
 from app.web.planning import first_plan, page_zone
 
 router = APIRouter(include_in_schema=False)
@@ -153,9 +152,7 @@ async def save(request: Request, runtime: RuntimeDep, session: SessionDep) -> Re
 
     # Validating, explaining and saving touch the database and run user patterns: never on
     # the event loop, which must keep answering every other request meanwhile.
-    return await run_in_threadpool(
-        form_action, request, runtime, session, form.get("csrf_token", ""), act, failed
-    )
+    return await post_form(request, runtime, session, form, act, failed)
 
 
 def _from_yaml(form: dict[str, str]) -> PolicySpec:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import BackgroundTasks, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
@@ -103,3 +104,16 @@ def form_action(
     except ServiceError as error:
         session.rollback()
         return on_error(page, [("form", str(error))], 409)
+
+
+async def post_form(
+    request: Request,
+    runtime: Runtime,
+    session: Session,
+    form: Mapping[str, Any],
+    action: Callable[[Page], Response],
+    on_error: Callable[[Page, list[tuple[str, str]], int], Response],
+) -> Response:
+    """`form_action` for a form already read, off the event loop (it queries the database)."""
+    token = str(form.get("csrf_token", ""))
+    return await run_in_threadpool(form_action, request, runtime, session, token, action, on_error)

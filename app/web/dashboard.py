@@ -8,7 +8,6 @@ from typing import Annotated
 from urllib.parse import quote_plus
 
 from fastapi import APIRouter, Form, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
 from app import tasks
@@ -26,7 +25,7 @@ from app.services.notifications import outbox
 from app.services.notifications.delivery import why_test_failed
 from app.services.people import onboarding
 from app.services.people import users as user_service
-from app.web.context import Page, form_action, signed_in
+from app.web.context import Page, form_action, post_form, signed_in
 
 router = APIRouter(include_in_schema=False)
 Csrf = Annotated[str, Form(alias="csrf_token")]
@@ -110,9 +109,7 @@ async def connect_with_form(
         return see_other("/dashboard/accounts?flash=Calendar+connected")
 
     # Connecting talks to the server (up to its timeout): never on the event loop.
-    return await run_in_threadpool(
-        form_action, request, runtime, session, form.get("csrf_token", ""), act, _accounts
-    )
+    return await post_form(request, runtime, session, form, act, _accounts)
 
 
 @router.post("/dashboard/accounts/{account_id}/check", response_class=HTMLResponse)

@@ -7,7 +7,6 @@ from datetime import date, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
 from app.deps import RuntimeDep, SessionDep
@@ -16,7 +15,7 @@ from app.html.fielderrors import NO_FIELDS, FormFields
 from app.html.forms import see_other
 from app.services.errors import InvalidInputError
 from app.services.planning import days_off
-from app.web.context import Page, form_action, signed_in
+from app.web.context import Page, post_form, signed_in
 
 router = APIRouter(include_in_schema=False)
 PATH = "/dashboard/days-off"
@@ -91,12 +90,11 @@ async def _post(
 ) -> Response:
     form = dict(await request.form())
     typed = {k: v[:300] for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
-    return await run_in_threadpool(
-        form_action,
+    return await post_form(
         request,
         runtime,
         session,
-        str(form.get("csrf_token", "")),
+        form,
         lambda page: act(page, form),
         lambda page, errors, code: _view(page, errors, code, form_key, fields, typed),
     )

@@ -32,7 +32,7 @@ from app.services.growth import counting, export, review
 from app.services.growth import log as growth_log
 from app.services.growth import milestones as milestone_service
 from app.services.planning import plans as plan_service
-from app.web.context import Page, form_action, signed_in
+from app.web.context import Page, post_form, signed_in
 from app.web.planning import first_plan
 
 router = APIRouter(include_in_schema=False)
@@ -186,12 +186,11 @@ async def _post(
     """Run a form's action; on a problem, show the page again with what was typed kept."""
     form = dict(await request.form())
     sent = _sent(form_key, fields, form)
-    return await run_in_threadpool(
-        form_action,
+    return await post_form(
         request,
         runtime,
         session,
-        str(form.get("csrf_token", "")),
+        form,
         lambda page: act(page, form),
         lambda page, errors, code: show(page, errors, code, sent),
     )

@@ -9,7 +9,6 @@ from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
 from app.api.params import RowId
@@ -27,7 +26,7 @@ from app.services.conflicts.deciding import ConflictResolver
 from app.services.errors import InvalidInputError, MalformedRequestError
 from app.services.people import onboarding
 from app.services.planning import plans as plan_service
-from app.web.context import Page, form_action, signed_in
+from app.web.context import Page, post_form, signed_in
 from connectors.errors import ConnectorError
 
 router = APIRouter(include_in_schema=False)
@@ -260,9 +259,7 @@ async def save_plan(request: Request, runtime: RuntimeDep, session: SessionDep) 
         # Show the person what they typed, each problem next to its field.
         return _render_plan(page, document, None, errors, status)
 
-    return await run_in_threadpool(
-        form_action, request, runtime, session, str(form.get("csrf_token", "")), act, failed
-    )
+    return await post_form(request, runtime, session, form, act, failed)
 
 
 # --- the week ------------------------------------------------------------------------------
@@ -348,12 +345,11 @@ async def _week_form(
     act: Callable[[Page], Response],
 ) -> Response:
     """Run a form posted from the week page; on a problem, show that week again with it."""
-    return await run_in_threadpool(
-        form_action,
+    return await post_form(
         request,
         runtime,
         session,
-        str(form.get("csrf_token", "")),
+        form,
         act,
         lambda page, errors, status: _week_page(page, week or None, errors, status),
     )
