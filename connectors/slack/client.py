@@ -23,9 +23,10 @@ from connectors.errors import (
     RateLimited,
     ReauthRequired,
     TransientError,
+    retry_after_seconds,
 )
 
-__all__ = ["SlackClient", "SlackStatus", "api_url", "map_slack_error"]
+__all__ = ["ProfileStatus", "SlackClient", "api_url", "map_slack_error"]
 
 T = TypeVar("T")
 
@@ -44,7 +45,7 @@ STATUS_TEXT_LIMIT = 100  # Slack refuses a longer status text
 
 
 @dataclass(frozen=True)
-class SlackStatus:
+class ProfileStatus:
     """A status as Slack keeps it: text, emoji and expiration (Unix seconds; 0 = never)."""
 
     text: str = ""
@@ -62,13 +63,8 @@ def api_url(base_url: str) -> str:
 
 
 def _retry_after(headers: dict[str, Any]) -> float | None:
-    for name, value in headers.items():
-        if name.lower() == "retry-after":
-            try:
-                return max(float(value), 0.0)
-            except (TypeError, ValueError):
-                return None
-    return None
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    return retry_after_seconds(None if value is None else str(value))
 
 
 def map_slack_error(error: SlackApiError) -> ConnectorError:
@@ -112,17 +108,17 @@ class SlackClient:
         with _mapped():
             return call()
 
-    def status(self) -> SlackStatus:
+    def status(self) -> ProfileStatus:
         """The person's current status (`users.profile.get`, scope users.profile:read)."""
         response = self._call(self._web.users_profile_get)
         profile = response.get("profile") or {}
-        return SlackStatus(
+        return ProfileStatus(
             text=str(profile.get("status_text") or ""),
             emoji=str(profile.get("status_emoji") or ""),
             expiration=int(profile.get("status_expiration") or 0),
         )
 
-    def set_status(self, status: SlackStatus) -> None:
+    def set_status(self, status: ProfileStatus) -> None:
         """Replace the status (`users.profile.set`, scope users.profile:write)."""
         profile = {
             "status_text": status.text[:STATUS_TEXT_LIMIT],

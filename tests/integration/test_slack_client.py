@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from connectors.errors import ConnectorError, RateLimited, ReauthRequired, TransientError
-from connectors.slack.client import SlackClient, SlackStatus
+from connectors.slack.client import ProfileStatus, SlackClient
 from connectors.slack.oauth import GrantRefused, SlackApp, authorize_url, exchange
 from tests.fakes.slack_server import ALL_USER_SCOPES, CLIENT_ID, CLIENT_SECRET, FakeSlackServer
 from tests.support.servers import free_port
@@ -31,9 +31,9 @@ def client(slack: FakeSlackServer, scopes: tuple[str, ...] = ALL_USER_SCOPES) ->
 
 def test_status_round_trip_and_snooze(slack: FakeSlackServer) -> None:
     chat = client(slack)
-    assert chat.status() == SlackStatus("In a meeting", ":calendar:", 0)
-    chat.set_status(SlackStatus("Growth work until 10:00", ":seedling:", 1_800_000_000))
-    assert chat.status() == SlackStatus("Growth work until 10:00", ":seedling:", 1_800_000_000)
+    assert chat.status() == ProfileStatus("In a meeting", ":calendar:", 0)
+    chat.set_status(ProfileStatus("Growth work until 10:00", ":seedling:", 1_800_000_000))
+    assert chat.status() == ProfileStatus("Growth work until 10:00", ":seedling:", 1_800_000_000)
     ends = chat.snooze_until(NOW + timedelta(minutes=59, seconds=30), NOW)
     assert ends == NOW + timedelta(minutes=60)
     assert chat.end_snooze() is True
@@ -42,7 +42,7 @@ def test_status_round_trip_and_snooze(slack: FakeSlackServer) -> None:
 
 def test_status_text_is_cut_to_slacks_limit(slack: FakeSlackServer) -> None:
     chat = client(slack)
-    chat.set_status(SlackStatus("x" * 150, ":seedling:", 0))
+    chat.set_status(ProfileStatus("x" * 150, ":seedling:", 0))
     assert slack.user("U1").status_text == "x" * 100
 
 
@@ -84,7 +84,7 @@ def test_a_missing_scope_needs_reconnecting(slack: FakeSlackServer) -> None:
     chat = client(slack, ("users.profile:read",))
     assert chat.status().text == "In a meeting"
     with pytest.raises(ReauthRequired, match="missing_scope"):
-        chat.set_status(SlackStatus("x", ":seedling:", 0))
+        chat.set_status(ProfileStatus("x", ":seedling:", 0))
 
 
 def test_an_unreachable_slack_is_transient() -> None:

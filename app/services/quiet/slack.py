@@ -8,7 +8,7 @@ from typing import Protocol
 
 from app.config import Settings
 from app.domain.quiet import ChatStatus
-from connectors.slack.client import SlackClient, SlackStatus
+from connectors.slack.client import ProfileStatus, SlackClient
 from connectors.slack.oauth import SlackApp
 
 REDIRECT_PATH = "/dashboard/quiet/callback"
@@ -39,7 +39,7 @@ class _SlackChat:
         return ChatStatus(s.text, s.emoji, s.expiration)
 
     def set_status(self, status: ChatStatus) -> None:
-        self._client.set_status(SlackStatus(status.text, status.emoji, status.expiration))
+        self._client.set_status(ProfileStatus(status.text, status.emoji, status.expiration))
 
     def snooze_until(self, end: datetime, now: datetime) -> datetime:
         return self._client.snooze_until(end, now)
