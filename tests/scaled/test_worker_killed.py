@@ -52,9 +52,11 @@ def test_a_worker_killed_mid_booking_leaves_no_duplicate_and_no_missing_block(
         running.append(second)
 
         def finished() -> bool:
+            # the run is done inside the task; the worker logs the task's end just after
             with rt.sessions() as session:
                 run = session.get(BookingJob, run_id)
-                return run is not None and run.state == BookingJobState.DONE
+                done = run is not None and run.state == BookingJobState.DONE
+            return done and bool(task_runs(second.records(), f"book:{run_id}"))
 
         wait_for("the redelivered booking to finish", finished, running)
         assert [r["outcome"] for r in task_runs(second.records(), f"book:{run_id}")] == ["ok"]
